@@ -1,0 +1,347 @@
+package template
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/aos-project/aos/shared/graph"
+	"github.com/aos-project/aos/shared/refs"
+)
+
+// Check finds the problems that need the whole template but no inputs: unknown references
+// and dependencies, references a node makes to itself, ${index} outside count, and cycles.
+func (t *Template) Check() Problems {
+	c := &collector{file: t.File}
+	nodeIDs := make([]string, len(t.Nodes))
+	for i, n := range t.Nodes {
+		nodeIDs[i] = n.ID
+	}
+	inputNames := make([]string, len(t.Inputs))
+	for i, in := range t.Inputs {
+		inputNames[i] = in.Name
+	}
+	for _, n := range t.Nodes {
+		for _, u := range n.Uses {
+			t.checkUse(c, n, u, nodeIDs, inputNames)
+		}
+		seen := map[string]bool{}
+		for _, d := range n.DependsOn {
+			switch {
+			case d.ID == n.ID:
+				c.add(d.Pos, n.ID, "dependsOn lists the node itself")
+			case t.nodeIndex[d.ID] == nil:
+				c.add(d.Pos, n.ID, "dependsOn names unknown node %q%s", d.ID, didYouMean(d.ID, nodeIDs))
+			case seen[d.ID]:
+				c.add(d.Pos, n.ID, "dependsOn lists %q twice", d.ID)
+			}
+			seen[d.ID] = true
+		}
+	}
+	for _, o := range t.Outputs {
+		for _, u := range o.Uses {
+			t.checkUse(c, nil, u, nodeIDs, inputNames)
+		}
+	}
+	if len(c.probs) == 0 {
+		g := t.nodeGraph()
+		if cyc := g.Cycle(); cyc != nil {
+			first := t.nodeIndex[cyc[0]]
+			c.add(first.Pos, first.ID, "%v", &graph.CycleError{Path: cyc})
+		}
+	}
+	return c.probs.sorted()
+}
+
+func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []string) {
+	id := ""
+	if n != nil {
+		id = n.ID
+	}
+	r := u.Ref
+	inCountOrWhen := u.Field == "count" || u.Field == "when"
+	switch r.Root {
+	case refs.RootInputs:
+		in := t.inputIndex[r.Name]
+		if in == nil {
+			c.add(u.Pos, id, "%s: %s refers to unknown input %q%s", u.Field, r, r.Name, didYouMean(r.Name, inputNames))
+			return
+		}
+		if len(r.Path) > 0 && in.Type != "" && in.Type != "object" && in.Type != "array" {
+			c.add(u.Pos, id, "%s: %s: input %q is of type %s and has no fields", u.Field, r, r.Name, in.Type)
+		}
+	case refs.RootIndex:
+		if n == nil || n.Count == nil {
+			c.add(u.Pos, id, "%s: ${index} is only defined in a node with count", u.Field)
+		} else if inCountOrWhen {
+			c.add(u.Pos, id, "%s cannot use ${index}", u.Field)
+		}
+	case refs.RootStack:
+		if inCountOrWhen {
+			c.add(u.Pos, id, "%s can only refer to inputs, such as ${inputs.replicas}", u.Field)
+		}
+	case refs.RootNodes:
+		if inCountOrWhen {
+			c.add(u.Pos, id, "%s can only refer to inputs (it is decided before any node runs), not %s", u.Field, r)
+			return
+		}
+		target := t.nodeIndex[r.Name]
+		switch {
+		case target == nil:
+			c.add(u.Pos, id, "%s: %s refers to unknown node %q%s", u.Field, r, r.Name, didYouMean(r.Name, nodeIDs))
+		case target == n:
+			c.add(u.Pos, id, "%s: %s refers to the node's own object; a node can only read other nodes' values", u.Field, r)
+		case target.Count != nil:
+			c.add(u.Pos, id, "%s: %s: node %q has count, so it has no single object to read; depend on it with dependsOn instead", u.Field, r, r.Name)
+		case r.Output != "" && target.Output(r.Output) == nil:
+			names := make([]string, len(target.Outputs))
+			for i, o := range target.Outputs {
+				names[i] = o.Name
+			}
+			c.add(u.Pos, id, "%s: %s: node %q declares no output %q%s", u.Field, r, r.Name, r.Output, didYouMean(r.Output, names))
+		}
+	}
+}
+
+// nodeGraph is the graph over template nodes (before count expansion).
+func (t *Template) nodeGraph() *graph.Graph {
+	g := graph.New(len(t.Nodes))
+	for _, n := range t.Nodes {
+		g.Add(n.ID)
+	}
+	for _, n := range t.Nodes {
+		for _, dep := range n.Deps() {
+			if g.Has(dep) {
+				_ = g.Edge(dep, n.ID)
+			}
+		}
+	}
+	return g
+}
+
+// Deps lists the nodes n depends on, explicit ones first, then those its references imply.
+func (n *Node) Deps() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range n.DependsOn {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			out = append(out, d.ID)
+		}
+	}
+	for _, u := range n.Uses {
+		if u.Ref.Root == refs.RootNodes && !seen[u.Ref.Name] && u.Ref.Name != n.ID {
+			seen[u.Ref.Name] = true
+			out = append(out, u.Ref.Name)
+		}
+	}
+	return out
+}
+
+// Resolved is a template with its inputs: counts and conditions evaluated, copies expanded,
+// and the graph of the nodes that will exist.
+type Resolved struct {
+	Template *Template
+	// Inputs holds every input's value, secrets included: never print it.
+	Inputs    map[string]any
+	Instances []*Instance // in template order, copies in index order
+	Graph     *graph.Graph
+	// Skipped lists nodes that `when` leaves out.
+	Skipped []string
+}
+
+// Instance is one node that will exist: a template node, or one copy of a node with count.
+type Instance struct {
+	ID    string
+	Node  *Node
+	Index int // -1 when the node has no count
+}
+
+// Resolve checks inputs against their schemas, evaluates count and when, expands copies and
+// builds the graph. It reports every problem at once.
+func (t *Template) Resolve(params Params) (*Resolved, Problems) {
+	c := &collector{file: t.File}
+	values := t.resolveInputs(c, params)
+	if len(c.probs) > 0 {
+		return nil, c.probs.sorted()
+	}
+	r := &Resolved{Template: t, Inputs: values}
+	counts := map[string]int{}
+	included := map[string]bool{}
+	total := 0
+	for _, n := range t.Nodes {
+		include := true
+		if n.When != nil {
+			v := n.When.Literal
+			if n.When.Ref != nil {
+				v = inputValue(values, n.When.Ref)
+			}
+			b, ok := v.(bool)
+			if !ok {
+				c.add(n.When.Pos, n.ID, "when: %s is %s, not true or false", describeExpr(n.When), describeValue(v, t.secretRef(n.When.Ref)))
+				continue
+			}
+			include = b
+		}
+		if !include {
+			r.Skipped = append(r.Skipped, n.ID)
+			continue
+		}
+		included[n.ID] = true
+		k := -1
+		if n.Count != nil {
+			v := n.Count.Literal
+			if n.Count.Ref != nil {
+				v = inputValue(values, n.Count.Ref)
+			}
+			cnt, ok := asCount(v)
+			if !ok {
+				c.add(n.Count.Pos, n.ID, "count: %s is %s, not a non-negative integer", describeExpr(n.Count), describeValue(v, t.secretRef(n.Count.Ref)))
+				continue
+			}
+			k = cnt
+			total += cnt
+		} else {
+			total++
+		}
+		counts[n.ID] = k
+	}
+	if total > MaxNodes {
+		c.add(Pos{1, 1}, "", "template expands to %d nodes; the limit is %d: lower the counts or split the application into several stacks", total, MaxNodes)
+	}
+	for _, n := range t.Nodes {
+		if !included[n.ID] {
+			continue
+		}
+		for _, u := range n.Uses {
+			if u.Ref.Root == refs.RootNodes && !included[u.Ref.Name] && t.nodeIndex[u.Ref.Name] != nil {
+				c.add(u.Pos, n.ID, "%s: %s refers to node %q, which `when` leaves out with these inputs", u.Field, u.Ref, u.Ref.Name)
+			}
+		}
+	}
+	if len(c.probs) > 0 {
+		return nil, c.probs.sorted()
+	}
+
+	r.Graph = graph.New(total)
+	copies := map[string][]string{}
+	for _, n := range t.Nodes {
+		k, ok := counts[n.ID]
+		if !ok {
+			continue
+		}
+		if k < 0 {
+			r.add(c, n, n.ID, -1)
+			copies[n.ID] = []string{n.ID}
+			continue
+		}
+		ids := make([]string, k)
+		for i := range k {
+			ids[i] = fmt.Sprintf("%s-%d", n.ID, i)
+			r.add(c, n, ids[i], i)
+		}
+		copies[n.ID] = ids
+	}
+	for _, inst := range r.Instances {
+		for _, dep := range inst.Node.Deps() {
+			for _, d := range copies[dep] {
+				_ = r.Graph.Edge(d, inst.ID)
+			}
+		}
+	}
+	if len(c.probs) > 0 {
+		return nil, c.probs.sorted()
+	}
+	return r, nil
+}
+
+func (r *Resolved) add(c *collector, n *Node, id string, index int) {
+	if r.Graph.Has(id) {
+		c.add(n.Pos, n.ID, "copy %q collides with another node of the same id; rename one of them", id)
+		return
+	}
+	r.Graph.Add(id)
+	r.Instances = append(r.Instances, &Instance{ID: id, Node: n, Index: index})
+}
+
+func (t *Template) secretRef(r *refs.Ref) bool {
+	if r == nil || r.Root != refs.RootInputs {
+		return false
+	}
+	in := t.inputIndex[r.Name]
+	return in != nil && in.Secret
+}
+
+func inputValue(values map[string]any, r *refs.Ref) any {
+	v := values[r.Name]
+	if len(r.Path) == 0 {
+		return v
+	}
+	got, err := refs.Get(v, r.Path)
+	if err != nil {
+		return nil
+	}
+	return got
+}
+
+func asCount(v any) (int, bool) {
+	switch x := v.(type) {
+	case int64:
+		return int(x), x >= 0 && x <= MaxNodes*10
+	case int:
+		return x, x >= 0 && x <= MaxNodes*10
+	case float64:
+		if x >= 0 && x == float64(int64(x)) && x <= MaxNodes*10 {
+			return int(x), true
+		}
+	}
+	return 0, false
+}
+
+func describeExpr(e *Expr) string {
+	if e.Ref != nil {
+		return e.Ref.String()
+	}
+	return "the value"
+}
+
+func describeValue(v any, secret bool) string {
+	if secret {
+		return "a secret value of type " + jsonType(v)
+	}
+	switch v.(type) {
+	case string:
+		return fmt.Sprintf("the string %q", clip(v.(string)))
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%v (%s)", v, jsonType(v))
+}
+
+func jsonType(v any) string {
+	switch x := v.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case int, int64:
+		return "integer"
+	case float64:
+		if x == float64(int64(x)) {
+			return "integer"
+		}
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// SortedInputNames lists input names alphabetically (stable output for tools).
+func (t *Template) SortedInputNames() []string {
+	return slices.Sorted(maps.Keys(t.inputIndex))
+}

@@ -1,0 +1,175 @@
+package template
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/xeipuuv/gojsonschema"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Params are the input values given for one operation.
+type Params struct {
+	// Values come typed, from a params file or an API request.
+	Values map[string]any
+	// Raw come from `-p key=value` and are typed by the input's schema. They win over Values.
+	Raw map[string]string
+}
+
+// ParseRaw splits `key=value` flags into Params.Raw.
+func ParseRaw(pairs []string) (map[string]string, error) {
+	out := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("-p %q: expected key=value", clip(p))
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// DecodeValues reads a params file: a YAML or JSON mapping of input names to values.
+func DecodeValues(file string, data []byte) (map[string]any, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return map[string]any{}, nil
+		}
+		return nil, fmt.Errorf("%s: %s", file, yamlErrorMessage(err))
+	}
+	c := &collector{file: file}
+	p := &parser{c: c, aliasBudget: MaxAliasExpanded}
+	v, ok := p.value(doc.Content[0], 0, false, "", nil)
+	if !ok {
+		return nil, c.probs
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		return nil, fmt.Errorf("%s: params must be a mapping of input names to values", file)
+	}
+	return m, nil
+}
+
+func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
+	names := make([]string, len(t.Inputs))
+	for i, in := range t.Inputs {
+		names[i] = in.Name
+	}
+	unknownSet := map[string]bool{}
+	for k := range params.Raw {
+		unknownSet[k] = t.inputIndex[k] == nil
+	}
+	for k := range params.Values {
+		unknownSet[k] = t.inputIndex[k] == nil
+	}
+	var unknown []string
+	for k, u := range unknownSet {
+		if u {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		declared := "it declares none"
+		if len(names) > 0 {
+			declared = "it declares " + strings.Join(names, ", ")
+		}
+		c.add(Pos{1, 1}, "", "unknown input %q%s: the template has no such input (%s)", k, didYouMean(k, names), declared)
+	}
+
+	values := make(map[string]any, len(t.Inputs))
+	for _, in := range t.Inputs {
+		var v any
+		have := false
+		if raw, ok := params.Raw[in.Name]; ok {
+			typed, err := in.typed(raw)
+			if err != nil {
+				c.add(in.Pos, "", "input %q: %v", in.Name, err)
+				continue
+			}
+			v, have = typed, true
+		} else if val, ok := params.Values[in.Name]; ok {
+			v, have = val, true
+		} else if in.HasDefault {
+			if in.badDefault {
+				continue
+			}
+			v, have = in.Default, true
+		}
+		if !have {
+			c.add(in.Pos, "", "missing required input %q: pass -p %s=VALUE or set it in a --params file", in.Name, in.Name)
+			continue
+		}
+		if in.schema != nil {
+			res, err := in.schema.Validate(gojsonschema.NewGoLoader(v))
+			if err != nil {
+				c.add(in.Pos, "", "input %q: cannot be checked: %v", in.Name, err)
+				continue
+			}
+			if !res.Valid() {
+				c.add(in.Pos, "", "input %q: %s", in.Name, schemaErrors(res))
+				continue
+			}
+		}
+		values[in.Name] = v
+	}
+	return values
+}
+
+// typed converts a `-p` string to the input's type. Errors never repeat a secret value.
+func (in *Input) typed(raw string) (any, error) {
+	shown := strconv.Quote(clip(raw))
+	if in.Secret {
+		shown = "the given value"
+	}
+	switch in.Type {
+	case "integer":
+		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not an integer", shown)
+		}
+		return n, nil
+	case "number":
+		f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a number", shown)
+		}
+		return f, nil
+	case "boolean":
+		b, err := strconv.ParseBool(strings.TrimSpace(raw))
+		if err != nil {
+			return nil, fmt.Errorf("%s is not true or false", shown)
+		}
+		return b, nil
+	case "array", "object":
+		v, err := DecodeValues("-p "+in.Name, []byte("v: "+raw))
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a YAML/JSON %s", shown, in.Type)
+		}
+		return v["v"], nil
+	}
+	return raw, nil
+}
+
+// schemaErrors joins gojsonschema's findings. Its descriptions name the rule broken, never the
+// value given, so they are safe to print for secret inputs too (a test keeps it so).
+func schemaErrors(res *gojsonschema.Result) string {
+	var parts []string
+	for _, e := range res.Errors() {
+		msg := e.Description()
+		if msg != "" {
+			msg = strings.ToLower(msg[:1]) + msg[1:]
+		}
+		if f := e.Field(); f != "(root)" && f != "" {
+			msg = f + ": " + msg
+		}
+		parts = append(parts, msg)
+	}
+	return strings.Join(parts, "; ")
+}

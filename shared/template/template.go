@@ -1,0 +1,164 @@
+// Package template holds the AOS template language: the model of a template, its parser for
+// YAML and JSON (one model, with the line and column of every value), and the validation that
+// catches mistakes before anything touches a cluster. The full specification is
+// docs/templates.md.
+package template
+
+import (
+	"time"
+
+	"github.com/xeipuuv/gojsonschema"
+
+	"github.com/aos-project/aos/shared/refs"
+)
+
+// Format is the only template format this version reads.
+const Format = "aos/v1"
+
+// Limits: each is checked and reported with a clear error.
+const (
+	MaxFileBytes     = 4 << 20 // a template file
+	MaxNodes         = 10000   // nodes after `count` expansion
+	MaxDepth         = 100     // nesting of mappings and lists
+	MaxAliasExpanded = 100000  // values produced by expanding YAML aliases
+	MaxReadyTimeout  = 24 * time.Hour
+	DefaultTimeout   = 10 * time.Minute
+)
+
+// Template is a parsed template.
+type Template struct {
+	File        string
+	Format      string
+	Name        string
+	Description string
+	Inputs      []*Input  // in file order
+	Nodes       []*Node   // in file order
+	Outputs     []*Output // in file order
+	NamePos     Pos
+
+	nodeIndex  map[string]*Node
+	inputIndex map[string]*Input
+}
+
+// Node returns the node with the given id, or nil.
+func (t *Template) Node(id string) *Node { return t.nodeIndex[id] }
+
+// Input returns the input with the given name, or nil.
+func (t *Template) Input(name string) *Input { return t.inputIndex[name] }
+
+// Input is one declared input: a JSON Schema fragment plus AOS's own keys.
+type Input struct {
+	Name        string
+	Pos         Pos
+	Description string
+	Secret      bool
+	Type        string // the schema's "type", if it names one
+	Default     any
+	HasDefault  bool
+	Schema      map[string]any // the JSON Schema fragment, without AOS's own keys
+	schema      *gojsonschema.Schema
+	badDefault  bool // reported where the default is written
+}
+
+// Required reports whether a value must be given.
+func (in *Input) Required() bool { return !in.HasDefault }
+
+// Node is one unit of the graph: one Kubernetes object.
+type Node struct {
+	ID           string
+	Pos          Pos
+	Description  string
+	Manifest     map[string]any
+	ManifestPos  Pos
+	DependsOn    []Dep
+	Ready        Ready
+	Outputs      []*NodeOutput
+	Count        *Expr  // nil: one copy
+	When         *Expr  // nil: always
+	DeletePolicy string // "delete" or "retain"
+	Adopt        bool
+	Replace      bool
+	// Uses lists every reference in the manifest (and in count/when), with where it is.
+	Uses []Use
+}
+
+// Output returns the declared output with the given name, or nil.
+func (n *Node) Output(name string) *NodeOutput {
+	for _, o := range n.Outputs {
+		if o.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// Dep is one explicit dependsOn entry.
+type Dep struct {
+	ID  string
+	Pos Pos
+}
+
+// Ready says when a node counts as READY beyond the built-in rules.
+type Ready struct {
+	Timeout    time.Duration
+	Conditions []Condition
+}
+
+// Condition is a custom readiness rule evaluated on the live object.
+type Condition struct {
+	Path  refs.Path
+	Op    string
+	Value any
+	Pos   Pos
+}
+
+// Condition operators.
+var conditionOps = []string{"==", "!=", ">", ">=", "<", "<=", "exists", "notExists", "in"}
+
+// NodeOutput names a value read from the node's own live object after it is READY.
+type NodeOutput struct {
+	Name string
+	Path refs.Path
+	Pos  Pos
+}
+
+// Output is a stack output: a value (usually references) evaluated when the stack is READY.
+type Output struct {
+	Name        string
+	Description string
+	Value       any
+	Pos         Pos
+	Uses        []Use
+}
+
+// Expr is a value that is either a literal or exactly one reference (count, when).
+type Expr struct {
+	Literal any
+	Ref     *refs.Ref
+	Pos     Pos
+}
+
+// Use is one reference somewhere in a template.
+type Use struct {
+	Ref *refs.Ref
+	Pos Pos
+	// Field is where the reference sits, e.g. "manifest.spec.replicas" or "count".
+	Field string
+}
+
+// Validate parses and checks a template and resolves it with params: everything `aos
+// validate` does. It returns every problem it finds; inputs are checked even when the
+// template itself has problems, so one run reports them all.
+func Validate(file string, data []byte, params Params) (*Resolved, Problems) {
+	t, probs := Parse(file, data)
+	if t == nil {
+		return nil, probs
+	}
+	probs = append(probs, t.Check()...)
+	if len(probs) > 0 {
+		c := &collector{file: file}
+		t.resolveInputs(c, params)
+		return nil, append(probs, c.probs...).sorted()
+	}
+	return t.Resolve(params)
+}

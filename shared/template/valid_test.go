@@ -1,0 +1,177 @@
+package template
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const featureTemplate = `format: aos/v1
+name: shop
+inputs:
+  workers: {type: integer, default: 2, minimum: 0}
+  with_cache: {type: boolean, default: false}
+  db_password: {type: string, secret: true, minLength: 12}
+  labels: {type: object, default: {team: shop}}
+nodes:
+  db-auth:
+    manifest: {apiVersion: v1, kind: Secret, metadata: {name: db-auth}, stringData: {password: "${inputs.db_password}"}}
+  db:
+    dependsOn: [db-auth]
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: db, labels: "${inputs.labels}"}
+      spec: {replicas: 1}
+  db-svc:
+    manifest: {apiVersion: v1, kind: Service, metadata: {name: db}, spec: {ports: [{port: 5432}]}}
+    outputs: {host: .spec.clusterIP}
+  cache:
+    when: ${inputs.with_cache}
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cache}}
+  worker:
+    count: ${inputs.workers}
+    dependsOn: [db, cache]
+    manifest:
+      apiVersion: batch/v1
+      kind: Job
+      metadata: {name: "worker-${index}"}
+      spec: {template: {spec: {containers: [{name: w, image: w, env: [{name: DB, value: "${nodes.db-svc.outputs.host}:5432"}, {name: LIT, value: "$${HOME}"}]}]}}}
+  report:
+    dependsOn: [worker]
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: report}}
+    ready:
+      timeout: 90s
+      conditions: [{path: .data.done, op: "==", value: "yes"}]
+    deletePolicy: retain
+outputs:
+  db_host: ${nodes.db-svc.outputs.host}
+`
+
+func TestValidTemplateExpandsCountsAndConditions(t *testing.T) {
+	r, probs := Validate("shop.yaml", []byte(featureTemplate), Params{Raw: map[string]string{"db_password": "correct-horse-battery", "workers": "3"}})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	ids := make([]string, len(r.Instances))
+	for i, in := range r.Instances {
+		ids[i] = in.ID
+	}
+	if want := []string{"db-auth", "db", "db-svc", "worker-0", "worker-1", "worker-2", "report"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("instances = %v, want %v", ids, want)
+	}
+	if !reflect.DeepEqual(r.Skipped, []string{"cache"}) {
+		t.Fatalf("skipped = %v", r.Skipped)
+	}
+	levels, err := r.Graph.Levels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"db-auth", "db-svc"}, {"db"}, {"worker-0", "worker-1", "worker-2"}, {"report"}}
+	if !reflect.DeepEqual(levels, want) {
+		t.Fatalf("levels = %v, want %v", levels, want)
+	}
+	if got := r.Graph.DependsOn("report"); !reflect.DeepEqual(got, []string{"worker-0", "worker-1", "worker-2"}) {
+		t.Fatalf("report depends on %v", got)
+	}
+	rep := r.Template.Node("report")
+	if rep.Ready.Timeout.String() != "1m30s" || rep.DeletePolicy != "retain" || rep.Ready.Conditions[0].Path.String() != ".data.done" {
+		t.Fatalf("report options parsed wrong: %+v", rep)
+	}
+	if r.Inputs["workers"] != int64(3) || !reflect.DeepEqual(r.Inputs["labels"], map[string]any{"team": "shop"}) {
+		t.Fatalf("inputs = %v", r.Inputs)
+	}
+}
+
+func TestJSONAndYAMLGiveTheSameModel(t *testing.T) {
+	y, probs := Parse("a.yaml", []byte(featureTemplate))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	var generic map[string]any
+	yr, _ := DecodeValues("a.yaml", []byte(featureTemplate))
+	generic = yr
+	js, err := json.MarshalIndent(generic, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, probs := Parse("a.json", js)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if len(y.Nodes) != len(j.Nodes) {
+		t.Fatalf("YAML has %d nodes, JSON %d", len(y.Nodes), len(j.Nodes))
+	}
+	for _, yn := range y.Nodes {
+		jn := j.Node(yn.ID)
+		if jn == nil || !reflect.DeepEqual(yn.Manifest, jn.Manifest) || len(yn.Uses) != len(jn.Uses) {
+			t.Fatalf("node %s differs between YAML and JSON", yn.ID)
+		}
+	}
+	// JSON problems carry JSON line numbers.
+	bad := strings.Replace(string(js), `"kind": "Secret"`, `"kind": "Secret", "kind": "Secret"`, 1)
+	_, probs = Parse("a.json", []byte(bad))
+	if len(probs) != 1 || !strings.Contains(probs[0].Message, `duplicate key "kind"`) || probs[0].Line < 2 {
+		t.Fatalf("duplicate key in JSON: %v", probs)
+	}
+}
+
+func TestSecretValuesNeverAppearInProblems(t *testing.T) {
+	const secret = "hunter2-is-short"
+	src := "format: aos/v1\nname: t\ninputs:\n  pw: {type: string, secret: true, minLength: 40, pattern: '^[a-f0-9]+$'}\n" +
+		"  n: {type: integer, secret: true}\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+	_, probs := Validate("t.yaml", []byte(src), Params{Raw: map[string]string{"pw": secret, "n": secret}})
+	if len(probs) != 2 {
+		t.Fatalf("want 2 problems, got %v", probs)
+	}
+	if strings.Contains(probs.Error(), "hunter2") {
+		t.Fatalf("secret value leaked into problems:\n%s", probs)
+	}
+}
+
+func TestDidYouMean(t *testing.T) {
+	for s, want := range map[string]string{
+		"dependson": ` (did you mean "dependsOn"?)`,
+		"manfest":   ` (did you mean "manifest"?)`,
+		"zzz":       "",
+		"x":         "",
+	} {
+		if got := didYouMean(s, nodeKeys); got != want {
+			t.Errorf("didYouMean(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// Every template in the library must validate with its defaults (plus required secrets).
+func TestLibraryTemplatesValidate(t *testing.T) {
+	files, _ := filepath.Glob("../../templates/*.yaml")
+	if len(files) < 8 {
+		t.Fatalf("the template library has %d templates; want at least 8", len(files))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tpl, probs := Parse(filepath.Base(f), data)
+		if len(probs) > 0 {
+			t.Errorf("%s", probs)
+			continue
+		}
+		raw := map[string]string{}
+		for _, in := range tpl.Inputs {
+			if in.Required() {
+				raw[in.Name] = "a-long-enough-test-value-1"
+			}
+		}
+		if _, probs := Validate(filepath.Base(f), data, Params{Raw: raw}); len(probs) > 0 {
+			t.Errorf("%s", probs)
+		}
+		if !strings.HasPrefix(string(data), "#") {
+			t.Errorf("%s: starts without a header comment saying what it deploys", f)
+		}
+	}
+}
