@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CLUSTER := hack/cluster.sh
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: help build test test-unit lint cluster-up cluster-down cluster-env cluster-status cluster-build clean
+.PHONY: help build test bench fuzz lint cluster-up cluster-down cluster-env cluster-status cluster-build clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ build: ## the aos CLI for this host, and every function as a zipped linux/arm64 
 	@mkdir -p $(BIN) $(DIST)
 	@if [ -d cmd/aos ]; then $(GO) build -o $(BIN)/aos ./cmd/aos && echo "built $(BIN)/aos"; fi
 	@for fn in $(FUNCTIONS); do \
-		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -o $(DIST)/$$fn/bootstrap ./functions/$$fn; \
+		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o $(DIST)/$$fn/bootstrap ./functions/$$fn; \
 		$(GO) run github.com/aws/aws-lambda-go/cmd/build-lambda-zip -o $(DIST)/$$fn.zip $(DIST)/$$fn/bootstrap >/dev/null; \
 		echo "built $(DIST)/$$fn.zip"; \
 	done
@@ -31,6 +31,13 @@ test: ## all tests: starts the local control plane, runs every test, stops it (n
 	$(CLUSTER) down; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (go test exit $$status)" >&2; fi; \
 	exit $$status
+
+bench: ## Go benchmarks (validate + plan at scale), as a table; not part of make test
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./shared/...
+
+fuzz: ## fuzz the template parser and the reference grammar (FUZZTIME each, default 5m)
+	$(GO) test -run '^$$' -fuzz FuzzValidate -fuzztime $(or $(FUZZTIME),5m) -fuzzminimizetime 2s ./shared/template
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(or $(FUZZTIME),5m) -fuzzminimizetime 2s ./shared/refs
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...

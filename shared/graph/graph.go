@@ -40,6 +40,17 @@ func (g *Graph) Add(id string) int {
 // Edge records that dependent cannot start before dependency is READY. Both nodes must have
 // been added; a repeated edge is recorded once.
 func (g *Graph) Edge(dependency, dependent string) error {
+	return g.edge(dependency, dependent, true)
+}
+
+// NewEdge is Edge for callers that know the edge is not there yet. It skips the repeat check,
+// which scans the dependent's incoming edges: a node waiting on 10,000 copies would make
+// building its edges quadratic.
+func (g *Graph) NewEdge(dependency, dependent string) error {
+	return g.edge(dependency, dependent, false)
+}
+
+func (g *Graph) edge(dependency, dependent string, check bool) error {
 	a, ok := g.index[dependency]
 	if !ok {
 		return fmt.Errorf("edge %s -> %s: unknown node %q", dependency, dependent, dependency)
@@ -48,7 +59,7 @@ func (g *Graph) Edge(dependency, dependent string) error {
 	if !ok {
 		return fmt.Errorf("edge %s -> %s: unknown node %q", dependency, dependent, dependent)
 	}
-	if slices.Contains(g.out[a], int32(b)) {
+	if check && slices.Contains(g.in[b], int32(a)) {
 		return nil
 	}
 	g.out[a] = append(g.out[a], int32(b))

@@ -12,7 +12,7 @@ import (
 // Check finds the problems that need the whole template but no inputs: unknown references
 // and dependencies, references a node makes to itself, ${index} outside count, and cycles.
 func (t *Template) Check() Problems {
-	c := &collector{file: t.File}
+	c := t.collector()
 	nodeIDs := make([]string, len(t.Nodes))
 	for i, n := range t.Nodes {
 		nodeIDs[i] = n.ID
@@ -160,7 +160,7 @@ type Instance struct {
 // Resolve checks inputs against their schemas, evaluates count and when, expands copies and
 // builds the graph. It reports every problem at once.
 func (t *Template) Resolve(params Params) (*Resolved, Problems) {
-	c := &collector{file: t.File}
+	c := t.collector()
 	values := t.resolveInputs(c, params)
 	if len(c.probs) > 0 {
 		return nil, c.probs.sorted()
@@ -223,6 +223,23 @@ func (t *Template) Resolve(params Params) (*Resolved, Problems) {
 		return nil, c.probs.sorted()
 	}
 
+	// Copies multiply edges: a node with count 5000 depending on another with count 5000
+	// links every copy to every copy. Count them before building anything.
+	edges := 0
+	for _, n := range t.Nodes {
+		if k, ok := counts[n.ID]; ok {
+			for _, dep := range n.Deps() {
+				if dk, ok := counts[dep]; ok {
+					edges += max(k, 1) * max(dk, 1)
+				}
+			}
+		}
+	}
+	if edges > MaxEdges {
+		c.add(Pos{1, 1}, "", "template expands to %d dependency edges; the limit is %d: a node with count that depends on another node with count waits for every one of its copies", edges, MaxEdges)
+		return nil, c.probs.sorted()
+	}
+
 	r.Graph = graph.New(total)
 	copies := map[string][]string{}
 	for _, n := range t.Nodes {
@@ -244,8 +261,9 @@ func (t *Template) Resolve(params Params) (*Resolved, Problems) {
 	}
 	for _, inst := range r.Instances {
 		for _, dep := range inst.Node.Deps() {
+			// Deps lists each dependency once and copies are distinct, so every edge is new.
 			for _, d := range copies[dep] {
-				_ = r.Graph.Edge(d, inst.ID)
+				_ = r.Graph.NewEdge(d, inst.ID)
 			}
 		}
 	}

@@ -36,9 +36,9 @@ func bomb() string {
 
 var invalidCases = []invalidCase{
 	{name: "syntax error", src: hdr + "nodes: [a\n",
-		want: []string{"3:1: syntax error: did not find expected ',' or ']' in the block that starts on this line"}},
+		want: []string{"3:1: syntax error: did not find expected ',' or ']'"}},
 	{name: "bad indentation", src: hdr + "nodes:\n  a:\n    manifest: {}\n   x: 1\n",
-		want: []string{"4:1: syntax error: did not find expected key in the block that starts on this line"}},
+		want: []string{"4:1: syntax error: did not find expected key"}},
 	{name: "empty file", src: "",
 		want: []string{"1:1: template is empty; expected a mapping with format, name and nodes"}},
 	{name: "not a mapping", src: "- a\n- b\n",
@@ -169,6 +169,10 @@ var invalidCases = []invalidCase{
 		want: []string{"7:9: outputs.port: ${nodes.svc.spec.ports[0].nodePort} refers to unknown node \"svc\""}},
 	{name: "too many nodes after count", src: hdr + "inputs:\n  n: {type: integer, default: 10001}\nnodes:\n" + node("a", "count: ${inputs.n}"),
 		want: []string{"1:1: template expands to 10001 nodes; the limit is 10000: lower the counts or split the application into several stacks"}},
+	{name: "too many edges after count", src: hdr + "nodes:\n" + node("a", "count: 1000") + node("b", "count: 1000", "dependsOn: [a]"),
+		want: []string{"1:1: template expands to 1000000 dependency edges; the limit is 200000: a node with count that depends on another node with count waits for every one of its copies"}},
+	{name: "remote $ref in an input schema", src: hdr + "inputs:\n  cfg: {type: object, default: {}, properties: {a: {$ref: 'http://127.0.0.1:1/s.json'}}}\nnodes:\n" + node("a"),
+		want: []string{"4:3: input \"cfg\": $ref is not allowed in input schemas; write the schema inline"}},
 	{name: "copy collides with a node", src: hdr + "nodes:\n" + node("w", "count: 2") + node("w-1"),
 		want: []string{"7:3: node \"w-1\": copy \"w-1\" collides with another node of the same id; rename one of them"}},
 	{name: "input path into a scalar", src: hdr + "inputs:\n  port: {type: integer, default: 80}\nnodes:\n" +

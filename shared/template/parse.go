@@ -38,8 +38,8 @@ var (
 // inputs; Check finds the rest. A template with problems may still be returned partially
 // filled, for tools that show as much as they can.
 func Parse(file string, data []byte) (*Template, Problems) {
-	c := &collector{file: file}
-	t := &Template{File: file, nodeIndex: map[string]*Node{}, inputIndex: map[string]*Input{}}
+	c := &collector{file: file, lines: lineCount(data)}
+	t := &Template{File: file, nodeIndex: map[string]*Node{}, inputIndex: map[string]*Input{}, lines: c.lines}
 	if len(data) > MaxFileBytes {
 		c.add(Pos{1, 1}, "", "template is %d bytes; the limit is %d bytes (4 MiB): split it into several stacks", len(data), MaxFileBytes)
 		return nil, c.probs
@@ -50,7 +50,7 @@ func Parse(file string, data []byte) (*Template, Problems) {
 		if errors.Is(err, io.EOF) {
 			c.add(Pos{1, 1}, "", "template is empty; expected a mapping with format, name and nodes")
 		} else {
-			c.add(yamlErrorPos(err), "", "syntax error: %s", yamlErrorMessage(err))
+			c.add(yamlErrorPos(err, data), "", "syntax error: %s", yamlErrorMessage(err))
 		}
 		return nil, c.probs
 	}
@@ -59,7 +59,7 @@ func Parse(file string, data []byte) (*Template, Problems) {
 		c.add(Pos{extra.Line, extra.Column}, "", "a template is one YAML document; found another one here (remove the '---')")
 		return nil, c.probs
 	} else if !errors.Is(err, io.EOF) {
-		c.add(yamlErrorPos(err), "", "syntax error: %s", yamlErrorMessage(err))
+		c.add(yamlErrorPos(err, data), "", "syntax error: %s", yamlErrorMessage(err))
 		return nil, c.probs
 	}
 	p := &parser{c: c, t: t, aliasBudget: MaxAliasExpanded}
@@ -72,25 +72,43 @@ func Parse(file string, data []byte) (*Template, Problems) {
 	return t, c.probs.sorted()
 }
 
-func yamlErrorPos(err error) Pos {
+// yamlParserErrors are the YAML parser's (not scanner's) messages; for them the library
+// reports the 0-based line, one less than the line people count.
+var yamlParserErrors = []string{"did not find expected key", "did not find expected '-' indicator",
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'"}
+
+func yamlErrorPos(err error, data []byte) Pos {
+	lines := lineCount(data)
 	if m := yamlLinePattern.FindStringSubmatch(firstLine(err.Error())); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		// The YAML parser (unlike its scanner) reports the 0-based line where the construct
-		// it could not finish began.
-		if strings.HasPrefix(m[2], "did not find expected ") && !strings.Contains(m[2], "alphabetic") {
+		if slices.Contains(yamlParserErrors, m[2]) {
 			n++
 		}
-		return Pos{max(n, 1), 1}
+		return Pos{min(max(n, 1), lines), 1}
 	}
 	return Pos{1, 1}
+}
+
+// lineCount counts lines the way YAML does: \n, \r\n, a lone \r, and NEL, LS, PS all end one.
+func lineCount(data []byte) int {
+	n := 1
+	s := string(data)
+	for i, r := range s {
+		switch r {
+		case '\n', '\u0085', '\u2028', '\u2029':
+			n++
+		case '\r':
+			if i+1 >= len(s) || s[i+1] != '\n' {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func yamlErrorMessage(err error) string {
 	s := firstLine(err.Error())
 	if m := yamlLinePattern.FindStringSubmatch(s); m != nil {
-		if strings.HasPrefix(m[2], "did not find expected ") && !strings.Contains(m[2], "alphabetic") {
-			return m[2] + " in the block that starts on this line"
-		}
 		return m[2]
 	}
 	return strings.TrimPrefix(s, "yaml: ")
@@ -293,10 +311,14 @@ func (p *parser) inputs(m *yaml.Node) {
 			schema[f.key.Value] = v
 		}
 		in.Schema = schema
-		s, err := gojsonschema.NewSchema(gojsonschema.NewGoLoader(schema))
+		if hasRef(schema) {
+			// gojsonschema would fetch a remote $ref over the network: never from a template.
+			p.c.add(in.Pos, "", "input %q: $ref is not allowed in input schemas; write the schema inline", name)
+			typeOK = false
+		}
 		if !typeOK {
 			// already reported, more clearly than the schema library would
-		} else if err != nil {
+		} else if s, err := gojsonschema.NewSchema(gojsonschema.NewGoLoader(schema)); err != nil {
 			p.c.add(in.Pos, "", "input %q: invalid schema: %v", name, err)
 		} else {
 			in.schema = s
@@ -307,6 +329,24 @@ func (p *parser) inputs(m *yaml.Node) {
 		p.t.Inputs = append(p.t.Inputs, in)
 		p.t.inputIndex[name] = in
 	}
+}
+
+func hasRef(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if k == "$ref" || hasRef(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasRef(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *parser) checkDefault(in *Input, m *yaml.Node) {

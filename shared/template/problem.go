@@ -55,22 +55,27 @@ func (ps Problems) sorted() Problems {
 type collector struct {
 	file  string
 	probs Problems
+	// lines, when set, bounds positions: YAML places an empty value after the last line.
+	lines int
 }
 
 func (c *collector) add(pos Pos, node, format string, args ...any) {
+	if c.lines > 0 && pos.Line > c.lines {
+		pos = Pos{c.lines, 1}
+	}
 	c.probs = append(c.probs, Problem{File: c.file, Line: pos.Line, Col: pos.Col, Node: node, Message: fmt.Sprintf(format, args...)})
 }
 
-// didYouMean suggests the closest of options to s, or "" if none is close.
+// didYouMean suggests the closest of options to s, or "" if none is close: at most two edits,
+// and fewer than half of s, so "b" never suggests "a".
 func didYouMean(s string, options []string) string {
 	best, bestD := "", 3
 	for _, o := range options {
-		d := editDistance(strings.ToLower(s), strings.ToLower(o))
-		if d < bestD || d == bestD && best == "" && d <= len(o)/3 {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(o)); d < bestD {
 			best, bestD = o, d
 		}
 	}
-	if best == "" || bestD > max(1, len(best)/3) && bestD > 2 {
+	if best == "" || bestD >= len(s)/2+1 {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)

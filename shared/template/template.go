@@ -19,6 +19,7 @@ const Format = "aos/v1"
 const (
 	MaxFileBytes     = 4 << 20 // a template file
 	MaxNodes         = 10000   // nodes after `count` expansion
+	MaxEdges         = 200000  // dependency edges after `count` expansion
 	MaxDepth         = 100     // nesting of mappings and lists
 	MaxAliasExpanded = 100000  // values produced by expanding YAML aliases
 	MaxReadyTimeout  = 24 * time.Hour
@@ -38,7 +39,10 @@ type Template struct {
 
 	nodeIndex  map[string]*Node
 	inputIndex map[string]*Input
+	lines      int
 }
+
+func (t *Template) collector() *collector { return &collector{file: t.File, lines: t.lines} }
 
 // Node returns the node with the given id, or nil.
 func (t *Template) Node(id string) *Node { return t.nodeIndex[id] }
@@ -156,7 +160,7 @@ func Validate(file string, data []byte, params Params) (*Resolved, Problems) {
 	}
 	probs = append(probs, t.Check()...)
 	if len(probs) > 0 {
-		c := &collector{file: file}
+		c := t.collector()
 		t.resolveInputs(c, params)
 		return nil, append(probs, c.probs...).sorted()
 	}

@@ -1,0 +1,321 @@
+// Package cli holds the `aos` command line: the cobra commands and how they print. cmd/aos
+// only calls Main.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/template"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitError   = 1 // bad usage, unreadable files, failures
+	ExitInvalid = 2 // the template or its inputs are invalid
+)
+
+// Version is set at build time with -ldflags "-X github.com/aos-project/aos/shared/cli.Version=…".
+var Version = "dev"
+
+// exitError carries an exit code up through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// Main runs the CLI and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(stderr, "aos:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "aos:", err)
+	return ExitError
+}
+
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "aos",
+		Short:         "Deploy whole applications to Kubernetes, in dependency order, as one stack",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			// Logs are for operators of `aos serve` and the functions; the CLI stays quiet
+			// unless asked.
+			level := zerolog.WarnLevel
+			if v, _ := cmd.Flags().GetBool("verbose"); v {
+				level = zerolog.DebugLevel
+			}
+			logger := zerolog.New(zerolog.ConsoleWriter{Out: stderr}).Level(level).With().Timestamp().Logger()
+			cmd.SetContext(logger.WithContext(cmd.Context()))
+		},
+	}
+	root.PersistentFlags().BoolP("verbose", "v", false, "log what happens to stderr")
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(a.validateCmd(), a.graphCmd(), a.planCmd())
+	return root
+}
+
+// inputFlags are the flags every command that reads a template takes.
+type inputFlags struct {
+	params     []string
+	paramsFile string
+	output     string
+}
+
+func (f *inputFlags) register(cmd *cobra.Command, withOutput bool) {
+	cmd.Flags().StringArrayVarP(&f.params, "param", "p", nil, "input value as key=value, typed by the input's schema (repeatable)")
+	cmd.Flags().StringVar(&f.paramsFile, "params", "", "YAML or JSON file of input values")
+	if withOutput {
+		cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	}
+}
+
+// request reads the template and inputs named on the command line.
+func (a *app) request(file string, f *inputFlags) (engine.TemplateRequest, error) {
+	if f.output != "" && f.output != "text" && f.output != "json" {
+		return engine.TemplateRequest{}, &exitError{ExitError, fmt.Errorf("-o %q: expected text or json", f.output)}
+	}
+	data, err := a.readLimited(file)
+	if err != nil {
+		return engine.TemplateRequest{}, &exitError{ExitError, err}
+	}
+	raw, err := template.ParseRaw(f.params)
+	if err != nil {
+		return engine.TemplateRequest{}, &exitError{ExitError, err}
+	}
+	req := engine.TemplateRequest{File: file, Template: string(data), RawParams: raw}
+	if f.paramsFile != "" {
+		pdata, err := a.readLimited(f.paramsFile)
+		if err != nil {
+			return req, &exitError{ExitError, err}
+		}
+		vals, err := template.DecodeValues(f.paramsFile, pdata)
+		if err != nil {
+			return req, &exitError{ExitInvalid, fmt.Errorf("--params: %w", err)}
+		}
+		req.Params = vals
+	}
+	return req, nil
+}
+
+// readLimited reads a file ("-" is stdin) but never more than the template limit plus one
+// byte, so an oversized file is refused without being read whole.
+func (a *app) readLimited(file string) ([]byte, error) {
+	var r io.Reader
+	if file == "-" {
+		r = a.stdin
+	} else {
+		fh, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading template: %w", err)
+		}
+		defer fh.Close()
+		r = fh
+	}
+	data, err := io.ReadAll(io.LimitReader(r, template.MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	return data, nil
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) validateCmd() *cobra.Command {
+	var f inputFlags
+	cmd := &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a template and its inputs without touching a cluster",
+		Long: "Parses the template (YAML or JSON), checks every key, reference and dependency, checks the\n" +
+			"inputs against their schemas, and prints every problem as FILE:LINE:COL: node \"x\": message.\n" +
+			"Exits 0 when valid, 2 when not. FILE may be - for standard input.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := a.request(args[0], &f)
+			if err != nil {
+				return err
+			}
+			resp, err := engine.Validate(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				if err := a.printJSON(resp); err != nil {
+					return err
+				}
+			} else if resp.Valid {
+				fmt.Fprintf(a.stdout, "%s: valid: template %q, %d node(s), %d edge(s), %d input(s)\n", args[0], resp.Name, resp.Nodes, resp.Edges, len(resp.Inputs))
+			} else {
+				for _, p := range resp.Problems {
+					fmt.Fprintln(a.stdout, p.String())
+				}
+			}
+			if !resp.Valid {
+				return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", args[0], len(resp.Problems))}
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// plan validates and plans, turning an invalid template into exit code 2 with its problems
+// printed the same way validate prints them.
+func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns string) (engine.PlanResponse, error) {
+	req, err := a.request(file, f)
+	if err != nil {
+		return engine.PlanResponse{}, err
+	}
+	plan, err := engine.Plan(cmd.Context(), engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns})
+	var inv *engine.InvalidTemplateError
+	if errors.As(err, &inv) {
+		if f.output == "json" {
+			_ = a.printJSON(map[string]any{"valid": false, "problems": inv.Problems})
+		} else {
+			for _, p := range inv.Problems {
+				fmt.Fprintln(a.stdout, p.String())
+			}
+		}
+		return plan, &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", file, len(inv.Problems))}
+	}
+	if err != nil {
+		return plan, &exitError{ExitError, err}
+	}
+	return plan, nil
+}
+
+func (a *app) planCmd() *cobra.Command {
+	var f inputFlags
+	var stack, ns string
+	cmd := &cobra.Command{
+		Use:   "plan FILE",
+		Short: "Show what creating a stack from a template would do, node by node",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plan, err := a.plan(cmd, args[0], &f, stack, ns)
+			if err != nil {
+				return err
+			}
+			if f.output == "json" {
+				return a.printJSON(plan)
+			}
+			fmt.Fprintf(a.stdout, "stack %s in namespace %s: %d node(s), longest chain %d, %d start at once\n\n",
+				plan.Stack, plan.Namespace, len(plan.Nodes), len(plan.LongestChain), len(plan.Ready))
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tACTION\tKIND\tNAME\tAFTER")
+			for _, n := range plan.Nodes {
+				after := strings.Join(n.DependsOn, ",")
+				if after == "" {
+					after = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.ID, n.Action, n.Kind, n.Name, after)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(plan.Skipped) > 0 {
+				fmt.Fprintf(a.stdout, "\nleft out by `when`: %s\n", strings.Join(plan.Skipped, ", "))
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: the template's name)")
+	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace (default: the stack name)")
+	return cmd
+}
+
+func (a *app) graphCmd() *cobra.Command {
+	var f inputFlags
+	var format string
+	cmd := &cobra.Command{
+		Use:   "graph FILE",
+		Short: "Print a template's dependency graph as Graphviz dot or Mermaid",
+		Long: "Prints the nodes (after count and when) and their dependencies. Render dot with\n" +
+			"`aos graph app.yaml | dot -Tsvg > app.svg`; paste Mermaid into Markdown.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "dot" && format != "mermaid" {
+				return &exitError{ExitError, fmt.Errorf("--format %q: expected dot or mermaid", format)}
+			}
+			plan, err := a.plan(cmd, args[0], &f, "", "")
+			if err != nil {
+				return err
+			}
+			if format == "dot" {
+				writeDot(a.stdout, plan)
+			} else {
+				writeMermaid(a.stdout, plan)
+			}
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	cmd.Flags().StringVar(&format, "format", "dot", "dot or mermaid")
+	return cmd
+}
+
+func writeDot(w io.Writer, plan engine.PlanResponse) {
+	fmt.Fprintf(w, "digraph %q {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", plan.Stack)
+	for _, n := range plan.Nodes {
+		fmt.Fprintf(w, "  %q [label=%q];\n", n.ID, n.ID+"\n"+n.Kind)
+	}
+	for _, n := range plan.Nodes {
+		for _, d := range n.DependsOn {
+			fmt.Fprintf(w, "  %q -> %q;\n", d, n.ID)
+		}
+	}
+	fmt.Fprintln(w, "}")
+}
+
+func writeMermaid(w io.Writer, plan engine.PlanResponse) {
+	ids := make(map[string]string, len(plan.Nodes))
+	fmt.Fprintln(w, "flowchart LR")
+	for i, n := range plan.Nodes {
+		ids[n.ID] = fmt.Sprintf("n%d", i)
+		fmt.Fprintf(w, "  n%d[\"%s<br/>%s\"]\n", i, n.ID, n.Kind)
+	}
+	for _, n := range plan.Nodes {
+		for _, d := range n.DependsOn {
+			fmt.Fprintf(w, "  %s --> %s\n", ids[d], ids[n.ID])
+		}
+	}
+}

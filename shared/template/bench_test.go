@@ -1,0 +1,37 @@
+package template
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aos-project/aos/internal/gen"
+)
+
+// BenchmarkValidate10k is validate + graph + critical path of a 10,000-node template (20
+// levels of 500): what `aos validate` and the plan function do before anything is applied.
+// The target is under 1 s on a 2-core machine (docs/performance.md).
+func BenchmarkValidate10k(b *testing.B) {
+	data := gen.Layered(10000, 500)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, probs := Validate("big.yaml", data, Params{})
+		if len(probs) > 0 {
+			b.Fatal(probs[0])
+		}
+		if _, _, err := r.Graph.CriticalPath(func(string) time.Duration { return time.Second }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestGeneratedTemplateIsValid(t *testing.T) {
+	r, probs := Validate("big.yaml", gen.Layered(1000, 50), Params{})
+	if len(probs) > 0 {
+		t.Fatal(probs[:min(3, len(probs))])
+	}
+	levels, _ := r.Graph.Levels()
+	if r.Graph.Len() != 1000 || len(levels) != 20 {
+		t.Fatalf("generated %d nodes in %d levels", r.Graph.Len(), len(levels))
+	}
+}
