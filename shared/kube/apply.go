@@ -1,0 +1,332 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+)
+
+// Ref names one object in the cluster.
+type Ref struct {
+	GVK        schema.GroupVersionKind     `json:"-"`
+	GVR        schema.GroupVersionResource `json:"-"`
+	APIVersion string                      `json:"apiVersion"`
+	Kind       string                      `json:"kind"`
+	Namespace  string                      `json:"namespace,omitempty"`
+	Name       string                      `json:"name"`
+	UID        types.UID                   `json:"uid,omitempty"`
+}
+
+func (r Ref) String() string {
+	if r.Namespace != "" {
+		return fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name)
+	}
+	return fmt.Sprintf("%s %s", r.Kind, r.Name)
+}
+
+// Owner says which stack and node an object belongs to.
+type Owner struct {
+	Stack     string // stack name
+	Namespace string // the stack's namespace
+	Node      string // node id
+}
+
+// ApplyOptions are a node's options that change how it is applied.
+type ApplyOptions struct {
+	Owner
+	Adopt   bool // take over an object not made by this stack and node
+	Replace bool // delete and recreate when an update changes an immutable field
+}
+
+// Applied is the outcome of one apply.
+type Applied struct {
+	Ref      Ref
+	Object   *unstructured.Unstructured // as the server returned it
+	Created  bool
+	Adopted  bool
+	Replaced bool
+}
+
+// OwnershipError: the object exists and belongs to someone else.
+type OwnershipError struct {
+	Ref   Ref
+	Owner string
+}
+
+func (e *OwnershipError) Error() string {
+	return fmt.Sprintf("%s already exists and %s; AOS will not take it over unless the node says `adopt: true`", e.Ref, e.Owner)
+}
+
+// ImmutableError: an update changes a field the API server will not change in place.
+type ImmutableError struct {
+	Ref Ref
+	Err error
+}
+
+func (e *ImmutableError) Error() string {
+	return fmt.Sprintf("%s: the change touches a field that cannot be updated in place (set `replace: true` on the node to delete and recreate it): %v", e.Ref, e.Err)
+}
+
+func (e *ImmutableError) Unwrap() error { return e.Err }
+
+// resource resolves an object's kind and fills in the stack's namespace for namespaced kinds.
+func (c *Client) resource(ctx context.Context, obj *unstructured.Unstructured, defaultNS string) (dynamic.ResourceInterface, Ref, error) {
+	gvk := obj.GroupVersionKind()
+	ref := Ref{GVK: gvk, APIVersion: obj.GetAPIVersion(), Kind: gvk.Kind, Name: obj.GetName(), Namespace: obj.GetNamespace()}
+	if gvk.Kind == "" || gvk.Version == "" {
+		return nil, ref, fmt.Errorf("object %q needs apiVersion and kind", obj.GetName())
+	}
+	mapping, err := c.Mapping(ctx, gvk)
+	if err != nil {
+		return nil, ref, err
+	}
+	ref.GVR = mapping.Resource
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		if ref.Namespace == "" {
+			ref.Namespace = defaultNS
+			obj.SetNamespace(defaultNS)
+		}
+		return c.Dynamic.Resource(ref.GVR).Namespace(ref.Namespace), ref, nil
+	}
+	if ref.Namespace != "" {
+		return nil, ref, fmt.Errorf("%s is cluster-scoped: remove metadata.namespace (%q)", ref, ref.Namespace)
+	}
+	return c.Dynamic.Resource(ref.GVR), ref, nil
+}
+
+// Resolve returns the Ref of an object as it would be applied, without touching it.
+func (c *Client) Resolve(ctx context.Context, obj *unstructured.Unstructured, defaultNS string) (Ref, error) {
+	_, ref, err := c.resource(ctx, obj.DeepCopy(), defaultNS)
+	return ref, err
+}
+
+// ownerOf describes who owns an existing object, or "" when it is o's.
+func ownerOf(existing *unstructured.Unstructured, o Owner) string {
+	if existing.GetLabels()[LabelManagedBy] != ManagedByValue {
+		managers := map[string]bool{}
+		var names []string
+		for _, f := range existing.GetManagedFields() {
+			if !managers[f.Manager] {
+				managers[f.Manager] = true
+				names = append(names, f.Manager)
+			}
+		}
+		if len(names) == 0 {
+			return "is not managed by AOS"
+		}
+		return "is not managed by AOS (field managers: " + strings.Join(names, ", ") + ")"
+	}
+	a := existing.GetAnnotations()
+	if a[AnnotationStack] != o.Stack || a[AnnotationNamespace] != o.Namespace {
+		return fmt.Sprintf("belongs to stack %q (namespace %q), node %q", a[AnnotationStack], a[AnnotationNamespace], a[AnnotationNode])
+	}
+	if a[AnnotationNode] != o.Node {
+		return fmt.Sprintf("belongs to node %q of this stack", a[AnnotationNode])
+	}
+	return ""
+}
+
+func mark(obj *unstructured.Unstructured, o Owner) {
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelManagedBy] = ManagedByValue
+	labels[LabelStack] = o.Stack
+	obj.SetLabels(labels)
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationStack] = o.Stack
+	ann[AnnotationNamespace] = o.Namespace
+	ann[AnnotationNode] = o.Node
+	obj.SetAnnotations(ann)
+}
+
+// Apply server-side-applies obj (which it does not modify) for a node.
+func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured, o ApplyOptions) (*Applied, error) {
+	obj = obj.DeepCopy()
+	ri, ref, err := c.resource(ctx, obj, o.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	mark(obj, o.Owner)
+	out := &Applied{Ref: ref}
+
+	if ref.Name == "" {
+		if obj.GetGenerateName() == "" {
+			return nil, fmt.Errorf("%s needs metadata.name", ref.Kind)
+		}
+		// Server-side apply needs a name; a generated one is created once and then kept.
+		var created *unstructured.Unstructured
+		err := retry(ctx, DefaultRetry, "create "+ref.String(), func() (err error) {
+			created, err = ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
+			return err
+		})
+		if err != nil {
+			return nil, apiError(ref, "create", err)
+		}
+		out.Ref.Name, out.Ref.UID, out.Object, out.Created = created.GetName(), created.GetUID(), created, true
+		return out, nil
+	}
+
+	var existing *unstructured.Unstructured
+	err = retry(ctx, DefaultRetry, "get "+ref.String(), func() (err error) {
+		existing, err = ri.Get(ctx, ref.Name, metav1.GetOptions{})
+		return err
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		out.Created = true
+	case err != nil:
+		return nil, apiError(ref, "read", err)
+	default:
+		if who := ownerOf(existing, o.Owner); who != "" {
+			if !o.Adopt {
+				return nil, &OwnershipError{Ref: ref, Owner: who}
+			}
+			out.Adopted = true
+		}
+	}
+
+	applied, err := c.apply(ctx, ri, ref, obj)
+	if err != nil && isImmutable(err) && existing != nil {
+		if !o.Replace {
+			return nil, &ImmutableError{Ref: ref, Err: err}
+		}
+		if err := c.deleteAndWait(ctx, ri, ref, existing.GetUID()); err != nil {
+			return nil, fmt.Errorf("%s: replacing: %w", ref, err)
+		}
+		out.Replaced = true
+		applied, err = c.apply(ctx, ri, ref, obj)
+	}
+	if err != nil {
+		return nil, apiError(ref, "apply", err)
+	}
+	out.Object = applied
+	out.Ref.UID = applied.GetUID()
+	return out, nil
+}
+
+func (c *Client) apply(ctx context.Context, ri dynamic.ResourceInterface, ref Ref, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	var applied *unstructured.Unstructured
+	err := retry(ctx, DefaultRetry, "apply "+ref.String(), func() (err error) {
+		applied, err = ri.Apply(ctx, ref.Name, obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+		return err
+	})
+	return applied, err
+}
+
+// isImmutable recognises the API server's ways of saying a field cannot change in place.
+func isImmutable(err error) bool {
+	if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"field is immutable", "may not change once set", "cannot change", "updates to statefulset spec for fields other than", "is immutable"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// apiError wraps an API error with what was being done; the server's own message stays.
+func apiError(ref Ref, verb string, err error) error {
+	if IsUnknownKind(err) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", verb, ref, err)
+}
+
+// Get reads an object's live state. A missing object is (nil, nil).
+func (c *Client) Get(ctx context.Context, ref Ref) (*unstructured.Unstructured, error) {
+	var u *unstructured.Unstructured
+	err := retry(ctx, DefaultRetry, "get "+ref.String(), func() (err error) {
+		u, err = c.ri(ref).Get(ctx, ref.Name, metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, apiError(ref, "read", err)
+	}
+	return u, nil
+}
+
+func (c *Client) ri(ref Ref) dynamic.ResourceInterface {
+	if ref.Namespace != "" {
+		return c.Dynamic.Resource(ref.GVR).Namespace(ref.Namespace)
+	}
+	return c.Dynamic.Resource(ref.GVR)
+}
+
+// Delete deletes an object that belongs to o and waits until it is really gone (finalizers
+// included) or ctx ends. An object already gone is success; one that belongs to someone else
+// is left alone and reported.
+func (c *Client) Delete(ctx context.Context, ref Ref, o Owner) error {
+	existing, err := c.Get(ctx, ref)
+	if err != nil || existing == nil {
+		return err
+	}
+	if who := ownerOf(existing, o); who != "" {
+		return &OwnershipError{Ref: ref, Owner: who}
+	}
+	return c.deleteAndWait(ctx, c.ri(ref), ref, existing.GetUID())
+}
+
+func (c *Client) deleteAndWait(ctx context.Context, ri dynamic.ResourceInterface, ref Ref, uid types.UID) error {
+	fg := metav1.DeletePropagationForeground
+	err := retry(ctx, DefaultRetry, "delete "+ref.String(), func() error {
+		return ri.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
+	})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		// Gone, or already replaced by a newer object of the same name (the UID precondition).
+		return nil
+	}
+	if err != nil {
+		return apiError(ref, "delete", err)
+	}
+	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+		u, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || err == nil && u.GetUID() != uid {
+			return nil
+		}
+		if err != nil {
+			if ok, _ := Transient(err); !ok {
+				return apiError(ref, "wait for deletion of", err)
+			}
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			fin := ""
+			if err == nil && len(u.GetFinalizers()) > 0 {
+				fin = " (finalizers: " + strings.Join(u.GetFinalizers(), ", ") + ")"
+			}
+			return fmt.Errorf("%s is still being deleted%s: %w", ref, fin, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// errors.As helpers for callers.
+
+// IsOwnership reports whether err is an OwnershipError.
+func IsOwnership(err error) bool { var e *OwnershipError; return errors.As(err, &e) }
+
+// IsImmutable reports whether err is an ImmutableError.
+func IsImmutable(err error) bool { var e *ImmutableError; return errors.As(err, &e) }
