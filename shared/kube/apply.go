@@ -250,8 +250,32 @@ func apiError(ref Ref, verb string, err error) error {
 	return fmt.Errorf("%s %s: %w", verb, ref, err)
 }
 
+// complete fills in a Ref's resource when it was read back from a store, which keeps only
+// apiVersion and kind.
+func (c *Client) complete(ctx context.Context, ref *Ref) error {
+	if ref.GVR.Resource != "" {
+		return nil
+	}
+	gvk := schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind)
+	m, err := c.Mapping(ctx, gvk)
+	if err != nil {
+		return err
+	}
+	ref.GVK, ref.GVR = gvk, m.Resource
+	return nil
+}
+
+// Resource returns the API resource of a Ref.
+func (c *Client) Resource(ctx context.Context, ref Ref) (schema.GroupVersionResource, error) {
+	err := c.complete(ctx, &ref)
+	return ref.GVR, err
+}
+
 // Get reads an object's live state. A missing object is (nil, nil).
 func (c *Client) Get(ctx context.Context, ref Ref) (*unstructured.Unstructured, error) {
+	if err := c.complete(ctx, &ref); err != nil {
+		return nil, err
+	}
 	var u *unstructured.Unstructured
 	err := retry(ctx, DefaultRetry, "get "+ref.String(), func() (err error) {
 		u, err = c.ri(ref).Get(ctx, ref.Name, metav1.GetOptions{})
@@ -277,6 +301,9 @@ func (c *Client) ri(ref Ref) dynamic.ResourceInterface {
 // included) or ctx ends. An object already gone is success; one that belongs to someone else
 // is left alone and reported.
 func (c *Client) Delete(ctx context.Context, ref Ref, o Owner) error {
+	if err := c.complete(ctx, &ref); err != nil {
+		return err
+	}
 	existing, err := c.Get(ctx, ref)
 	if err != nil || existing == nil {
 		return err

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/aos-project/aos/shared/refs"
+)
+
+// scope is what references resolve against when a node is applied.
+type scope struct {
+	inputs    map[string]any
+	stack     string
+	namespace string
+	index     int
+	// nodes holds the live values of READY dependencies; outputs their declared outputs.
+	nodes   map[string]map[string]any
+	outputs map[string]map[string]refs.Path
+}
+
+func (s *scope) lookup(r *refs.Ref) (any, error) {
+	switch r.Root {
+	case refs.RootInputs:
+		v, ok := s.inputs[r.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s: no such input", r)
+		}
+		got, err := refs.Get(v, r.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r, err)
+		}
+		return got, nil
+	case refs.RootStack:
+		if r.Name == "name" {
+			return s.stack, nil
+		}
+		return s.namespace, nil
+	case refs.RootIndex:
+		if s.index < 0 {
+			return nil, fmt.Errorf("${index} outside count")
+		}
+		return int64(s.index), nil
+	case refs.RootNodes:
+		live, ok := s.nodes[r.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s: node %q is not READY, or is not a dependency", r, r.Name)
+		}
+		path := r.Path
+		if r.Output != "" {
+			p, ok := s.outputs[r.Name][r.Output]
+			if !ok {
+				return nil, fmt.Errorf("%s: node %q has no output %q", r, r.Name, r.Output)
+			}
+			path = p
+		}
+		got, err := refs.Get(live, path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: the live object has no such value: %w", r, err)
+		}
+		return got, nil
+	}
+	return nil, fmt.Errorf("%s: unknown reference", r)
+}
+
+// render returns a copy of v with every reference resolved.
+func render(v any, s *scope) (any, error) {
+	switch x := v.(type) {
+	case string:
+		if !refs.HasRefs(x) {
+			return x, nil
+		}
+		e, err := refs.Parse(x)
+		if err != nil {
+			return nil, err
+		}
+		return refs.Render(e, s.lookup)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := render(e, s)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := render(e, s)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// referencedNodes lists the node ids a value refers to.
+func referencedNodes(v any, into map[string]bool) {
+	switch x := v.(type) {
+	case string:
+		if !refs.HasRefs(x) {
+			return
+		}
+		if e, err := refs.Parse(x); err == nil {
+			for _, r := range e.Refs() {
+				if r.Root == refs.RootNodes {
+					into[r.Name] = true
+				}
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			referencedNodes(e, into)
+		}
+	case []any:
+		for _, e := range x {
+			referencedNodes(e, into)
+		}
+	}
+}

@@ -1,0 +1,575 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/refs"
+	"github.com/aos-project/aos/shared/secrets"
+	"github.com/aos-project/aos/shared/template"
+)
+
+// Stack statuses.
+const (
+	StackCreateInProgress = "CREATE_IN_PROGRESS"
+	StackCreateComplete   = "CREATE_COMPLETE"
+	StackCreateFailed     = "CREATE_FAILED"
+)
+
+// Engine runs the stateful functions (apply-node, check-ready) against a store and clusters.
+type Engine struct {
+	Store  Store
+	Sealer *secrets.Sealer
+	// Kube returns the client for a stack's kube context ("" is the default).
+	Kube func(ctx context.Context, kubeContext string) (*kube.Client, error)
+	// MaxWait bounds how long CheckReady watches for a change before answering.
+	MaxWait time.Duration
+	Now     func() time.Time
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// CreateRequest asks for a new stack.
+type CreateRequest struct {
+	PlanRequest
+	Context string `json:"context,omitempty"`
+}
+
+// CreateResponse names the stack and the nodes that can start at once.
+type CreateResponse struct {
+	Stack string   `json:"stack"`
+	Nodes int      `json:"nodes"`
+	Ready []string `json:"ready"`
+}
+
+// Create validates and plans a template and records a new stack with every node PENDING.
+func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse, error) {
+	plan, err := Plan(ctx, req.PlanRequest)
+	if err != nil {
+		return CreateResponse{}, err
+	}
+	r, _, _ := load(req.TemplateRequest)
+	t := r.Template
+	rec := &StackRecord{
+		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
+		Inputs: map[string]any{}, Sealed: map[string]string{}, Status: StackCreateInProgress,
+		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(),
+	}
+	for name, v := range r.Inputs {
+		if t.Input(name).Secret {
+			sealed, err := e.Sealer.Seal(v)
+			if err != nil {
+				return CreateResponse{}, fmt.Errorf("sealing input %q: %w", name, err)
+			}
+			rec.Sealed[name] = sealed
+		} else {
+			rec.Inputs[name] = v
+		}
+	}
+	if err := e.Store.PutStack(ctx, rec, 0); err != nil {
+		if errors.Is(err, ErrVersionConflict) {
+			return CreateResponse{}, fmt.Errorf("stack %q already exists: update it, or delete it first", rec.Name)
+		}
+		return CreateResponse{}, fmt.Errorf("recording stack %q: %w", rec.Name, err)
+	}
+	for _, in := range r.Instances {
+		n := in.Node
+		nr := &NodeRecord{
+			Stack: rec.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest,
+			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: n.Ready.Conditions,
+			Adopt: n.Adopt, Replace: n.Replace, Retain: n.DeletePolicy == "retain", Status: NodePending,
+		}
+		for _, o := range n.Outputs {
+			nr.Outputs = append(nr.Outputs, *o)
+		}
+		if nr.DependsOn == nil {
+			nr.DependsOn = []string{}
+		}
+		if err := e.Store.PutNode(ctx, nr, 0); err != nil {
+			return CreateResponse{}, fmt.Errorf("recording node %q: %w", in.ID, err)
+		}
+	}
+	e.event(ctx, rec.Name, "", StackCreateInProgress, "UserInitiated", fmt.Sprintf("%d node(s)", len(r.Instances)))
+	return CreateResponse{Stack: rec.Name, Nodes: len(r.Instances), Ready: plan.Ready}, nil
+}
+
+func (e *Engine) event(ctx context.Context, stack, node, status, reason, msg string) {
+	ev := &Event{Stack: stack, Time: e.now().UTC(), Node: node, Status: status, Reason: reason, Message: msg}
+	if err := e.Store.AppendEvent(ctx, ev); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Str("stack", stack).Str("node", node).Msg("event not recorded")
+	}
+}
+
+// inputs opens the stack's inputs, secrets included, and a redactor for their values.
+func (e *Engine) inputs(st *StackRecord) (map[string]any, *secrets.Redactor, error) {
+	vals := make(map[string]any, len(st.Inputs)+len(st.Sealed))
+	for k, v := range st.Inputs {
+		vals[k] = v
+	}
+	var secret []any
+	for k, s := range st.Sealed {
+		v, err := e.Sealer.Open(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("input %q: %w", k, err)
+		}
+		vals[k] = v
+		secret = append(secret, v)
+	}
+	return vals, secrets.NewRedactor(secret), nil
+}
+
+// NodeRequest names one node of a stack.
+type NodeRequest struct {
+	Stack string `json:"stack"`
+	Node  string `json:"node"`
+}
+
+// NodeResponse says where the node stands after the call.
+type NodeResponse struct {
+	Node    string     `json:"node"`
+	Status  NodeStatus `json:"status"`
+	Message string     `json:"message,omitempty"`
+}
+
+// ApplyNode resolves a node's references from its dependencies' live values and applies it.
+// It is idempotent: a node already applied is reported, not applied again.
+func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return NodeResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	n, err := e.Store.GetNode(ctx, req.Stack, req.Node)
+	if err != nil {
+		return NodeResponse{}, fmt.Errorf("stack %q node %q: %w", req.Stack, req.Node, err)
+	}
+	if n.Status != NodePending && n.Status != NodeApplying {
+		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
+	}
+	n.Status = NodeApplying
+	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+	}
+	vals, red, err := e.inputs(st)
+	if err != nil {
+		return e.fail(ctx, n, "SecretsUnavailable", err.Error(), nil)
+	}
+	sc := &scope{inputs: vals, stack: st.Name, namespace: st.Namespace, index: n.Index,
+		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
+	used := map[string]bool{}
+	referencedNodes(n.Manifest, used)
+	for dep := range used {
+		d, err := e.Store.GetNode(ctx, st.Name, dep)
+		if err != nil {
+			return NodeResponse{}, fmt.Errorf("node %q: dependency %q: %w", n.ID, dep, err)
+		}
+		if d.Status != NodeReady {
+			return e.fail(ctx, n, "DependencyNotReady", fmt.Sprintf("dependency %q is %s, not READY", dep, d.Status), red)
+		}
+		sc.nodes[dep] = d.Live
+		sc.outputs[dep] = map[string]refs.Path{}
+		for _, o := range d.Outputs {
+			sc.outputs[dep][o.Name] = o.Path
+		}
+	}
+	rendered, err := render(n.Manifest, sc)
+	if err != nil {
+		return e.fail(ctx, n, "ReferenceError", err.Error(), red)
+	}
+	client, err := e.Kube(ctx, st.Context)
+	if err != nil {
+		return NodeResponse{}, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+	}
+	owner := kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: n.ID}
+	if err := e.ensureNamespace(ctx, client, st); err != nil {
+		return e.fail(ctx, n, "NamespaceError", err.Error(), red)
+	}
+	obj := &unstructured.Unstructured{Object: rendered.(map[string]any)}
+	applied, err := client.Apply(ctx, obj, kube.ApplyOptions{Owner: owner, Adopt: n.Adopt, Replace: n.Replace})
+	if err != nil {
+		return e.fail(ctx, n, applyReason(err), err.Error(), red)
+	}
+	n.Status, n.Ref, n.AppliedAt, n.Message = NodeWaiting, &applied.Ref, e.now().UTC(), ""
+	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+	}
+	verb := "applied"
+	switch {
+	case applied.Replaced:
+		verb = "replaced (immutable change)"
+	case applied.Adopted:
+		verb = "adopted"
+	case applied.Created:
+		verb = "created"
+	}
+	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Applied", fmt.Sprintf("%s %s", applied.Ref, verb))
+	return NodeResponse{Node: n.ID, Status: n.Status}, nil
+}
+
+func applyReason(err error) string {
+	switch {
+	case kube.IsOwnership(err):
+		return "OwnedElsewhere"
+	case kube.IsImmutable(err):
+		return "ImmutableField"
+	case kube.IsUnknownKind(err):
+		return "UnknownKind"
+	}
+	return "ApplyFailed"
+}
+
+// ensureNamespace creates the stack's namespace (owned by the stack) if it is missing.
+func (e *Engine) ensureNamespace(ctx context.Context, c *kube.Client, st *StackRecord) error {
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": st.Namespace}}}
+	ref, err := c.Resolve(ctx, ns, "")
+	if err != nil {
+		return err
+	}
+	live, err := c.Get(ctx, ref)
+	if err != nil || live != nil {
+		return err
+	}
+	_, err = c.Apply(ctx, ns, kube.ApplyOptions{Owner: kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: "(namespace)"}})
+	return err
+}
+
+func (e *Engine) fail(ctx context.Context, n *NodeRecord, reason, msg string, red *secrets.Redactor) (NodeResponse, error) {
+	if red != nil {
+		msg = red.String(msg)
+	}
+	n.Status, n.Reason, n.Message = NodeFailed, reason, msg
+	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+	}
+	e.event(ctx, n.Stack, n.ID, string(NodeFailed), reason, msg)
+	return NodeResponse{Node: n.ID, Status: NodeFailed, Message: msg}, nil
+}
+
+// CheckRequest names the stack to check.
+type CheckRequest struct {
+	Stack string `json:"stack"`
+}
+
+// CheckResponse is what the state machine's Choice looks at.
+type CheckResponse struct {
+	Stack string `json:"stack"`
+	// Startable are PENDING nodes whose dependencies are all READY: apply them next.
+	Startable []string `json:"startable"`
+	// Ready and Failed list the nodes that changed during this call.
+	Ready  []string `json:"ready"`
+	Failed []string `json:"failed"`
+	// InFlight counts nodes applied and not yet ready; Pending those not started.
+	InFlight int `json:"inFlight"`
+	Pending  int `json:"pending"`
+	// Done: every node is READY. Failure: some node FAILED (nothing new is started then).
+	Done    bool   `json:"done"`
+	Failure bool   `json:"failure"`
+	Status  string `json:"status"`
+	// WaitSeconds is how long to wait before the next check when nothing is startable.
+	WaitSeconds int `json:"waitSeconds"`
+}
+
+// CheckReady checks every in-flight node of a stack in one call, records READY and FAILED
+// nodes with their live values, and returns the nodes that became startable. When nothing
+// changed it watches the in-flight objects for up to MaxWait, so readiness is noticed the
+// moment it happens rather than at the next poll.
+func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckResponse, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	nodes, err := e.Store.ListNodes(ctx, req.Stack)
+	if err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: listing nodes: %w", req.Stack, err)
+	}
+	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
+	var inflight []*NodeRecord
+	for _, n := range nodes {
+		if n.Status == NodeWaiting {
+			inflight = append(inflight, n)
+		}
+	}
+	if len(inflight) > 0 {
+		client, err := e.Kube(ctx, st.Context)
+		if err != nil {
+			return CheckResponse{}, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		}
+		_, red, err := e.inputs(st)
+		if err != nil {
+			return CheckResponse{}, err
+		}
+		changed, err := e.evaluate(ctx, client, inflight, red, &resp, nil)
+		if err != nil {
+			return CheckResponse{}, err
+		}
+		if !changed && e.MaxWait > 0 {
+			if err := e.watchOnce(ctx, client, st, inflight, red, &resp); err != nil {
+				return CheckResponse{}, err
+			}
+		}
+	}
+	byID := make(map[string]*NodeRecord, len(nodes))
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
+	for _, n := range nodes {
+		switch n.Status {
+		case NodeWaiting, NodeApplying:
+			resp.InFlight++
+		case NodeFailed:
+			resp.Failure = true
+		case NodePending:
+			resp.Pending++
+			if slices.IndexFunc(n.DependsOn, func(d string) bool { return byID[d] == nil || byID[d].Status != NodeReady }) < 0 {
+				resp.Startable = append(resp.Startable, n.ID)
+			}
+		}
+	}
+	if resp.Failure {
+		resp.Startable = []string{}
+	}
+	resp.Done = !resp.Failure && resp.InFlight == 0 && resp.Pending == 0
+	resp.WaitSeconds = 0
+	if resp.InFlight > 0 && len(resp.Startable) == 0 {
+		resp.WaitSeconds = 1
+	}
+	if err := e.finishStack(ctx, st, nodes, &resp); err != nil {
+		return CheckResponse{}, err
+	}
+	resp.Status = st.Status
+	return resp, nil
+}
+
+// evaluate checks each in-flight node (from the live object in objs when given, else a GET),
+// records transitions, and reports whether anything changed.
+func (e *Engine) evaluate(ctx context.Context, c *kube.Client, inflight []*NodeRecord, red *secrets.Redactor, resp *CheckResponse, objs map[string]*unstructured.Unstructured) (bool, error) {
+	changed := false
+	for _, n := range inflight {
+		if n.Status != NodeWaiting {
+			continue
+		}
+		var live *unstructured.Unstructured
+		if objs != nil {
+			var ok bool
+			if live, ok = objs[n.ID]; !ok {
+				continue
+			}
+		} else {
+			var err error
+			if live, err = c.Get(ctx, *n.Ref); err != nil {
+				return changed, fmt.Errorf("node %q: %w", n.ID, err)
+			}
+		}
+		r := kube.Evaluate(live, n.Conds)
+		if r.Phase == kube.PhaseWaiting && e.now().Sub(n.AppliedAt) > n.Timeout {
+			r = kube.Readiness{Phase: kube.PhaseFailed, Reason: "Timeout",
+				Message: fmt.Sprintf("not ready after %s (ready.timeout); last seen: %s: %s", n.Timeout, r.Reason, r.Message)}
+		}
+		switch r.Phase {
+		case kube.PhaseReady:
+			n.Status, n.ReadyAt, n.Reason, n.Message = NodeReady, e.now().UTC(), r.Reason, red.String(r.Message)
+			n.Live = captureLive(live, red)
+			resp.Ready = append(resp.Ready, n.ID)
+		case kube.PhaseFailed:
+			n.Status, n.Reason, n.Message = NodeFailed, r.Reason, red.String(r.Message)
+			resp.Failed = append(resp.Failed, n.ID)
+		default:
+			if n.Reason != r.Reason || n.Message != r.Message {
+				// Remember the latest progress for timeouts and status views, without an event.
+				n.Reason, n.Message = r.Reason, red.String(r.Message)
+				if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+					return changed, fmt.Errorf("node %q: %w", n.ID, err)
+				}
+			}
+			continue
+		}
+		changed = true
+		if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+			return changed, fmt.Errorf("node %q: %w", n.ID, err)
+		}
+		e.event(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message)
+	}
+	return changed, nil
+}
+
+// captureLive keeps what references may read. Secret objects keep no data at all; every other
+// object has the values of secret inputs redacted.
+func captureLive(u *unstructured.Unstructured, red *secrets.Redactor) map[string]any {
+	live := kube.Live(u)
+	if u.GetAPIVersion() == "v1" && u.GetKind() == "Secret" {
+		delete(live, "data")
+		delete(live, "stringData")
+	}
+	return red.Value(live).(map[string]any)
+}
+
+// watchOnce watches the in-flight objects until one of them changes phase, the earliest
+// timeout passes, or MaxWait ends.
+func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord, red *secrets.Redactor, resp *CheckResponse) error {
+	wait := e.MaxWait
+	for _, n := range inflight {
+		if left := n.Timeout - e.now().Sub(n.AppliedAt); left < wait {
+			wait = max(left, 0)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait+10*time.Millisecond)
+	defer cancel()
+	type key struct {
+		gvr schema.GroupVersionResource
+		ns  string
+	}
+	byName := map[key]map[string]*NodeRecord{}
+	for _, n := range inflight {
+		gvr, err := c.Resource(ctx, *n.Ref)
+		if err != nil {
+			return err
+		}
+		k := key{gvr, n.Ref.Namespace}
+		if byName[k] == nil {
+			byName[k] = map[string]*NodeRecord{}
+		}
+		byName[k][n.Ref.Name] = n
+	}
+	events := make(chan *unstructured.Unstructured, 64)
+	for k, names := range byName {
+		var ri interface {
+			Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
+		}
+		if k.ns != "" {
+			ri = c.Dynamic.Resource(k.gvr).Namespace(k.ns)
+		} else {
+			ri = c.Dynamic.Resource(k.gvr)
+		}
+		w, err := ri.Watch(ctx, metav1.ListOptions{LabelSelector: kube.LabelStack + "=" + st.Name})
+		if err != nil {
+			// A watch is an optimisation; the next check polls anyway.
+			zerolog.Ctx(ctx).Debug().Err(err).Msg("watch failed; falling back to polling")
+			continue
+		}
+		go func() {
+			defer w.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, ok := <-w.ResultChan():
+					if !ok {
+						return
+					}
+					u, isObj := ev.Object.(*unstructured.Unstructured)
+					if !isObj || names[u.GetName()] == nil {
+						continue
+					}
+					if ev.Type == watch.Deleted {
+						u = nil
+					}
+					select {
+					case events <- u:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			// Timeouts are noticed by evaluating once more.
+			_, err := e.evaluate(context.WithoutCancel(ctx), c, inflight, red, resp, nil)
+			return err
+		case u := <-events:
+			if u == nil {
+				_, err := e.evaluate(context.WithoutCancel(ctx), c, inflight, red, resp, nil)
+				return err
+			}
+			var n *NodeRecord
+			for _, names := range byName {
+				if m := names[u.GetName()]; m != nil && m.Ref.Kind == u.GetKind() {
+					n = m
+				}
+			}
+			if n == nil {
+				continue
+			}
+			changed, err := e.evaluate(ctx, c, inflight, red, resp, map[string]*unstructured.Unstructured{n.ID: u})
+			if err != nil || changed {
+				return err
+			}
+		}
+	}
+}
+
+// finishStack settles the stack's status once every node is READY or one has FAILED, and
+// evaluates the stack outputs.
+func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse) error {
+	if st.Status != StackCreateInProgress || !(resp.Done || resp.Failure && resp.InFlight == 0) {
+		return nil
+	}
+	if resp.Done {
+		st.Status = StackCreateComplete
+		out, err := e.outputs(st, nodes)
+		if err != nil {
+			st.Status, st.Reason = StackCreateFailed, "outputs: "+err.Error()
+		}
+		st.Outputs = out
+	} else {
+		st.Status = StackCreateFailed
+		for _, n := range nodes {
+			if n.Status == NodeFailed {
+				st.Reason = fmt.Sprintf("node %q: %s: %s", n.ID, n.Reason, n.Message)
+				break
+			}
+		}
+	}
+	st.UpdatedAt = e.now().UTC()
+	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
+		return fmt.Errorf("stack %q: %w", st.Name, err)
+	}
+	e.event(ctx, st.Name, "", st.Status, "", st.Reason)
+	return nil
+}
+
+func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, error) {
+	t, probs := template.Parse(st.File, []byte(st.Template))
+	if t == nil {
+		return nil, probs
+	}
+	vals, red, err := e.inputs(st)
+	if err != nil {
+		return nil, err
+	}
+	sc := &scope{inputs: vals, stack: st.Name, namespace: st.Namespace, index: -1,
+		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
+	for _, n := range nodes {
+		sc.nodes[n.ID] = n.Live
+		sc.outputs[n.ID] = map[string]refs.Path{}
+		for _, o := range n.Outputs {
+			sc.outputs[n.ID][o.Name] = o.Path
+		}
+	}
+	out := make(map[string]any, len(t.Outputs))
+	for _, o := range t.Outputs {
+		v, err := render(o.Value, sc)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", o.Name, err)
+		}
+		out[o.Name] = red.Value(v)
+	}
+	return out, nil
+}

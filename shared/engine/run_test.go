@@ -1,0 +1,289 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aos-project/aos/internal/testcluster"
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/secrets"
+	"github.com/aos-project/aos/shared/store/bolt"
+)
+
+func newEngine(t *testing.T) (*engine.Engine, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	st, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kube.New(testcluster.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &engine.Engine{
+		Store: st, Sealer: sealer, MaxWait: 5 * time.Second,
+		Kube: func(context.Context, string) (*kube.Client, error) { return client, nil },
+	}, path
+}
+
+// drive plays the state machine's loop: apply the startable set in parallel, check, repeat.
+// (The ASL definition does the same with a Map state and a Choice.)
+func drive(t *testing.T, e *engine.Engine, stack string, first []string) (engine.CheckResponse, int) {
+	t.Helper()
+	ctx := context.Background()
+	next, turns := first, 0
+	for {
+		var wg sync.WaitGroup
+		for _, id := range next {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := e.ApplyNode(ctx, engine.NodeRequest{Stack: stack, Node: id}); err != nil {
+					t.Errorf("apply %s: %v", id, err)
+				}
+			}()
+		}
+		wg.Wait()
+		resp, err := e.CheckReady(ctx, engine.CheckRequest{Stack: stack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		turns++
+		if resp.Done || resp.Failure && resp.InFlight == 0 || turns > 200 {
+			return resp, turns
+		}
+		next = resp.Startable
+		if len(next) == 0 && resp.WaitSeconds > 0 {
+			time.Sleep(time.Duration(resp.WaitSeconds) * 100 * time.Millisecond)
+		}
+	}
+}
+
+const shop = `format: aos/v1
+name: shop
+inputs:
+  db_password: {type: string, secret: true, minLength: 12}
+  replicas: {type: integer, default: 2}
+nodes:
+  db-auth:
+    manifest: {apiVersion: v1, kind: Secret, metadata: {name: db-auth}, stringData: {password: "${inputs.db_password}"}}
+  db:
+    dependsOn: [db-auth]
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: db}
+      spec:
+        replicas: 1
+        selector: {matchLabels: {app: db}}
+        template:
+          metadata: {labels: {app: db}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: 1500ms}}
+          spec: {containers: [{name: pg, image: postgres}]}
+  db-svc:
+    manifest: {apiVersion: v1, kind: Service, metadata: {name: db}, spec: {type: NodePort, selector: {app: db}, ports: [{port: 5432}]}}
+    outputs: {port: ".spec.ports[0].nodePort"}
+  settings:
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: settings}
+      data:
+        url: "postgres://app:${inputs.db_password}@${nodes.db-svc.spec.clusterIP}:${nodes.db-svc.outputs.port}/shop"
+        stack: ${stack.name}
+  web:
+    dependsOn: [db, settings]
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: web}
+      spec:
+        replicas: ${inputs.replicas}
+        selector: {matchLabels: {app: web}}
+        template:
+          metadata: {labels: {app: web}}
+          spec:
+            containers:
+            - name: web
+              image: shop
+              env: [{name: DB_PORT, value: "port ${nodes.db-svc.spec.ports[0].nodePort}"}]
+outputs:
+  db_port: ${nodes.db-svc.outputs.port}
+  where: ${stack.namespace}
+`
+
+func TestCreateStackEndToEnd(t *testing.T) {
+	t.Parallel()
+	e, path := newEngine(t)
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("shop-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	const password = "correct-horse-battery-staple"
+	created, err := e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+		TemplateRequest: engine.TemplateRequest{Template: shop, RawParams: map[string]string{"db_password": password}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	resp, turns := drive(t, e, stack, created.Ready)
+	took := time.Since(start)
+	if !resp.Done || resp.Status != engine.StackCreateComplete {
+		nodes, _ := e.Store.ListNodes(ctx, stack)
+		for _, n := range nodes {
+			t.Logf("%s %s %s %s", n.ID, n.Status, n.Reason, n.Message)
+		}
+		t.Fatalf("stack not complete: %+v", resp)
+	}
+	t.Logf("stack READY in %v over %d check-ready turns", took.Round(time.Millisecond), turns)
+	// db takes 1.5 s to become ready and web waits for it; nothing else is slow.
+	if took < 1500*time.Millisecond || took > 6*time.Second {
+		t.Errorf("makespan %v; want about 1.5 s", took)
+	}
+
+	svc, err := cs.CoreV1().Services(stack).Get(ctx, "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := svc.Spec.Ports[0].NodePort
+	web, err := cs.AppsV1().Deployments(stack).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := web.Spec.Template.Spec.Containers[0].Env[0].Value; got != fmt.Sprintf("port %d", port) {
+		t.Fatalf("web's DB_PORT = %q, want the allocated nodePort %d", got, port)
+	}
+	if *web.Spec.Replicas != 2 {
+		t.Fatalf("replicas = %d", *web.Spec.Replicas)
+	}
+	cm, _ := cs.CoreV1().ConfigMaps(stack).Get(ctx, "settings", metav1.GetOptions{})
+	if want := fmt.Sprintf("postgres://app:%s@%s:%d/shop", password, svc.Spec.ClusterIP, port); cm.Data["url"] != want {
+		t.Fatalf("settings url = %q, want %q", cm.Data["url"], want)
+	}
+	st, _ := e.Store.GetStack(ctx, stack)
+	if st.Outputs["db_port"] != float64(port) || st.Outputs["where"] != stack {
+		t.Fatalf("outputs = %v", st.Outputs)
+	}
+	// Order: web started only after db was READY.
+	db, _ := e.Store.GetNode(ctx, stack, "db")
+	w, _ := e.Store.GetNode(ctx, stack, "web")
+	if !w.AppliedAt.After(db.ReadyAt) && !w.AppliedAt.Equal(db.ReadyAt) {
+		t.Fatalf("web applied at %v, before db was ready at %v", w.AppliedAt, db.ReadyAt)
+	}
+	// The secret is applied to the cluster but kept nowhere in the store in plain text.
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(password)) {
+		t.Fatal("the secret input's value is in the state file in plain text")
+	}
+	settings, _ := e.Store.GetNode(ctx, stack, "settings")
+	if u := settings.Live["data"].(map[string]any)["url"].(string); !strings.Contains(u, secrets.Redacted) {
+		t.Fatalf("live value of settings not redacted: %q", u)
+	}
+	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	if len(evs) < 11 {
+		t.Fatalf("only %d events", len(evs))
+	}
+	for _, ev := range evs {
+		if strings.Contains(ev.Message, password) {
+			t.Fatalf("secret in event %+v", ev)
+		}
+	}
+	// Applying again is idempotent.
+	again, err := e.ApplyNode(ctx, engine.NodeRequest{Stack: stack, Node: "web"})
+	if err != nil || again.Status != engine.NodeReady {
+		t.Fatalf("re-apply of a READY node: %+v %v", again, err)
+	}
+}
+
+func TestNodeThatTimesOutFailsTheStack(t *testing.T) {
+	t.Parallel()
+	e, _ := newEngine(t)
+	cs := testcluster.Client(t)
+	stack := fmt.Sprintf("slow-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	src := `format: aos/v1
+name: slow
+nodes:
+  slow:
+    ready: {timeout: 2s}
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: slow}
+      spec: {replicas: 1, selector: {matchLabels: {app: slow}},
+             template: {metadata: {labels: {app: slow}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: 60s}}, spec: {containers: [{name: c, image: x}]}}}
+  after:
+    dependsOn: [slow]
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: after}}
+`
+	created, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	resp, _ := drive(t, e, stack, created.Ready)
+	took := time.Since(start)
+	if !resp.Failure || resp.Status != engine.StackCreateFailed {
+		t.Fatalf("want failure, got %+v", resp)
+	}
+	n, _ := e.Store.GetNode(context.Background(), stack, "slow")
+	if n.Status != engine.NodeFailed || n.Reason != "Timeout" || !strings.Contains(n.Message, "not ready after 2s") {
+		t.Fatalf("slow node = %s %s %s", n.Status, n.Reason, n.Message)
+	}
+	if took < 2*time.Second || took > 8*time.Second {
+		t.Fatalf("timeout noticed after %v; want soon after 2s", took)
+	}
+	after, _ := e.Store.GetNode(context.Background(), stack, "after")
+	if after.Status != engine.NodePending {
+		t.Fatalf("a dependent of a failed node was started: %s", after.Status)
+	}
+	st, _ := e.Store.GetStack(context.Background(), stack)
+	if !strings.Contains(st.Reason, `node "slow": Timeout`) {
+		t.Fatalf("stack reason = %q", st.Reason)
+	}
+}
+
+func TestApplyFailureIsRecordedWithTheServerMessage(t *testing.T) {
+	t.Parallel()
+	e, _ := newEngine(t)
+	cs := testcluster.Client(t)
+	stack := fmt.Sprintf("bad-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	src := `format: aos/v1
+name: bad
+nodes:
+  broken:
+    manifest: {apiVersion: apps/v1, kind: Deployment, metadata: {name: broken}, spec: {template: {spec: {containers: [{name: c, image: x}]}}}}
+`
+	created, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := drive(t, e, stack, created.Ready)
+	n, _ := e.Store.GetNode(context.Background(), stack, "broken")
+	if !resp.Failure || n.Status != engine.NodeFailed || n.Reason != "ApplyFailed" || !strings.Contains(n.Message, "spec.selector: Required value") {
+		t.Fatalf("broken node = %s %s %q (resp %+v)", n.Status, n.Reason, n.Message, resp)
+	}
+	if _, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}}); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second create of the same stack: %v", err)
+	}
+}

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/template"
+)
+
+// NodeStatus is where one node of a stack stands.
+type NodeStatus string
+
+// Node statuses (design.md §2).
+const (
+	NodePending  NodeStatus = "PENDING"
+	NodeApplying NodeStatus = "APPLYING"
+	NodeWaiting  NodeStatus = "WAITING"
+	NodeReady    NodeStatus = "READY"
+	NodeFailed   NodeStatus = "FAILED"
+	NodeDeleting NodeStatus = "DELETING"
+	NodeDeleted  NodeStatus = "DELETED"
+	NodeSkipped  NodeStatus = "SKIPPED"
+)
+
+// StackRecord is a stack as the store keeps it. Secret input values are sealed.
+type StackRecord struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Context names the kube context the stack lives in ("" for the default).
+	Context  string         `json:"context,omitempty"`
+	File     string         `json:"file"`
+	Template string         `json:"template"`
+	Inputs   map[string]any `json:"inputs"` // non-secret inputs
+	// Sealed holds each secret input's value, encrypted (shared/secrets).
+	Sealed    map[string]string `json:"sealed,omitempty"`
+	Status    string            `json:"status"`
+	Reason    string            `json:"reason,omitempty"`
+	Outputs   map[string]any    `json:"outputs,omitempty"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+	// Version increases with every write; writes are conditional on it.
+	Version int64 `json:"version"`
+}
+
+// NodeRecord is one node of a stack as the store keeps it. Manifest is the node's manifest as
+// written in the template, references unresolved, so no secret value is ever stored in it.
+type NodeRecord struct {
+	Stack     string                `json:"stack"`
+	ID        string                `json:"id"`
+	Node      string                `json:"node"` // template node id
+	Index     int                   `json:"index"`
+	Manifest  map[string]any        `json:"manifest"`
+	DependsOn []string              `json:"dependsOn"`
+	Timeout   time.Duration         `json:"timeout"`
+	Conds     []template.Condition  `json:"conditions,omitempty"`
+	Outputs   []template.NodeOutput `json:"outputs,omitempty"`
+	Adopt     bool                  `json:"adopt,omitempty"`
+	Replace   bool                  `json:"replace,omitempty"`
+	Retain    bool                  `json:"retain,omitempty"`
+
+	Status    NodeStatus     `json:"status"`
+	Reason    string         `json:"reason,omitempty"`
+	Message   string         `json:"message,omitempty"`
+	Ref       *kube.Ref      `json:"ref,omitempty"`
+	AppliedAt time.Time      `json:"appliedAt,omitzero"`
+	ReadyAt   time.Time      `json:"readyAt,omitzero"`
+	Live      map[string]any `json:"live,omitempty"` // captured at READY, secrets redacted
+	Version   int64          `json:"version"`
+}
+
+// Event is one appended record of a node or stack transition.
+type Event struct {
+	Stack   string    `json:"stack"`
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Node    string    `json:"node,omitempty"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	Message string    `json:"message,omitempty"`
+}
+
+// Store is what the engine needs from a state store. Every write is a single-item
+// conditional write: Put* succeeds only if the stored version equals expect (0: must not
+// exist), and bumps the version.
+type Store interface {
+	GetStack(ctx context.Context, name string) (*StackRecord, error)
+	PutStack(ctx context.Context, s *StackRecord, expect int64) error
+	GetNode(ctx context.Context, stack, id string) (*NodeRecord, error)
+	PutNode(ctx context.Context, n *NodeRecord, expect int64) error
+	ListNodes(ctx context.Context, stack string) ([]*NodeRecord, error)
+	AppendEvent(ctx context.Context, e *Event) error
+	ListEvents(ctx context.Context, stack string, after int64) ([]*Event, error)
+}
+
+// Store errors.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrVersionConflict = errors.New("version conflict: someone else changed it first")
+)

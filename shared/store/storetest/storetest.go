@@ -1,0 +1,124 @@
+// Package storetest is the conformance suite every engine.Store implementation runs.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aos-project/aos/shared/engine"
+)
+
+// Run checks an engine.Store. newStore must return an empty store.
+func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
+	ctx := context.Background()
+	t.Run("stack versions are conditional", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.GetStack(ctx, "shop"); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("missing stack: %v", err)
+		}
+		r := &engine.StackRecord{Name: "shop", Namespace: "shop", Status: "CREATE_IN_PROGRESS", Inputs: map[string]any{"n": 3.0}, CreatedAt: time.Unix(100, 0).UTC()}
+		if err := s.PutStack(ctx, r, 0); err != nil || r.Version != 1 {
+			t.Fatalf("create: %v, version %d", err, r.Version)
+		}
+		if err := s.PutStack(ctx, &engine.StackRecord{Name: "shop"}, 0); !errors.Is(err, engine.ErrVersionConflict) {
+			t.Fatalf("second create: %v", err)
+		}
+		r.Status = "CREATE_COMPLETE"
+		if err := s.PutStack(ctx, r, 1); err != nil || r.Version != 2 {
+			t.Fatalf("update: %v, version %d", err, r.Version)
+		}
+		stale := *r
+		if err := s.PutStack(ctx, &stale, 1); !errors.Is(err, engine.ErrVersionConflict) {
+			t.Fatalf("stale update: %v", err)
+		}
+		got, err := s.GetStack(ctx, "shop")
+		if err != nil || got.Status != "CREATE_COMPLETE" || got.Version != 2 || got.Inputs["n"] != 3.0 || !got.CreatedAt.Equal(r.CreatedAt) {
+			t.Fatalf("read back: %+v, %v", got, err)
+		}
+	})
+	t.Run("nodes are listed per stack", func(t *testing.T) {
+		s := newStore(t)
+		for _, st := range []string{"a", "ab", "b"} {
+			for i := range 3 {
+				n := &engine.NodeRecord{Stack: st, ID: fmt.Sprintf("n%d", i), Status: engine.NodePending, DependsOn: []string{}}
+				if err := s.PutNode(ctx, n, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		nodes, err := s.ListNodes(ctx, "a")
+		if err != nil || len(nodes) != 3 {
+			t.Fatalf("ListNodes(a) = %d, %v", len(nodes), err)
+		}
+		for _, n := range nodes {
+			if n.Stack != "a" {
+				t.Fatalf("ListNodes(a) returned a node of stack %q", n.Stack)
+			}
+		}
+		n, err := s.GetNode(ctx, "ab", "n2")
+		if err != nil || n.ID != "n2" || n.Version != 1 {
+			t.Fatalf("GetNode = %+v, %v", n, err)
+		}
+		n.Status = engine.NodeReady
+		n.Live = map[string]any{"spec": map[string]any{"clusterIP": "10.96.0.7"}}
+		if err := s.PutNode(ctx, n, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutNode(ctx, n, 1); !errors.Is(err, engine.ErrVersionConflict) {
+			t.Fatalf("stale node write: %v", err)
+		}
+		got, _ := s.GetNode(ctx, "ab", "n2")
+		if got.Status != engine.NodeReady || got.Live["spec"].(map[string]any)["clusterIP"] != "10.96.0.7" {
+			t.Fatalf("node read back: %+v", got)
+		}
+		if _, err := s.GetNode(ctx, "ab", "zz"); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("missing node: %v", err)
+		}
+	})
+	t.Run("concurrent conditional writes: exactly one wins", func(t *testing.T) {
+		s := newStore(t)
+		n := &engine.NodeRecord{Stack: "c", ID: "x", Status: engine.NodePending}
+		if err := s.PutNode(ctx, n, 0); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wins := make(chan int, 8)
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := *n
+				c.Message = fmt.Sprint(i)
+				if s.PutNode(ctx, &c, 1) == nil {
+					wins <- i
+				}
+			}()
+		}
+		wg.Wait()
+		close(wins)
+		if len(wins) != 1 {
+			t.Fatalf("%d writers won the same version", len(wins))
+		}
+	})
+	t.Run("events are ordered and read after a cursor", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 5 {
+			e := &engine.Event{Stack: "e", Node: fmt.Sprint("n", i), Status: "READY", Time: time.Unix(int64(i), 0).UTC()}
+			if err := s.AppendEvent(ctx, e); err != nil || e.Seq != int64(i+1) {
+				t.Fatalf("append: %v seq %d", err, e.Seq)
+			}
+		}
+		_ = s.AppendEvent(ctx, &engine.Event{Stack: "other", Status: "X"})
+		evs, err := s.ListEvents(ctx, "e", 2)
+		if err != nil || len(evs) != 3 || evs[0].Seq != 3 || evs[0].Node != "n2" || evs[2].Seq != 5 {
+			t.Fatalf("ListEvents after 2 = %v, %v", evs, err)
+		}
+		if evs, _ := s.ListEvents(ctx, "nobody", 0); len(evs) != 0 {
+			t.Fatalf("events of an unknown stack: %v", evs)
+		}
+	})
+}
