@@ -24,11 +24,14 @@ build: ## the aos CLI for this host, and every function as a zipped linux/arm64 
 		echo "built $(DIST)/$$fn.zip"; \
 	done
 
-test: ## all tests: starts the local control plane, runs every test, stops it (non-zero on any failure)
+test: ## all tests: starts the local control plane and dynalite, runs every test, stops them (non-zero on any failure)
 	@$(CLUSTER) up >/dev/null
 	@status=0; \
-	AOS_TEST_KUBECONFIG=$$($(CLUSTER) env | sed 's/^export KUBECONFIG=//') $(GO) test $(GOTEST_FLAGS) ./... || status=$$?; \
-	$(CLUSTER) down; \
+	dyn=$$(hack/dynalite.sh up) || { $(CLUSTER) down; exit 1; }; \
+	AOS_TEST_KUBECONFIG=$$($(CLUSTER) env | sed 's/^export KUBECONFIG=//') \
+	AOS_TEST_DYNAMODB_ENDPOINT=$$(echo "$$dyn" | sed 's/^export AOS_TEST_DYNAMODB_ENDPOINT=//') \
+	$(GO) test $(GOTEST_FLAGS) ./... || status=$$?; \
+	hack/dynalite.sh down; $(CLUSTER) down; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (go test exit $$status)" >&2; fi; \
 	exit $$status
 

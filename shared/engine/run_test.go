@@ -13,22 +13,24 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/kube"
 	"github.com/aos-project/aos/shared/secrets"
 	"github.com/aos-project/aos/shared/store/bolt"
+	"github.com/aos-project/aos/shared/store/dynamo"
 )
 
-func newEngine(t *testing.T) (*engine.Engine, string) {
+// newEngine returns an engine on the named store ("bolt" or "dynamodb", the latter in
+// dynalite) and a function that dumps everything the store holds, for secret checks.
+func newEngine(t *testing.T, store string) (*engine.Engine, func() []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	path := filepath.Join(dir, "state.db")
-	st, err := bolt.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,10 +39,58 @@ func newEngine(t *testing.T) (*engine.Engine, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &engine.Engine{
-		Store: st, Sealer: sealer, MaxWait: 5 * time.Second,
+	e := &engine.Engine{
+		Sealer: sealer, MaxWait: 5 * time.Second,
 		Kube: func(context.Context, string) (*kube.Client, error) { return client, nil },
-	}, path
+	}
+	switch store {
+	case "bolt":
+		path := filepath.Join(dir, "state.db")
+		st, err := bolt.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		e.Store = st
+		return e, func() []byte {
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return raw
+		}
+	case "dynamodb":
+		ep := os.Getenv("AOS_TEST_DYNAMODB_ENDPOINT")
+		if ep == "" {
+			t.Fatal("AOS_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts dynalite, or `eval $(hack/dynalite.sh up)` before `go test`")
+		}
+		db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
+			Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+		table := fmt.Sprintf("aos-engine-%d", time.Now().UnixNano())
+		if err := dynamo.CreateTable(context.Background(), db, table); err != nil {
+			t.Fatal(err)
+		}
+		e.Store = dynamo.New(db, table)
+		return e, func() []byte {
+			out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all bytes.Buffer
+			for _, item := range out.Items {
+				fmt.Fprint(&all, item)
+				if d, ok := item["data"].(*dbtypes.AttributeValueMemberS); ok {
+					all.WriteString(d.Value)
+				}
+			}
+			if out.LastEvaluatedKey != nil {
+				t.Fatal("scan needs paging; the test stack is larger than expected")
+			}
+			return all.Bytes()
+		}
+	}
+	t.Fatalf("unknown store %q", store)
+	return nil, nil
 }
 
 // drive plays the state machine's loop: apply the startable set in parallel, check, repeat.
@@ -130,10 +180,19 @@ outputs:
 
 func TestCreateStackEndToEnd(t *testing.T) {
 	t.Parallel()
-	e, path := newEngine(t)
+	for _, store := range []string{"bolt", "dynamodb"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			createStackEndToEnd(t, store)
+		})
+	}
+}
+
+func createStackEndToEnd(t *testing.T, store string) {
+	e, dump := newEngine(t, store)
 	cs := testcluster.Client(t)
 	ctx := context.Background()
-	stack := fmt.Sprintf("shop-%d", time.Now().UnixNano()%100000)
+	stack := fmt.Sprintf("shop-%s-%d", store[:4], time.Now().UnixNano()%100000)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
 	const password = "correct-horse-battery-staple"
 	created, err := e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
@@ -187,12 +246,8 @@ func TestCreateStackEndToEnd(t *testing.T) {
 		t.Fatalf("web applied at %v, before db was ready at %v", w.AppliedAt, db.ReadyAt)
 	}
 	// The secret is applied to the cluster but kept nowhere in the store in plain text.
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(raw, []byte(password)) {
-		t.Fatal("the secret input's value is in the state file in plain text")
+	if raw := dump(); !bytes.Contains(raw, []byte(`"db-auth"`)) || bytes.Contains(raw, []byte(password)) {
+		t.Fatal("the store does not hold the stack, or holds the secret input's value in plain text")
 	}
 	settings, _ := e.Store.GetNode(ctx, stack, "settings")
 	if u := settings.Live["data"].(map[string]any)["url"].(string); !strings.Contains(u, secrets.Redacted) {
@@ -216,7 +271,7 @@ func TestCreateStackEndToEnd(t *testing.T) {
 
 func TestNodeThatTimesOutFailsTheStack(t *testing.T) {
 	t.Parallel()
-	e, _ := newEngine(t)
+	e, _ := newEngine(t, "bolt")
 	cs := testcluster.Client(t)
 	stack := fmt.Sprintf("slow-%d", time.Now().UnixNano()%100000)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
@@ -264,7 +319,7 @@ nodes:
 
 func TestApplyFailureIsRecordedWithTheServerMessage(t *testing.T) {
 	t.Parallel()
-	e, _ := newEngine(t)
+	e, _ := newEngine(t, "bolt")
 	cs := testcluster.Client(t)
 	stack := fmt.Sprintf("bad-%d", time.Now().UnixNano()%100000)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })

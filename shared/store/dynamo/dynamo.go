@@ -1,0 +1,259 @@
+// Package dynamo is the DynamoDB state store: one table (on-demand), every write a
+// single-item conditional write on a version attribute, no multi-item transactions.
+//
+// Items, all under the stack's partition key PK = "STACK#<name>":
+//
+//	SK "STACK"             the stack record
+//	SK "NODE#<id>"         one node record
+//	SK "SEQ"               the event counter (atomic ADD)
+//	SK "EVENT#<seq:020d>"  one event
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aos-project/aos/shared/engine"
+)
+
+// MaxItemBytes keeps records under DynamoDB's 400 KB item limit with room for the keys.
+const MaxItemBytes = 380 << 10
+
+// Store is a DynamoDB-backed engine.Store.
+type Store struct {
+	db    *dynamodb.Client
+	table string
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// New uses an existing table.
+func New(db *dynamodb.Client, table string) *Store { return &Store{db: db, table: table} }
+
+// CreateTable creates the table (on-demand) if it does not exist and waits until it is
+// active. infra/ creates it in production; this is for local runs and tests.
+func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(table),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("SK"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("SK"), KeyType: types.KeyTypeRange},
+		},
+	})
+	var exists *types.ResourceInUseException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("creating table %s: %w", table, err)
+	}
+	// The waiter's default first delay is 20 s; a new on-demand table is usually active in one.
+	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 5*time.Second
+	})
+	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute)
+}
+
+func pk(stack string) types.AttributeValue {
+	return &types.AttributeValueMemberS{Value: "STACK#" + stack}
+}
+func sk(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func (s *Store) getItem(ctx context.Context, stack, key string, v any) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"PK": pk(stack), "SK": sk(key)},
+	})
+	if err != nil {
+		return fmt.Errorf("dynamodb get %s/%s: %w", stack, key, err)
+	}
+	if out.Item == nil {
+		return engine.ErrNotFound
+	}
+	return decode(out.Item, v)
+}
+
+func decode(item map[string]types.AttributeValue, v any) error {
+	data, ok := item["data"].(*types.AttributeValueMemberS)
+	if !ok {
+		return errors.New("dynamodb item without data")
+	}
+	return json.Unmarshal([]byte(data.Value), v)
+}
+
+// putVersioned writes v if the item's version equals expect (0: the item must not exist).
+func (s *Store) putVersioned(ctx context.Context, stack, key string, expect int64, v any, setVersion func(int64)) error {
+	setVersion(expect + 1)
+	data, err := json.Marshal(v)
+	if err != nil {
+		setVersion(expect)
+		return err
+	}
+	if len(data) > MaxItemBytes {
+		setVersion(expect)
+		return fmt.Errorf("%s/%s: record is %d bytes; DynamoDB items hold at most %d", stack, key, len(data), MaxItemBytes)
+	}
+	in := &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			"PK": pk(stack), "SK": sk(key),
+			"data":    &types.AttributeValueMemberS{Value: string(data)},
+			"version": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect+1, 10)},
+		},
+	}
+	if expect == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
+	} else {
+		in.ConditionExpression = aws.String("version = :v")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect, 10)}}
+	}
+	_, err = s.db.PutItem(ctx, in)
+	var cond *types.ConditionalCheckFailedException
+	if errors.As(err, &cond) {
+		setVersion(expect)
+		return fmt.Errorf("%w (%s/%s, expected version %d)", engine.ErrVersionConflict, stack, key, expect)
+	}
+	if err != nil {
+		setVersion(expect)
+		return fmt.Errorf("dynamodb put %s/%s: %w", stack, key, err)
+	}
+	return nil
+}
+
+func (s *Store) GetStack(ctx context.Context, name string) (*engine.StackRecord, error) {
+	var r engine.StackRecord
+	if err := s.getItem(ctx, name, "STACK", &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (s *Store) PutStack(ctx context.Context, r *engine.StackRecord, expect int64) error {
+	return s.putVersioned(ctx, r.Name, "STACK", expect, r, func(v int64) { r.Version = v })
+}
+
+func (s *Store) GetNode(ctx context.Context, stack, id string) (*engine.NodeRecord, error) {
+	var r engine.NodeRecord
+	if err := s.getItem(ctx, stack, "NODE#"+id, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (s *Store) PutNode(ctx context.Context, r *engine.NodeRecord, expect int64) error {
+	return s.putVersioned(ctx, r.Stack, "NODE#"+r.ID, expect, r, func(v int64) { r.Version = v })
+}
+
+// query pages through the items of a stack whose sort keys lie in [from, to].
+func (s *Store) query(ctx context.Context, stack, from, to string, each func(map[string]types.AttributeValue) error) error {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": pk(stack), ":from": sk(from), ":to": sk(to),
+		},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("dynamodb query %s: %w", stack, err)
+		}
+		for _, item := range page.Items {
+			if err := each(item); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) ListNodes(ctx context.Context, stack string) ([]*engine.NodeRecord, error) {
+	var out []*engine.NodeRecord
+	// '$' sorts right after '#': every "NODE#…" key lies between these two.
+	err := s.query(ctx, stack, "NODE#", "NODE$", func(item map[string]types.AttributeValue) error {
+		var r engine.NodeRecord
+		if err := decode(item, &r); err != nil {
+			return err
+		}
+		out = append(out, &r)
+		return nil
+	})
+	return out, err
+}
+
+func eventKey(seq int64) string { return fmt.Sprintf("EVENT#%020d", seq) }
+
+func (s *Store) AppendEvent(ctx context.Context, e *engine.Event) error {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{"PK": pk(e.Stack), "SK": sk("SEQ")},
+		UpdateExpression:          aws.String("ADD seq :one"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return fmt.Errorf("dynamodb event counter %s: %w", e.Stack, err)
+	}
+	n, ok := out.Attributes["seq"].(*types.AttributeValueMemberN)
+	if !ok {
+		return errors.New("dynamodb event counter: no value returned")
+	}
+	seq, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return err
+	}
+	e.Seq = seq
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			"PK": pk(e.Stack), "SK": sk(eventKey(seq)),
+			"data": &types.AttributeValueMemberS{Value: string(data)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("dynamodb put event %s/%d: %w", e.Stack, seq, err)
+	}
+	return nil
+}
+
+func (s *Store) ListEvents(ctx context.Context, stack string, after int64) ([]*engine.Event, error) {
+	var out []*engine.Event
+	err := s.query(ctx, stack, eventKey(after+1), "EVENT$", func(item map[string]types.AttributeValue) error {
+		var e engine.Event
+		if err := decode(item, &e); err != nil {
+			return err
+		}
+		out = append(out, &e)
+		return nil
+	})
+	return out, err
+}
+
+// Client returns a DynamoDB client from the usual AWS configuration (environment, shared
+// files, the Lambda role). endpoint, when set, points it elsewhere (dynalite, LocalStack).
+func Client(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}

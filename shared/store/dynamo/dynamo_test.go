@@ -1,0 +1,68 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/store/storetest"
+)
+
+// EndpointEnv points the tests at a DynamoDB-API server; `make test` starts dynalite for it.
+const EndpointEnv = "AOS_TEST_DYNAMODB_ENDPOINT"
+
+var tables atomic.Int64
+
+func dynalite(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	ep := os.Getenv(EndpointEnv)
+	if ep == "" {
+		t.Fatalf("%s is not set: run the tests with `make test`, which starts dynalite, or `eval $(hack/dynalite.sh up)` before `go test`", EndpointEnv)
+	}
+	return dynamodb.New(dynamodb.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(ep),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+func TestConformance(t *testing.T) {
+	db := dynalite(t)
+	storetest.Run(t, func(t *testing.T) engine.Store {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		table := fmt.Sprintf("aos-test-%d-%d", time.Now().UnixNano(), tables.Add(1))
+		if err := CreateTable(ctx, db, table); err != nil {
+			t.Fatalf("creating table in dynalite at %s: %v", os.Getenv(EndpointEnv), err)
+		}
+		t.Cleanup(func() {
+			_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		})
+		return New(db, table)
+	})
+}
+
+func TestOversizedRecordIsRefusedClearly(t *testing.T) {
+	db := dynalite(t)
+	ctx := context.Background()
+	table := fmt.Sprintf("aos-test-big-%d", time.Now().UnixNano())
+	if err := CreateTable(ctx, db, table); err != nil {
+		t.Fatal(err)
+	}
+	s := New(db, table)
+	big := make([]byte, MaxItemBytes)
+	for i := range big {
+		big[i] = 'x'
+	}
+	n := &engine.NodeRecord{Stack: "s", ID: "n", Message: string(big)}
+	if err := s.PutNode(ctx, n, 0); err == nil || n.Version != 0 {
+		t.Fatalf("oversized node: %v (version %d)", err, n.Version)
+	}
+}

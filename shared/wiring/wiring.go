@@ -1,0 +1,95 @@
+// Package wiring builds an engine from its environment, so that entry points (the Lambda
+// functions, the CLI) stay a few lines long.
+package wiring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"k8s.io/client-go/rest"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/secrets"
+	"github.com/aos-project/aos/shared/store/dynamo"
+)
+
+// Environment of the Lambda functions.
+const (
+	EnvTable      = "AOS_TABLE"             // DynamoDB table (required)
+	EnvEndpoint   = "AOS_DYNAMODB_ENDPOINT" // DynamoDB endpoint override (LocalStack)
+	EnvEKSCluster = "AOS_EKS_CLUSTER"       // EKS cluster for stacks with no kube context
+	EnvKubeconfig = "AOS_KUBECONFIG"        // a kubeconfig instead of EKS (LocalStack, tests)
+	EnvMaxWait    = "AOS_CHECK_MAX_WAIT"    // how long check-ready may watch (default 20s)
+)
+
+// LambdaEngine builds the engine the apply-node and check-ready functions run: DynamoDB
+// state, secrets sealed with $AOS_SECRET_KEY, and EKS clusters by name (a stack's kube
+// context names its EKS cluster; $AOS_EKS_CLUSTER is the default).
+func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
+	table := os.Getenv(EnvTable)
+	if table == "" {
+		return nil, fmt.Errorf("%s is not set: the function needs the name of its DynamoDB table", EnvTable)
+	}
+	db, err := dynamo.Client(ctx, os.Getenv(EnvEndpoint))
+	if err != nil {
+		return nil, err
+	}
+	if os.Getenv(secrets.KeyEnv) == "" {
+		return nil, fmt.Errorf("%s is not set: the function needs the key that seals secret inputs", secrets.KeyEnv)
+	}
+	sealer, err := secrets.LoadOrCreate("")
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	maxWait := 20 * time.Second
+	if v := os.Getenv(EnvMaxWait); v != "" {
+		if maxWait, err = time.ParseDuration(v); err != nil {
+			return nil, fmt.Errorf("%s=%q: %w", EnvMaxWait, v, err)
+		}
+	}
+	var mu sync.Mutex
+	clients := map[string]*kube.Client{}
+	return &engine.Engine{
+		Store: dynamo.New(db, table), Sealer: sealer, MaxWait: maxWait,
+		Kube: func(ctx context.Context, name string) (*kube.Client, error) {
+			kc := os.Getenv(EnvKubeconfig)
+			if name == "" && kc == "" {
+				name = os.Getenv(EnvEKSCluster)
+				if name == "" {
+					return nil, errors.New("the stack names no EKS cluster and " + EnvEKSCluster + " is not set")
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if c := clients[name]; c != nil {
+				return c, nil
+			}
+			var rc *rest.Config
+			var err error
+			if kc != "" {
+				rc, err = kube.LoadConfig(kube.ConfigOptions{Kubeconfig: kc, Context: name})
+			} else {
+				rc, err = kube.EKSConfig(ctx, awsCfg, name)
+			}
+			if err != nil {
+				return nil, err
+			}
+			c, err := kube.New(rc)
+			if err != nil {
+				return nil, err
+			}
+			clients[name] = c
+			return c, nil
+		},
+	}, nil
+}
