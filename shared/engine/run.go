@@ -147,12 +147,17 @@ type NodeResponse struct {
 	Message string     `json:"message,omitempty"`
 }
 
-// ApplyNode resolves a node's references from its dependencies' live values and applies it.
-// It is idempotent: a node already applied is reported, not applied again.
+// ApplyNode resolves a node's references from its dependencies' live values and applies it;
+// while the stack is being deleted it deletes the node instead (DeleteNode), so the state
+// machine runs one function for both directions. It is idempotent: a node already applied is
+// reported, not applied again.
 func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
 	st, err := e.Store.GetStack(ctx, req.Stack)
 	if err != nil {
 		return NodeResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	if st.Status == StackDeleteInProgress {
+		return e.DeleteNode(ctx, req)
 	}
 	n, err := e.Store.GetNode(ctx, req.Stack, req.Node)
 	if err != nil {
@@ -296,6 +301,9 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	nodes, err := e.Store.ListNodes(ctx, req.Stack)
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: listing nodes: %w", req.Stack, err)
+	}
+	if st.Status == StackDeleteInProgress {
+		return e.checkDelete(ctx, st, nodes)
 	}
 	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
 	var inflight []*NodeRecord

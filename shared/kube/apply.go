@@ -314,17 +314,55 @@ func (c *Client) Delete(ctx context.Context, ref Ref, o Owner) error {
 	return c.deleteAndWait(ctx, c.ri(ref), ref, existing.GetUID())
 }
 
-func (c *Client) deleteAndWait(ctx context.Context, ri dynamic.ResourceInterface, ref Ref, uid types.UID) error {
+// StartDelete asks the API server to delete an object that belongs to o, without waiting;
+// it reports whether the object is already gone. Gone tells when it is.
+func (c *Client) StartDelete(ctx context.Context, ref Ref, o Owner) (bool, error) {
+	if err := c.complete(ctx, &ref); err != nil {
+		return false, err
+	}
+	existing, err := c.Get(ctx, ref)
+	if err != nil || existing == nil {
+		return existing == nil && err == nil, err
+	}
+	if who := ownerOf(existing, o); who != "" {
+		return false, &OwnershipError{Ref: ref, Owner: who}
+	}
+	if existing.GetDeletionTimestamp() != nil {
+		return false, nil
+	}
+	gone, err := c.issueDelete(ctx, c.ri(ref), ref, existing.GetUID())
+	return gone, err
+}
+
+// Gone reports whether the object (this UID of it, when known) no longer exists.
+func (c *Client) Gone(ctx context.Context, ref Ref) (bool, error) {
+	u, err := c.Get(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	return u == nil || ref.UID != "" && u.GetUID() != ref.UID, nil
+}
+
+func (c *Client) issueDelete(ctx context.Context, ri dynamic.ResourceInterface, ref Ref, uid types.UID) (bool, error) {
+	// Foreground: the object stays until the objects it owns (a Deployment's pods) are gone,
+	// so "deleted" means the whole thing is.
 	fg := metav1.DeletePropagationForeground
 	err := retry(ctx, DefaultRetry, "delete "+ref.String(), func() error {
 		return ri.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
 	})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		// Gone, or already replaced by a newer object of the same name (the UID precondition).
-		return nil
+		return true, nil
 	}
 	if err != nil {
-		return apiError(ref, "delete", err)
+		return false, apiError(ref, "delete", err)
+	}
+	return false, nil
+}
+
+func (c *Client) deleteAndWait(ctx context.Context, ri dynamic.ResourceInterface, ref Ref, uid types.UID) error {
+	if gone, err := c.issueDelete(ctx, ri, ref, uid); gone || err != nil {
+		return err
 	}
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
 		u, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})

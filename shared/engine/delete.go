@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/aos-project/aos/shared/kube"
+)
+
+// Stack statuses of a delete.
+const (
+	StackDeleteInProgress = "DELETE_IN_PROGRESS"
+	StackDeleteComplete   = "DELETE_COMPLETE"
+	StackDeleteFailed     = "DELETE_FAILED"
+)
+
+// StartDelete begins deleting a stack: every node not yet deleted goes back to PENDING (in a
+// delete, PENDING means "to delete") and the first nodes to delete — those nothing else
+// depends on — come back as Startable. Deletion runs in reverse dependency order through
+// DeleteNode and CheckReady, exactly as creation runs forward.
+func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckResponse, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	if st.Status == StackDeleteComplete {
+		return CheckResponse{}, fmt.Errorf("stack %q is already deleted", st.Name)
+	}
+	nodes, err := e.Store.ListNodes(ctx, st.Name)
+	if err != nil {
+		return CheckResponse{}, err
+	}
+	for _, n := range nodes {
+		if n.Status == NodeDeleted || n.Status == NodePending && n.Ref == nil {
+			continue
+		}
+		n.Status, n.Reason, n.Message = NodePending, "", ""
+		if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+			return CheckResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+		}
+	}
+	st.Status, st.Reason, st.UpdatedAt = StackDeleteInProgress, "", e.now().UTC()
+	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: %w", st.Name, err)
+	}
+	e.event(ctx, st.Name, "", StackDeleteInProgress, "UserInitiated", "")
+	return e.CheckReady(ctx, req)
+}
+
+// DeleteNode deletes one node's object, or keeps it when the node says deletePolicy: retain.
+func (e *Engine) DeleteNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return NodeResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	n, err := e.Store.GetNode(ctx, req.Stack, req.Node)
+	if err != nil {
+		return NodeResponse{}, fmt.Errorf("stack %q node %q: %w", req.Stack, req.Node, err)
+	}
+	if n.Status != NodePending {
+		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
+	}
+	switch {
+	case n.Ref == nil:
+		return e.settle(ctx, n, NodeDeleted, "NeverApplied", "nothing was created for this node")
+	case n.Retain:
+		return e.settle(ctx, n, NodeDeleted, "Retained", fmt.Sprintf("%s kept in the cluster (deletePolicy: retain)", n.Ref))
+	}
+	client, err := e.Kube(ctx, st.Context)
+	if err != nil {
+		return NodeResponse{}, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+	}
+	gone, err := client.StartDelete(ctx, *n.Ref, kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: n.ID})
+	if err != nil {
+		return e.settle(ctx, n, NodeFailed, "DeleteFailed", err.Error())
+	}
+	if gone {
+		return e.settle(ctx, n, NodeDeleted, "Deleted", n.Ref.String()+" deleted")
+	}
+	return e.settle(ctx, n, NodeDeleting, "Deleting", n.Ref.String()+" is being deleted")
+}
+
+func (e *Engine) settle(ctx context.Context, n *NodeRecord, status NodeStatus, reason, msg string) (NodeResponse, error) {
+	n.Status, n.Reason, n.Message = status, reason, msg
+	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+	}
+	e.event(ctx, n.Stack, n.ID, string(status), reason, msg)
+	return NodeResponse{Node: n.ID, Status: status, Message: msg}, nil
+}
+
+// checkDelete is CheckReady for a stack being deleted: it notices objects that are gone
+// (polling for up to MaxWait when nothing changed) and returns the nodes whose dependents
+// are all deleted.
+func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*NodeRecord) (CheckResponse, error) {
+	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
+	var deleting []*NodeRecord
+	for _, n := range nodes {
+		if n.Status == NodeDeleting {
+			deleting = append(deleting, n)
+		}
+	}
+	if len(deleting) > 0 {
+		client, err := e.Kube(ctx, st.Context)
+		if err != nil {
+			return resp, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		}
+		deadline := e.now().Add(e.MaxWait)
+		for delay := 20 * time.Millisecond; ; delay = min(delay*2, 250*time.Millisecond) {
+			changed := false
+			for _, n := range deleting {
+				if n.Status != NodeDeleting {
+					continue
+				}
+				gone, err := client.Gone(ctx, *n.Ref)
+				if err != nil {
+					return resp, fmt.Errorf("node %q: %w", n.ID, err)
+				}
+				if gone {
+					if _, err := e.settle(ctx, n, NodeDeleted, "Deleted", n.Ref.String()+" deleted"); err != nil {
+						return resp, err
+					}
+					resp.Ready = append(resp.Ready, n.ID)
+					changed = true
+				}
+			}
+			if changed || !e.now().Before(deadline) {
+				break
+			}
+			time.Sleep(delay)
+		}
+	}
+	dependents := map[string][]string{}
+	for _, n := range nodes {
+		for _, d := range n.DependsOn {
+			dependents[d] = append(dependents[d], n.ID)
+		}
+	}
+	byID := make(map[string]*NodeRecord, len(nodes))
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
+	retained := false
+	for _, n := range nodes {
+		switch n.Status {
+		case NodeDeleting:
+			resp.InFlight++
+		case NodeFailed:
+			resp.Failure = true
+			resp.Failed = append(resp.Failed, n.ID)
+		case NodePending:
+			resp.Pending++
+			free := true
+			for _, d := range dependents[n.ID] {
+				if byID[d].Status != NodeDeleted {
+					free = false
+				}
+			}
+			if free {
+				resp.Startable = append(resp.Startable, n.ID)
+			}
+		case NodeDeleted:
+			retained = retained || n.Reason == "Retained"
+		}
+	}
+	resp.Done = !resp.Failure && resp.InFlight == 0 && resp.Pending == 0
+	if resp.InFlight > 0 && len(resp.Startable) == 0 {
+		resp.WaitSeconds = 1
+	}
+	switch {
+	case resp.Done:
+		if !retained {
+			if err := e.deleteNamespace(ctx, st); err != nil {
+				st.Status, st.Reason = StackDeleteFailed, err.Error()
+				resp.Done, resp.Failure = false, true
+				break
+			}
+		}
+		st.Status = StackDeleteComplete
+	case resp.Failure && resp.InFlight == 0 && len(resp.Startable) == 0:
+		st.Status = StackDeleteFailed
+		for _, n := range nodes {
+			if n.Status == NodeFailed {
+				st.Reason = fmt.Sprintf("node %q: %s", n.ID, n.Message)
+				break
+			}
+		}
+	}
+	if st.Status != StackDeleteInProgress {
+		st.UpdatedAt = e.now().UTC()
+		if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
+			return resp, fmt.Errorf("stack %q: %w", st.Name, err)
+		}
+		e.event(ctx, st.Name, "", st.Status, "", st.Reason)
+	}
+	resp.Status = st.Status
+	return resp, nil
+}
+
+// deleteNamespace removes the namespace AOS created for the stack, waiting until it is gone.
+// A namespace the stack did not create is left alone.
+func (e *Engine) deleteNamespace(ctx context.Context, st *StackRecord) error {
+	client, err := e.Kube(ctx, st.Context)
+	if err != nil {
+		return err
+	}
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": st.Namespace}}}
+	ref, err := client.Resolve(ctx, ns, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	err = client.Delete(ctx, ref, kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: "(namespace)"})
+	if kube.IsOwnership(err) {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("namespace %s is still terminating after 2m: %w", st.Namespace, err)
+	}
+	return err
+}
