@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CLUSTER := hack/cluster.sh
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: help build test bench fuzz lint cluster-up cluster-down cluster-env cluster-status cluster-build clean
+.PHONY: help build run test bench fuzz lint cluster-up cluster-down cluster-env cluster-status cluster-build clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,22 @@ build: ## the aos CLI for this host, and every function as a zipped linux/arm64 
 		$(GO) run github.com/aws/aws-lambda-go/cmd/build-lambda-zip -o $(DIST)/$$fn.zip $(DIST)/$$fn/bootstrap >/dev/null; \
 		echo "built $(DIST)/$$fn.zip"; \
 	done
+
+RUN_STATE := .cache/run/state.db
+RUN_STACK := demo
+
+run: ## deploy templates/microservices.yaml with `aos up` on the local control plane (or $$KUBECONFIG), then show it
+	@if [ -z "$${KUBECONFIG:-}" ]; then $(CLUSTER) up >/dev/null; fi
+	@$(GO) build -o $(BIN)/aos ./cmd/aos
+	@kc=$${KUBECONFIG:-$$($(CLUSTER) env | sed 's/^export KUBECONFIG=//')}; \
+	aos="$(BIN)/aos --state $(RUN_STATE) --kubeconfig $$kc"; \
+	if $$aos status $(RUN_STACK) -o json 2>/dev/null | grep -q '"status": "CREATE_'; then \
+		echo "== removing the previous run's stack $(RUN_STACK)"; $$aos down $(RUN_STACK) >/dev/null; fi; \
+	echo "== aos up templates/microservices.yaml --stack $(RUN_STACK)"; \
+	$$aos up templates/microservices.yaml --stack $(RUN_STACK) -p db_password=$$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n') && \
+	echo && echo "== aos status $(RUN_STACK)" && $$aos status $(RUN_STACK) && \
+	echo && echo "Inspect: KUBECONFIG=$$kc kubectl -n $(RUN_STACK) get all; $$aos events $(RUN_STACK)" && \
+	echo "Remove:  $$aos down $(RUN_STACK); make cluster-down"
 
 test: ## all tests: starts the local control plane and dynalite, runs every test, stops them (non-zero on any failure)
 	@$(CLUSTER) up >/dev/null

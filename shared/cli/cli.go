@@ -59,6 +59,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	global         globalFlags
 }
 
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -81,10 +82,12 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	root.PersistentFlags().BoolP("verbose", "v", false, "log what happens to stderr")
+	a.global.register(root)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(a.validateCmd(), a.graphCmd(), a.planCmd())
+	root.AddCommand(a.stackCommands()...)
 	return root
 }
 

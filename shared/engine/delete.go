@@ -168,7 +168,7 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 		}
 	}
 	resp.Done = !resp.Failure && resp.InFlight == 0 && resp.Pending == 0
-	if resp.InFlight > 0 && len(resp.Startable) == 0 {
+	if resp.InFlight > 0 && len(resp.Startable) == 0 && e.MaxWait == 0 {
 		resp.WaitSeconds = 1
 	}
 	switch {
@@ -180,7 +180,7 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 				break
 			}
 		}
-		st.Status = StackDeleteComplete
+		st.Status, st.Outputs = StackDeleteComplete, nil
 	case resp.Failure && resp.InFlight == 0 && len(resp.Startable) == 0:
 		st.Status = StackDeleteFailed
 		for _, n := range nodes {

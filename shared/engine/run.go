@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -58,11 +59,27 @@ type CreateResponse struct {
 	Ready []string `json:"ready"`
 }
 
-// Create validates and plans a template and records a new stack with every node PENDING.
+// Create validates and plans a template, records a new stack and its nodes, and returns the
+// nodes that can start at once: Submit followed by PlanStack, for callers that drive the
+// loop themselves.
 func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse, error) {
-	plan, err := Plan(ctx, req.PlanRequest)
+	name, err := e.Submit(ctx, req)
 	if err != nil {
 		return CreateResponse{}, err
+	}
+	resp, err := e.PlanStack(ctx, OpRequest{Stack: name, Operation: OpCreate})
+	if err != nil {
+		return CreateResponse{}, err
+	}
+	return CreateResponse{Stack: name, Nodes: resp.Pending + resp.InFlight, Ready: resp.Startable}, nil
+}
+
+// Submit validates a template with its inputs and records the stack (secret inputs sealed),
+// ready for the state machine's validate and plan steps, which read it by name.
+func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, error) {
+	plan, err := Plan(ctx, req.PlanRequest)
+	if err != nil {
+		return "", err
 	}
 	r, _, _ := load(req.TemplateRequest)
 	t := r.Template
@@ -75,23 +92,111 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse,
 		if t.Input(name).Secret {
 			sealed, err := e.Sealer.Seal(v)
 			if err != nil {
-				return CreateResponse{}, fmt.Errorf("sealing input %q: %w", name, err)
+				return "", fmt.Errorf("sealing input %q: %w", name, err)
 			}
 			rec.Sealed[name] = sealed
 		} else {
 			rec.Inputs[name] = v
 		}
 	}
+	if cur, err := e.Store.GetStack(ctx, rec.Name); err == nil && cur.Status == StackDeleteComplete {
+		// A deleted stack's name is free again; its event log continues.
+		if err := e.Store.DeleteStack(ctx, rec.Name); err != nil {
+			return "", fmt.Errorf("clearing deleted stack %q: %w", rec.Name, err)
+		}
+	}
 	if err := e.Store.PutStack(ctx, rec, 0); err != nil {
 		if errors.Is(err, ErrVersionConflict) {
-			return CreateResponse{}, fmt.Errorf("stack %q already exists: update it, or delete it first", rec.Name)
+			if cur, gerr := e.Store.GetStack(ctx, rec.Name); gerr == nil && strings.HasSuffix(cur.Status, "_IN_PROGRESS") {
+				return "", fmt.Errorf("stack %q is busy: %s since %s (use `aos resume %s` if that run was interrupted)",
+					rec.Name, strings.ToLower(cur.Status), cur.UpdatedAt.Format(time.RFC3339), rec.Name)
+			}
+			return "", fmt.Errorf("stack %q already exists: delete it first (`aos down %s`); in-place updates are not supported yet", rec.Name, rec.Name)
 		}
-		return CreateResponse{}, fmt.Errorf("recording stack %q: %w", rec.Name, err)
+		return "", fmt.Errorf("recording stack %q: %w", rec.Name, err)
+	}
+	e.event(ctx, rec.Name, "", StackCreateInProgress, "UserInitiated", fmt.Sprintf("%d node(s) planned", len(plan.Nodes)))
+	return rec.Name, nil
+}
+
+// Operations the state machine runs.
+const (
+	OpCreate = "create"
+	OpDelete = "delete"
+)
+
+// OpRequest is the state machine's input: which stack, which operation. Payloads carry ids.
+type OpRequest struct {
+	Stack     string `json:"stack"`
+	Operation string `json:"operation"`
+}
+
+// ValidateStack is the state machine's validate step: the stored template and inputs are
+// checked again, so that a stack recorded by an older version, or tampered with, stops here.
+func (e *Engine) ValidateStack(ctx context.Context, req OpRequest) (ValidateResponse, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return ValidateResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	switch req.Operation {
+	case OpDelete:
+		return ValidateResponse{Valid: true, Name: st.Name, Problems: []template.Problem{}, Inputs: []InputInfo{}}, nil
+	case OpCreate:
+	default:
+		return ValidateResponse{}, fmt.Errorf("unknown operation %q", req.Operation)
+	}
+	vals, _, err := e.inputs(st)
+	if err != nil {
+		return ValidateResponse{}, err
+	}
+	resp, err := Validate(ctx, TemplateRequest{File: st.File, Template: st.Template, Params: vals})
+	if err != nil {
+		return resp, err
+	}
+	if !resp.Valid {
+		return resp, &InvalidTemplateError{Problems: resp.Problems}
+	}
+	return resp, nil
+}
+
+// PlanStack is the state machine's plan step. For a create it records every node PENDING
+// (idempotently: a resumed run keeps the nodes it has) and answers like CheckReady; for a
+// delete it is StartDelete.
+func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, error) {
+	if req.Operation == OpDelete {
+		st, err := e.Store.GetStack(ctx, req.Stack)
+		if err == nil && st.Status == StackDeleteInProgress {
+			return e.CheckReady(ctx, CheckRequest{Stack: req.Stack}) // resumed
+		}
+		return e.StartDelete(ctx, CheckRequest{Stack: req.Stack})
+	}
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	vals, _, err := e.inputs(st)
+	if err != nil {
+		return CheckResponse{}, err
+	}
+	r, _, probs := load(TemplateRequest{File: st.File, Template: st.Template, Params: vals})
+	if len(probs) > 0 {
+		return CheckResponse{}, &InvalidTemplateError{Problems: probs}
+	}
+	existing, err := e.Store.ListNodes(ctx, st.Name)
+	if err != nil {
+		return CheckResponse{}, err
+	}
+	have := make(map[string]bool, len(existing))
+	for _, n := range existing {
+		have[n.ID] = true
 	}
 	for _, in := range r.Instances {
+		if have[in.ID] {
+			continue
+		}
 		n := in.Node
 		nr := &NodeRecord{
-			Stack: rec.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest,
+			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest,
 			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: n.Ready.Conditions,
 			Adopt: n.Adopt, Replace: n.Replace, Retain: n.DeletePolicy == "retain", Status: NodePending,
 		}
@@ -101,12 +206,11 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse,
 		if nr.DependsOn == nil {
 			nr.DependsOn = []string{}
 		}
-		if err := e.Store.PutNode(ctx, nr, 0); err != nil {
-			return CreateResponse{}, fmt.Errorf("recording node %q: %w", in.ID, err)
+		if err := e.Store.PutNode(ctx, nr, 0); err != nil && !errors.Is(err, ErrVersionConflict) {
+			return CheckResponse{}, fmt.Errorf("recording node %q: %w", in.ID, err)
 		}
 	}
-	e.event(ctx, rec.Name, "", StackCreateInProgress, "UserInitiated", fmt.Sprintf("%d node(s)", len(r.Instances)))
-	return CreateResponse{Stack: rec.Name, Nodes: len(r.Instances), Ready: plan.Ready}, nil
+	return e.CheckReady(ctx, CheckRequest{Stack: st.Name})
 }
 
 func (e *Engine) event(ctx context.Context, stack, node, status, reason, msg string) {
@@ -352,8 +456,10 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 		resp.Startable = []string{}
 	}
 	resp.Done = !resp.Failure && resp.InFlight == 0 && resp.Pending == 0
+	// With a long poll the check itself waits for the next change, so the state machine need
+	// not; without one (MaxWait 0) it waits a second between polls.
 	resp.WaitSeconds = 0
-	if resp.InFlight > 0 && len(resp.Startable) == 0 {
+	if resp.InFlight > 0 && len(resp.Startable) == 0 && e.MaxWait == 0 {
 		resp.WaitSeconds = 1
 	}
 	if err := e.finishStack(ctx, st, nodes, &resp); err != nil {

@@ -86,6 +86,9 @@ type Event struct {
 // exist), and bumps the version.
 type Store interface {
 	GetStack(ctx context.Context, name string) (*StackRecord, error)
+	ListStacks(ctx context.Context) ([]*StackRecord, error)
+	// DeleteStack removes a stack's record and its nodes; its events stay.
+	DeleteStack(ctx context.Context, name string) error
 	PutStack(ctx context.Context, s *StackRecord, expect int64) error
 	GetNode(ctx context.Context, stack, id string) (*NodeRecord, error)
 	PutNode(ctx context.Context, n *NodeRecord, expect int64) error

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/kube"
 	"github.com/aos-project/aos/shared/secrets"
+	"github.com/aos-project/aos/shared/store/bolt"
 	"github.com/aos-project/aos/shared/store/dynamo"
 )
 
@@ -92,4 +94,71 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 			return c, nil
 		},
 	}, nil
+}
+
+// LocalOptions say where the CLI keeps state and which cluster it talks to.
+type LocalOptions struct {
+	StatePath  string // bbolt file; DefaultStatePath() when empty
+	Kubeconfig string
+	Context    string // kube context for stacks that name none
+}
+
+// DefaultStatePath is $AOS_STATE, else $XDG_STATE_HOME/aos/state.db, else
+// ~/.local/state/aos/state.db.
+func DefaultStatePath() string {
+	if p := os.Getenv("AOS_STATE"); p != "" {
+		return p
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "aos", "state.db")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "aos", "state.db")
+	}
+	return filepath.Join(home, ".local", "state", "aos", "state.db")
+}
+
+// LocalEngine builds the embedded engine: the bbolt store, a sealing key file beside it
+// (created 0600 on first use, or $AOS_SECRET_KEY), and clusters from kubeconfig contexts.
+// close releases the store.
+func LocalEngine(o LocalOptions) (e *engine.Engine, close func() error, err error) {
+	path := o.StatePath
+	if path == "" {
+		path = DefaultStatePath()
+	}
+	st, err := bolt.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := secrets.LoadOrCreate(filepath.Join(filepath.Dir(path), "secret.key"))
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	var mu sync.Mutex
+	clients := map[string]*kube.Client{}
+	return &engine.Engine{
+		Store: st, Sealer: sealer, MaxWait: 20 * time.Second,
+		Kube: func(ctx context.Context, name string) (*kube.Client, error) {
+			if name == "" {
+				name = o.Context
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if c := clients[name]; c != nil {
+				return c, nil
+			}
+			rc, err := kube.LoadConfig(kube.ConfigOptions{Kubeconfig: o.Kubeconfig, Context: name})
+			if err != nil {
+				return nil, err
+			}
+			c, err := kube.New(rc)
+			if err != nil {
+				return nil, err
+			}
+			clients[name] = c
+			return c, nil
+		},
+	}, st.Close, nil
 }

@@ -98,6 +98,37 @@ func (s *Store) GetStack(_ context.Context, name string) (*engine.StackRecord, e
 	return &r, nil
 }
 
+func (s *Store) ListStacks(_ context.Context) ([]*engine.StackRecord, error) {
+	var out []*engine.StackRecord
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketStacks).ForEach(func(k, v []byte) error {
+			var r engine.StackRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("stack %q: %w", k, err)
+			}
+			out = append(out, &r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) DeleteStack(_ context.Context, name string) error {
+	prefix := []byte(name + "\x00")
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bucketStacks).Delete([]byte(name)); err != nil {
+			return err
+		}
+		c := tx.Bucket(bucketNodes).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, _ = c.Seek(prefix) {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (s *Store) PutStack(_ context.Context, r *engine.StackRecord, expect int64) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		return putVersioned(tx, bucketStacks, []byte(r.Name), expect, r, func(v int64) { r.Version = v })

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -137,6 +138,55 @@ func (s *Store) GetStack(ctx context.Context, name string) (*engine.StackRecord,
 		return nil, err
 	}
 	return &r, nil
+}
+
+// ListStacks scans for stack records. Stacks are few next to nodes and events; a scan with a
+// filter is fine for listing, and keeps the table free of secondary indexes.
+func (s *Store) ListStacks(ctx context.Context) ([]*engine.StackRecord, error) {
+	var out []*engine.StackRecord
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		FilterExpression:          aws.String("SK = :sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sk": sk("STACK")},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb scan for stacks: %w", err)
+		}
+		for _, item := range page.Items {
+			var r engine.StackRecord
+			if err := decode(item, &r); err != nil {
+				return nil, err
+			}
+			out = append(out, &r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// DeleteStack deletes the stack's nodes one item at a time, then the stack record (so a
+// crash midway leaves a stack whose deletion can be repeated).
+func (s *Store) DeleteStack(ctx context.Context, name string) error {
+	var keys []string
+	err := s.query(ctx, name, "NODE#", "NODE$", func(item map[string]types.AttributeValue) error {
+		if k, ok := item["SK"].(*types.AttributeValueMemberS); ok {
+			keys = append(keys, k.Value)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range append(keys, "STACK") {
+		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table),
+			Key: map[string]types.AttributeValue{"PK": pk(name), "SK": sk(k)}})
+		if err != nil {
+			return fmt.Errorf("dynamodb delete %s/%s: %w", name, k, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) PutStack(ctx context.Context, r *engine.StackRecord, expect int64) error {

@@ -35,6 +35,16 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 		if err := s.PutStack(ctx, &stale, 1); !errors.Is(err, engine.ErrVersionConflict) {
 			t.Fatalf("stale update: %v", err)
 		}
+		if err := s.PutStack(ctx, &engine.StackRecord{Name: "alpha"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutNode(ctx, &engine.NodeRecord{Stack: "shop", ID: "n"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.ListStacks(ctx)
+		if err != nil || len(list) != 2 || list[0].Name != "alpha" || list[1].Name != "shop" {
+			t.Fatalf("ListStacks = %v, %v", list, err)
+		}
 		got, err := s.GetStack(ctx, "shop")
 		if err != nil || got.Status != "CREATE_COMPLETE" || got.Version != 2 || got.Inputs["n"] != 3.0 || !got.CreatedAt.Equal(r.CreatedAt) {
 			t.Fatalf("read back: %+v, %v", got, err)
@@ -102,6 +112,39 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 		close(wins)
 		if len(wins) != 1 {
 			t.Fatalf("%d writers won the same version", len(wins))
+		}
+	})
+	t.Run("deleting a stack removes it and its nodes, not its events", func(t *testing.T) {
+		s := newStore(t)
+		for _, st := range []string{"gone", "gone2"} {
+			if err := s.PutStack(ctx, &engine.StackRecord{Name: st}, 0); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if err := s.PutNode(ctx, &engine.NodeRecord{Stack: st, ID: fmt.Sprint("n", i)}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		_ = s.AppendEvent(ctx, &engine.Event{Stack: "gone", Status: "DELETE_COMPLETE"})
+		if err := s.DeleteStack(ctx, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetStack(ctx, "gone"); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("stack after delete: %v", err)
+		}
+		if nodes, _ := s.ListNodes(ctx, "gone"); len(nodes) != 0 {
+			t.Fatalf("%d nodes after delete", len(nodes))
+		}
+		if nodes, _ := s.ListNodes(ctx, "gone2"); len(nodes) != 3 {
+			t.Fatalf("another stack lost nodes: %d", len(nodes))
+		}
+		if evs, _ := s.ListEvents(ctx, "gone", 0); len(evs) != 1 {
+			t.Fatalf("events after delete: %d", len(evs))
+		}
+		// The name can be used again.
+		if err := s.PutStack(ctx, &engine.StackRecord{Name: "gone"}, 0); err != nil {
+			t.Fatalf("re-create: %v", err)
 		}
 	})
 	t.Run("events are ordered and read after a cursor", func(t *testing.T) {

@@ -1,0 +1,439 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/local"
+	"github.com/aos-project/aos/shared/wiring"
+)
+
+// globalFlags say where state lives and which cluster to use.
+type globalFlags struct {
+	state, kubeconfig, context string
+}
+
+func (g *globalFlags) register(root *cobra.Command) {
+	root.PersistentFlags().StringVar(&g.state, "state", "", "state file (default $AOS_STATE, else "+wiring.DefaultStatePath()+")")
+	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	root.PersistentFlags().StringVar(&g.context, "context", "", "kube context (default: the kubeconfig's current context)")
+}
+
+func (a *app) engine() (*engine.Engine, func() error, error) {
+	e, closeFn, err := wiring.LocalEngine(wiring.LocalOptions{StatePath: a.global.state, Kubeconfig: a.global.kubeconfig, Context: a.global.context})
+	if err != nil {
+		return nil, nil, &exitError{ExitError, err}
+	}
+	return e, closeFn, nil
+}
+
+func (a *app) stackCommands() []*cobra.Command {
+	return []*cobra.Command{a.upCmd(), a.downCmd(), a.resumeCmd(), a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd()}
+}
+
+func (a *app) upCmd() *cobra.Command {
+	var f inputFlags
+	var stack, ns string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "up FILE",
+		Short: "Create a stack from a template and wait until every node is READY",
+		Long: "Validates the template and inputs, records the stack, and runs the stack state machine\n" +
+			"(statemachine/stack.asl.json) in this process: every node starts as soon as its own\n" +
+			"dependencies are READY. Prints each node's transitions, then the stack's outputs.\n" +
+			"Exits 0 when the stack is READY, 1 when it failed, 2 when the input is invalid.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := a.request(args[0], &f)
+			if err != nil {
+				return err
+			}
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			name, err := e.Submit(ctx, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}})
+			var inv *engine.InvalidTemplateError
+			if errors.As(err, &inv) {
+				for _, p := range inv.Problems {
+					fmt.Fprintln(a.stdout, p.String())
+				}
+				return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", args[0], len(inv.Problems))}
+			}
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			return a.operate(ctx, e, name, engine.OpCreate, f.output)
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: the template's name)")
+	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace for the stack's objects (default: the stack name)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (e.g. 10m); the stack can be resumed")
+	return cmd
+}
+
+// operate runs one operation through the state machine, printing progress, then the result.
+func (a *app) operate(ctx context.Context, e *engine.Engine, stack, op, output string) error {
+	start := time.Now()
+	stop := a.follow(ctx, e, stack, output != "json")
+	res, err := local.Run(ctx, e, stack, op)
+	stop()
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	st, gerr := e.Store.GetStack(context.WithoutCancel(ctx), stack)
+	if gerr != nil {
+		return &exitError{ExitError, gerr}
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	nodes, _ := e.Store.ListNodes(context.WithoutCancel(ctx), stack)
+	if output == "json" {
+		_ = a.printJSON(map[string]any{"stack": summary(st), "nodes": nodeViews(nodes), "seconds": took.Seconds(), "transitions": res.Transitions})
+	} else {
+		fmt.Fprintf(a.stdout, "\nstack %s: %s in %s (%d node(s), %d state transitions)\n", st.Name, st.Status, took, len(nodes), res.Transitions)
+		if st.Reason != "" {
+			fmt.Fprintf(a.stdout, "reason: %s\n", st.Reason)
+		}
+		a.printOutputs(st)
+	}
+	if res.Err != nil {
+		if ctx.Err() != nil {
+			return &exitError{ExitError, fmt.Errorf("stopped: %w; `aos resume %s` continues", ctx.Err(), stack)}
+		}
+		return &exitError{ExitError, fmt.Errorf("%s %s failed: %v", op, stack, res.Err)}
+	}
+	return nil
+}
+
+// follow prints the stack's events as they are appended until stop is called.
+func (a *app) follow(ctx context.Context, e *engine.Engine, stack string, enabled bool) (stop func()) {
+	if !enabled {
+		return func() {}
+	}
+	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	var after int64
+	if len(evs) > 0 {
+		after = evs[len(evs)-1].Seq - 1 // show the event that started this operation
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	flush := func() {
+		evs, err := e.Store.ListEvents(context.WithoutCancel(ctx), stack, after)
+		if err != nil {
+			return
+		}
+		for _, ev := range evs {
+			writeEvent(a.stdout, ev)
+			after = ev.Seq
+		}
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				flush()
+				return
+			case <-t.C:
+				flush()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func writeEvent(w io.Writer, ev *engine.Event) {
+	node := ev.Node
+	if node == "" {
+		node = "(stack)"
+	}
+	msg := ev.Reason
+	if ev.Message != "" {
+		if msg != "" {
+			msg += ": "
+		}
+		msg += ev.Message
+	}
+	fmt.Fprintf(w, "%s  %-24s %-20s %s\n", ev.Time.Local().Format("15:04:05.000"), node, ev.Status, msg)
+}
+
+func (a *app) downCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "down NAME",
+		Short: "Delete a stack in reverse dependency order (deletePolicy: retain keeps objects)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if _, err := e.Store.GetStack(cmd.Context(), args[0]); err != nil {
+				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
+			}
+			return a.operate(cmd.Context(), e, args[0], engine.OpDelete, output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func (a *app) resumeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "resume NAME",
+		Short: "Continue an interrupted operation from the stored state",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			st, err := e.Store.GetStack(cmd.Context(), args[0])
+			if err != nil {
+				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
+			}
+			switch st.Status {
+			case engine.StackCreateInProgress:
+				return a.operate(cmd.Context(), e, st.Name, engine.OpCreate, "text")
+			case engine.StackDeleteInProgress:
+				return a.operate(cmd.Context(), e, st.Name, engine.OpDelete, "text")
+			}
+			return &exitError{ExitError, fmt.Errorf("stack %q is %s: nothing to resume", st.Name, st.Status)}
+		},
+	}
+}
+
+// stackView is what read commands show of a stack: never sealed values or the template.
+type stackView struct {
+	Name      string         `json:"name"`
+	Namespace string         `json:"namespace"`
+	Context   string         `json:"context,omitempty"`
+	Status    string         `json:"status"`
+	Reason    string         `json:"reason,omitempty"`
+	Inputs    map[string]any `json:"inputs"`
+	Secret    []string       `json:"secretInputs,omitempty"`
+	Outputs   map[string]any `json:"outputs,omitempty"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+}
+
+func summary(st *engine.StackRecord) stackView {
+	v := stackView{Name: st.Name, Namespace: st.Namespace, Context: st.Context, Status: st.Status, Reason: st.Reason,
+		Inputs: st.Inputs, Outputs: st.Outputs, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt}
+	for k := range st.Sealed {
+		v.Secret = append(v.Secret, k)
+	}
+	sort.Strings(v.Secret)
+	return v
+}
+
+type nodeView struct {
+	ID        string            `json:"id"`
+	Status    engine.NodeStatus `json:"status"`
+	Kind      string            `json:"kind,omitempty"`
+	Name      string            `json:"name,omitempty"`
+	Namespace string            `json:"namespace,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+	Message   string            `json:"message,omitempty"`
+	DependsOn []string          `json:"dependsOn"`
+	Seconds   float64           `json:"readySeconds,omitempty"`
+}
+
+func nodeViews(nodes []*engine.NodeRecord) []nodeView {
+	out := make([]nodeView, 0, len(nodes))
+	for _, n := range nodes {
+		v := nodeView{ID: n.ID, Status: n.Status, Reason: n.Reason, Message: n.Message, DependsOn: n.DependsOn}
+		if n.Ref != nil {
+			v.Kind, v.Name, v.Namespace = n.Ref.Kind, n.Ref.Name, n.Ref.Namespace
+		} else {
+			v.Kind, _ = n.Manifest["kind"].(string)
+		}
+		if !n.ReadyAt.IsZero() && !n.AppliedAt.IsZero() {
+			v.Seconds = n.ReadyAt.Sub(n.AppliedAt).Seconds()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (a *app) withStack(output *string, use, short string, show func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if *output != "text" && *output != "json" {
+				return &exitError{ExitError, fmt.Errorf("-o %q: expected text or json", *output)}
+			}
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			st, err := e.Store.GetStack(cmd.Context(), args[0])
+			if errors.Is(err, engine.ErrNotFound) {
+				return &exitError{ExitError, fmt.Errorf("no stack named %q in %s (see `aos list`)", args[0], a.statePath())}
+			}
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			return show(e, st, cmd)
+		},
+	}
+	cmd.Flags().StringVarP(output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func (a *app) statePath() string {
+	if a.global.state != "" {
+		return a.global.state
+	}
+	return wiring.DefaultStatePath()
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	var output string
+	return a.withStack(&output, "status NAME", "Show a stack and each node's state", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
+		nodes, err := e.Store.ListNodes(cmd.Context(), st.Name)
+		if err != nil {
+			return &exitError{ExitError, err}
+		}
+		if output == "json" {
+			return a.printJSON(map[string]any{"stack": summary(st), "nodes": nodeViews(nodes)})
+		}
+		fmt.Fprintf(a.stdout, "stack %s (namespace %s): %s\n", st.Name, st.Namespace, st.Status)
+		if st.Reason != "" {
+			fmt.Fprintf(a.stdout, "reason: %s\n", st.Reason)
+		}
+		fmt.Fprintln(a.stdout)
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tSTATUS\tOBJECT\tREADY AFTER\tDETAIL")
+		for _, v := range nodeViews(nodes) {
+			ready := "-"
+			if v.Seconds > 0 {
+				ready = fmt.Sprintf("%.1fs", v.Seconds)
+			}
+			detail := v.Reason
+			if v.Status == engine.NodeFailed || v.Status == engine.NodeWaiting {
+				detail = strings.TrimSpace(v.Reason + ": " + v.Message)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\n", v.ID, v.Status, v.Kind, v.Name, ready, detail)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		a.printOutputs(st)
+		return nil
+	})
+}
+
+func (a *app) printOutputs(st *engine.StackRecord) {
+	if len(st.Outputs) == 0 {
+		return
+	}
+	fmt.Fprintln(a.stdout, "\noutputs:")
+	keys := make([]string, 0, len(st.Outputs))
+	for k := range st.Outputs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(a.stdout, "  %s = %v\n", k, st.Outputs[k])
+	}
+}
+
+func (a *app) outputsCmd() *cobra.Command {
+	var output string
+	return a.withStack(&output, "outputs NAME", "Print a stack's outputs", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
+		if output == "json" {
+			out := st.Outputs
+			if out == nil {
+				out = map[string]any{}
+			}
+			return a.printJSON(out)
+		}
+		a.printOutputs(st)
+		return nil
+	})
+}
+
+func (a *app) eventsCmd() *cobra.Command {
+	var output string
+	var after int64
+	cmd := a.withStack(&output, "events NAME", "Print a stack's event log", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
+		evs, err := e.Store.ListEvents(cmd.Context(), st.Name, after)
+		if err != nil {
+			return &exitError{ExitError, err}
+		}
+		if output == "json" {
+			if evs == nil {
+				evs = []*engine.Event{}
+			}
+			return a.printJSON(evs)
+		}
+		for _, ev := range evs {
+			writeEvent(a.stdout, ev)
+		}
+		return nil
+	})
+	cmd.Flags().Int64Var(&after, "after", 0, "only events after this sequence number")
+	return cmd
+}
+
+func (a *app) listCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the stacks in the state file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			stacks, err := e.Store.ListStacks(cmd.Context())
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			views := make([]stackView, 0, len(stacks))
+			for _, st := range stacks {
+				views = append(views, summary(st))
+			}
+			if output == "json" {
+				return a.printJSON(views)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tNAMESPACE\tSTATUS\tUPDATED")
+			for _, v := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, v.Namespace, v.Status, v.UpdatedAt.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}

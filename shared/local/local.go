@@ -1,0 +1,57 @@
+// Package local runs stack operations in one process: the state machine definition AWS Step
+// Functions runs, executed by the embedded runner, with its Task resources bound to the
+// engine's handlers through aws-lambda-go's handler adapter (JSON in, JSON out, exactly what
+// the Lambda functions see).
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/statemachine"
+)
+
+// The resource placeholders in statemachine/*.asl.json; infra/ substitutes Lambda ARNs.
+const (
+	ResValidate   = "${ValidateFunctionArn}"
+	ResPlan       = "${PlanFunctionArn}"
+	ResApplyNode  = "${ApplyNodeFunctionArn}"
+	ResCheckReady = "${CheckReadyFunctionArn}"
+)
+
+func adapt(fn any) statemachine.Handler {
+	h := lambda.NewHandler(fn)
+	return h.Invoke
+}
+
+// Result is the outcome of one operation.
+type Result struct {
+	Transitions int64
+	History     []statemachine.Event
+	// Err is the execution's failure (a *statemachine.Error for Fail states), nil on success.
+	Err error
+}
+
+// Run executes one operation on a stack and returns when the state machine ends.
+func Run(ctx context.Context, e *engine.Engine, stack, operation string) (*Result, error) {
+	m, err := statemachine.Load(statemachine.StackDefinition, map[string]statemachine.Handler{
+		ResValidate:   adapt(e.ValidateStack),
+		ResPlan:       adapt(e.PlanStack),
+		ResApplyNode:  adapt(e.ApplyNode),
+		ResCheckReady: adapt(e.CheckReady),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading the state machine: %w", err)
+	}
+	input, err := json.Marshal(engine.OpRequest{Stack: stack, Operation: operation})
+	if err != nil {
+		return nil, err
+	}
+	x := m.NewExecution(stack + "-" + operation)
+	_, runErr := x.Run(ctx, input)
+	return &Result{Transitions: x.Transitions(), History: x.History(), Err: runErr}, nil
+}
