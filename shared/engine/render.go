@@ -61,8 +61,13 @@ func (s *scope) lookup(r *refs.Ref) (any, error) {
 	return nil, fmt.Errorf("%s: unknown reference", r)
 }
 
-// render returns a copy of v with every reference resolved.
-func render(v any, s *scope) (any, error) {
+// render returns a copy of v with every reference resolved. text holds the paths (as the
+// template parser writes them) of lone references that render as text.
+func render(v any, s *scope, text map[string]bool) (any, error) {
+	return renderAt(v, s, "", text)
+}
+
+func renderAt(v any, s *scope, at string, text map[string]bool) (any, error) {
 	switch x := v.(type) {
 	case string:
 		if !refs.HasRefs(x) {
@@ -72,11 +77,19 @@ func render(v any, s *scope) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return refs.Render(e, s.lookup)
+		out, err := refs.Render(e, s.lookup)
+		if err != nil || !text[at] {
+			return out, err
+		}
+		str, err := refs.Text(out)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", x, err)
+		}
+		return str, nil
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			r, err := render(e, s)
+			r, err := renderAt(e, s, at+refs.Segment{Field: k}.String(), text)
 			if err != nil {
 				return nil, err
 			}
@@ -86,7 +99,7 @@ func render(v any, s *scope) (any, error) {
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			r, err := render(e, s)
+			r, err := renderAt(e, s, at+refs.Segment{Index: i, IsIndex: true}.String(), text)
 			if err != nil {
 				return nil, err
 			}
@@ -95,6 +108,14 @@ func render(v any, s *scope) (any, error) {
 		return out, nil
 	}
 	return v, nil
+}
+
+func set(paths []string) map[string]bool {
+	m := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		m[p] = true
+	}
+	return m
 }
 
 // referencedNodes lists the node ids a value refers to.

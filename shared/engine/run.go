@@ -196,7 +196,7 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 		}
 		n := in.Node
 		nr := &NodeRecord{
-			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest,
+			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs,
 			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: n.Ready.Conditions,
 			Adopt: n.Adopt, Replace: n.Replace, Retain: n.DeletePolicy == "retain", Status: NodePending,
 		}
@@ -296,7 +296,7 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 			sc.outputs[dep][o.Name] = o.Path
 		}
 	}
-	rendered, err := render(n.Manifest, sc)
+	rendered, err := render(n.Manifest, sc, set(n.TextRefs))
 	if err != nil {
 		return e.fail(ctx, n, "ReferenceError", err.Error(), red)
 	}
@@ -679,7 +679,7 @@ func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, 
 	}
 	out := make(map[string]any, len(t.Outputs))
 	for _, o := range t.Outputs {
-		v, err := render(o.Value, sc)
+		v, err := render(o.Value, sc, set(o.TextRefs))
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", o.Name, err)
 		}

@@ -52,6 +52,7 @@ type NodeRecord struct {
 	Node      string                `json:"node"` // template node id
 	Index     int                   `json:"index"`
 	Manifest  map[string]any        `json:"manifest"`
+	TextRefs  []string              `json:"textRefs,omitempty"`
 	DependsOn []string              `json:"dependsOn"`
 	Timeout   time.Duration         `json:"timeout"`
 	Conds     []template.Condition  `json:"conditions,omitempty"`

@@ -29,6 +29,11 @@ func Transient(err error) (bool, time.Duration) {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false, 0
 	}
+	// The API server answers 500 when an applied object does not fit the kind's schema (a
+	// number where a string belongs); retrying cannot help.
+	if strings.Contains(err.Error(), "failed to create typed patch object") {
+		return false, 0
+	}
 	if d, ok := apierrors.SuggestsClientDelay(err); ok && (apierrors.IsTooManyRequests(err) || apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err)) {
 		return true, time.Duration(d) * time.Second
 	}

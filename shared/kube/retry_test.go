@@ -30,6 +30,7 @@ func TestTransientClassification(t *testing.T) {
 		{apierrors.NewForbidden(gr, "web", errors.New("no")), false, 0},
 		{apierrors.NewNotFound(gr, "web"), false, 0},
 		{apierrors.NewBadRequest("nope"), false, 0},
+		{apierrors.NewInternalError(errors.New("failed to create typed patch object (ns/x; batch/v1, Kind=Job): .metadata.labels.shard: expected string, got &value.valueUnstructured{Value:0}")), false, 0},
 		{context.Canceled, false, 0},
 		{nil, false, 0},
 	}

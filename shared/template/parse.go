@@ -62,7 +62,8 @@ func Parse(file string, data []byte) (*Template, Problems) {
 		c.add(yamlErrorPos(err, data), "", "syntax error: %s", yamlErrorMessage(err))
 		return nil, c.probs
 	}
-	p := &parser{c: c, t: t, aliasBudget: MaxAliasExpanded}
+	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	p := &parser{c: c, t: t, aliasBudget: MaxAliasExpanded, json: len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		c.add(pos(root), "", "a template is a mapping with format, name and nodes; found %s", kindName(root))
@@ -157,6 +158,10 @@ type parser struct {
 	aliasBudget int
 	aliasFailed bool
 	emptyNodes  bool
+	// json: the document is JSON, where every string is quoted, so quoting means nothing.
+	json bool
+	// textPaths collects, during one walk, the paths of quoted whole references.
+	textPaths []string
 }
 
 // pair is one key/value of a mapping.
@@ -431,6 +436,7 @@ func (p *parser) manifest(n *Node, m *yaml.Node) {
 	if !p.mapping(m, n.ID, "manifest") {
 		return
 	}
+	p.textPaths = nil
 	v, ok := p.value(m, 0, false, n.ID, func(s string, at Pos, path []string) {
 		p.uses(n, s, at, "manifest"+strings.Join(path, ""), &n.Uses)
 	})
@@ -438,6 +444,7 @@ func (p *parser) manifest(n *Node, m *yaml.Node) {
 		return
 	}
 	n.Manifest = v.(map[string]any)
+	n.TextRefs = p.textPaths
 	for _, k := range []string{"apiVersion", "kind"} {
 		s, isStr := n.Manifest[k].(string)
 		if !isStr || s == "" {
@@ -631,13 +638,14 @@ func (p *parser) outputs(m *yaml.Node) {
 			p.c.add(pos(kv.key), "", "output name %q must start with a letter or '_' and hold only letters, digits and '_'", clip(o.Name))
 			continue
 		}
+		p.textPaths = nil
 		v, ok := p.value(kv.val, 0, false, "", func(s string, at Pos, path []string) {
 			p.uses(nil, s, at, "outputs."+o.Name+strings.Join(path, ""), &o.Uses)
 		})
 		if !ok {
 			continue
 		}
-		o.Value = v
+		o.Value, o.TextRefs = v, p.textPaths
 		p.t.Outputs = append(p.t.Outputs, o)
 	}
 }
@@ -755,6 +763,12 @@ func (p *parser) scalar(n *yaml.Node, node string, onString func(string, Pos, []
 	case "!!str", "!!timestamp", "!!binary":
 		if onString != nil && refs.HasRefs(n.Value) {
 			onString(n.Value, pos(n), path)
+			// In YAML, quoting a lone reference ("${index}") asks for text.
+			if !p.json && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+				if e, err := refs.Parse(n.Value); err == nil && e.Whole() {
+					p.textPaths = append(p.textPaths, strings.Join(path, ""))
+				}
+			}
 		}
 		return n.Value, true
 	case "!!null":

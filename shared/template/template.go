@@ -84,6 +84,9 @@ type Node struct {
 	Replace      bool
 	// Uses lists every reference in the manifest (and in count/when), with where it is.
 	Uses []Use
+	// TextRefs lists the manifest paths (".data.port") of quoted lone references in YAML,
+	// which render as text; an unquoted lone reference keeps its value's type.
+	TextRefs []string
 }
 
 // Output returns the declared output with the given name, or nil.
@@ -133,6 +136,7 @@ type Output struct {
 	Value       any
 	Pos         Pos
 	Uses        []Use
+	TextRefs    []string // as Node.TextRefs, relative to the output's value
 }
 
 // Expr is a value that is either a literal or exactly one reference (count, when).

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -83,6 +84,30 @@ func TestValidTemplateExpandsCountsAndConditions(t *testing.T) {
 	}
 	if r.Inputs["workers"] != int64(3) || !reflect.DeepEqual(r.Inputs["labels"], map[string]any{"team": "shop"}) {
 		t.Fatalf("inputs = %v", r.Inputs)
+	}
+}
+
+func TestQuotedLoneReferencesAreText(t *testing.T) {
+	src := "format: aos/v1\nname: q\ninputs:\n  n: {type: integer, default: 2}\nnodes:\n  a:\n    manifest:\n" +
+		"      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: a, labels: {n: '${inputs.n}'}}\n" +
+		"      data:\n        typed: ${inputs.n}\n        quoted: \"${inputs.n}\"\n        mixed: \"n=${inputs.n}\"\n        list: [\"${inputs.n}\"]\n" +
+		"outputs:\n  o: \"${inputs.n}\"\n  p: ${inputs.n}\n"
+	tpl, probs := Parse("q.yaml", []byte(src))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	got := append([]string{}, tpl.Node("a").TextRefs...)
+	slices.Sort(got)
+	if want := []string{".data.list[0]", ".data.quoted", ".metadata.labels.n"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("TextRefs = %v, want %v", got, want)
+	}
+	if !reflect.DeepEqual(tpl.Outputs[0].TextRefs, []string{""}) || tpl.Outputs[1].TextRefs != nil {
+		t.Fatalf("output TextRefs = %q, %q", tpl.Outputs[0].TextRefs, tpl.Outputs[1].TextRefs)
+	}
+	js := `{"format": "aos/v1", "name": "q", "inputs": {"n": {"type": "integer", "default": 2}}, "nodes": {"a": {"manifest": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "spec": {"replicas": "${inputs.n}"}}}}}`
+	tpl, probs = Parse("q.json", []byte(js))
+	if len(probs) > 0 || tpl.Node("a").TextRefs != nil {
+		t.Fatalf("JSON keeps types: %v %v", probs, tpl.Node("a").TextRefs)
 	}
 }
 
