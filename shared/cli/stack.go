@@ -47,10 +47,12 @@ func (a *app) upCmd() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "up FILE",
-		Short: "Create a stack from a template and wait until every node is READY",
+		Short: "Create or update a stack from a template and wait until every node is READY",
 		Long: "Validates the template and inputs, records the stack, and runs the stack state machine\n" +
 			"(statemachine/stack.asl.json) in this process: every node starts as soon as its own\n" +
-			"dependencies are READY. Prints each node's transitions, then the stack's outputs.\n" +
+			"dependencies are READY. On an existing stack it updates: changed nodes are re-applied,\n" +
+			"unchanged ones left alone, removed ones deleted last in reverse order.\n" +
+			"Prints each node's transitions, then the stack's outputs.\n" +
 			"Exits 0 when the stack is READY, 1 when it failed, 2 when the input is invalid.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -69,7 +71,7 @@ func (a *app) upCmd() *cobra.Command {
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			name, err := e.Submit(ctx, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}})
+			name, op, err := e.SubmitOp(ctx, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}})
 			var inv *engine.InvalidTemplateError
 			if errors.As(err, &inv) {
 				for _, p := range inv.Problems {
@@ -80,7 +82,7 @@ func (a *app) upCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			return a.operate(ctx, e, name, engine.OpCreate, f.output)
+			return a.operate(ctx, e, name, op, f.output)
 		},
 	}
 	f.register(cmd, true)
@@ -218,6 +220,8 @@ func (a *app) resumeCmd() *cobra.Command {
 			switch st.Status {
 			case engine.StackCreateInProgress:
 				return a.operate(cmd.Context(), e, st.Name, engine.OpCreate, "text")
+			case engine.StackUpdateInProgress:
+				return a.operate(cmd.Context(), e, st.Name, engine.OpUpdate, "text")
 			case engine.StackDeleteInProgress:
 				return a.operate(cmd.Context(), e, st.Name, engine.OpDelete, "text")
 			}

@@ -104,35 +104,8 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 			deleting = append(deleting, n)
 		}
 	}
-	if len(deleting) > 0 {
-		client, err := e.Kube(ctx, st.Context)
-		if err != nil {
-			return resp, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
-		}
-		deadline := e.now().Add(e.MaxWait)
-		for delay := 20 * time.Millisecond; ; delay = min(delay*2, 250*time.Millisecond) {
-			changed := false
-			for _, n := range deleting {
-				if n.Status != NodeDeleting {
-					continue
-				}
-				gone, err := client.Gone(ctx, *n.Ref)
-				if err != nil {
-					return resp, fmt.Errorf("node %q: %w", n.ID, err)
-				}
-				if gone {
-					if _, err := e.settle(ctx, n, NodeDeleted, "Deleted", n.Ref.String()+" deleted"); err != nil {
-						return resp, err
-					}
-					resp.Ready = append(resp.Ready, n.ID)
-					changed = true
-				}
-			}
-			if changed || !e.now().Before(deadline) {
-				break
-			}
-			time.Sleep(delay)
-		}
+	if err := e.awaitGone(ctx, st, deleting, &resp); err != nil {
+		return resp, err
 	}
 	dependents := map[string][]string{}
 	for _, n := range nodes {
@@ -199,6 +172,82 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 	}
 	resp.Status = st.Status
 	return resp, nil
+}
+
+// awaitGone notices deleted objects among the DELETING nodes, polling for up to MaxWait when
+// none is gone yet, and records them DELETED.
+func (e *Engine) awaitGone(ctx context.Context, st *StackRecord, deleting []*NodeRecord, resp *CheckResponse) error {
+	if len(deleting) == 0 {
+		return nil
+	}
+	client, err := e.Kube(ctx, st.Context)
+	if err != nil {
+		return fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+	}
+	deadline := e.now().Add(e.MaxWait)
+	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 250*time.Millisecond) {
+		changed := false
+		for _, n := range deleting {
+			if n.Status != NodeDeleting {
+				continue
+			}
+			gone, err := client.Gone(ctx, *n.Ref)
+			if err != nil {
+				return fmt.Errorf("node %q: %w", n.ID, err)
+			}
+			if gone {
+				if _, err := e.settle(ctx, n, NodeDeleted, "Deleted", n.Ref.String()+" deleted"); err != nil {
+					return err
+				}
+				resp.Ready = append(resp.Ready, n.ID)
+				changed = true
+			}
+		}
+		if changed || !e.now().Before(deadline) {
+			return nil
+		}
+		time.Sleep(delay)
+	}
+}
+
+// removeStale runs the last phase of an update: the nodes the new revision no longer has are
+// deleted in reverse dependency order, after every other node is READY. It fills in resp's
+// startable, in-flight and pending counts for them.
+func (e *Engine) removeStale(ctx context.Context, st *StackRecord, removals []*NodeRecord, resp *CheckResponse) error {
+	var deleting []*NodeRecord
+	for _, n := range removals {
+		if n.Status == NodeDeleting {
+			deleting = append(deleting, n)
+		}
+	}
+	if err := e.awaitGone(ctx, st, deleting, resp); err != nil {
+		return err
+	}
+	dependents := map[string][]*NodeRecord{}
+	for _, n := range removals {
+		for _, d := range n.DependsOn {
+			dependents[d] = append(dependents[d], n)
+		}
+	}
+	for _, n := range removals {
+		switch n.Status {
+		case NodeDeleting:
+			resp.InFlight++
+		case NodeFailed:
+			resp.Failure = true
+			resp.Failed = append(resp.Failed, n.ID)
+		case NodePending:
+			resp.Pending++
+			free := true
+			for _, d := range dependents[n.ID] {
+				free = free && d.Status == NodeDeleted
+			}
+			if free {
+				resp.Startable = append(resp.Startable, n.ID)
+			}
+		}
+	}
+	return nil
 }
 
 // deleteNamespace removes the namespace AOS created for the stack, waiting until it is gone.

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -74,54 +77,91 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse,
 	return CreateResponse{Stack: name, Nodes: resp.Pending + resp.InFlight, Ready: resp.Startable}, nil
 }
 
+// Stack statuses of an update.
+const (
+	StackUpdateInProgress = "UPDATE_IN_PROGRESS"
+	StackUpdateComplete   = "UPDATE_COMPLETE"
+	StackUpdateFailed     = "UPDATE_FAILED"
+)
+
 // Submit validates a template with its inputs and records the stack (secret inputs sealed),
-// ready for the state machine's validate and plan steps, which read it by name.
+// ready for the state machine's validate and plan steps, which read it by name. For a stack
+// that exists and is settled it records an update; the operation to run is returned.
 func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, error) {
+	name, _, err := e.SubmitOp(ctx, req)
+	return name, err
+}
+
+// SubmitOp is Submit, also returning the operation (create or update) to run.
+func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, string, error) {
 	plan, err := Plan(ctx, req.PlanRequest)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	r, _, _ := load(req.TemplateRequest)
 	t := r.Template
-	rec := &StackRecord{
-		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
-		Inputs: map[string]any{}, Sealed: map[string]string{}, Status: StackCreateInProgress,
-		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(),
-	}
+	inputs, sealed := map[string]any{}, map[string]string{}
 	for name, v := range r.Inputs {
 		if t.Input(name).Secret {
-			sealed, err := e.Sealer.Seal(v)
+			s, err := e.Sealer.Seal(v)
 			if err != nil {
-				return "", fmt.Errorf("sealing input %q: %w", name, err)
+				return "", "", fmt.Errorf("sealing input %q: %w", name, err)
 			}
-			rec.Sealed[name] = sealed
+			sealed[name] = s
 		} else {
-			rec.Inputs[name] = v
+			inputs[name] = v
 		}
 	}
-	if cur, err := e.Store.GetStack(ctx, rec.Name); err == nil && cur.Status == StackDeleteComplete {
+	cur, err := e.Store.GetStack(ctx, plan.Stack)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return "", "", fmt.Errorf("stack %q: %w", plan.Stack, err)
+	case cur.Status == StackDeleteComplete:
 		// A deleted stack's name is free again; its event log continues.
-		if err := e.Store.DeleteStack(ctx, rec.Name); err != nil {
-			return "", fmt.Errorf("clearing deleted stack %q: %w", rec.Name, err)
+		if err := e.Store.DeleteStack(ctx, cur.Name); err != nil {
+			return "", "", fmt.Errorf("clearing deleted stack %q: %w", cur.Name, err)
 		}
+	case strings.HasSuffix(cur.Status, "_IN_PROGRESS"):
+		return "", "", fmt.Errorf("stack %q is busy: %s since %s (use `aos resume %s` if that run was interrupted)",
+			cur.Name, strings.ToLower(cur.Status), cur.UpdatedAt.Format(time.RFC3339), cur.Name)
+	case cur.Status == StackCreateComplete || cur.Status == StackUpdateComplete || cur.Status == StackUpdateFailed:
+		if req.Namespace != "" && req.Namespace != cur.Namespace {
+			return "", "", fmt.Errorf("stack %q lives in namespace %q; an update cannot move it (copy it instead)", cur.Name, cur.Namespace)
+		}
+		if cur.Status != StackUpdateFailed {
+			cur.Previous = &Revision{Number: cur.Revision, File: cur.File, Template: cur.Template, Inputs: cur.Inputs, Sealed: cur.Sealed}
+		}
+		cur.File, cur.Template, cur.Inputs, cur.Sealed = req.file(), req.Template, inputs, sealed
+		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt = StackUpdateInProgress, OpUpdate, "", e.now().UTC()
+		cur.Revision++
+		if err := e.Store.PutStack(ctx, cur, cur.Version); err != nil {
+			return "", "", fmt.Errorf("stack %q: %w", cur.Name, err)
+		}
+		e.event(ctx, cur.Name, "", StackUpdateInProgress, "UserInitiated", fmt.Sprintf("revision %d: %d node(s) planned", cur.Revision, len(plan.Nodes)))
+		return cur.Name, OpUpdate, nil
+	default:
+		return "", "", fmt.Errorf("stack %q is %s: delete it first (`aos down %s`)", cur.Name, cur.Status, cur.Name)
+	}
+	rec := &StackRecord{
+		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
+		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: 1,
+		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(),
 	}
 	if err := e.Store.PutStack(ctx, rec, 0); err != nil {
 		if errors.Is(err, ErrVersionConflict) {
-			if cur, gerr := e.Store.GetStack(ctx, rec.Name); gerr == nil && strings.HasSuffix(cur.Status, "_IN_PROGRESS") {
-				return "", fmt.Errorf("stack %q is busy: %s since %s (use `aos resume %s` if that run was interrupted)",
-					rec.Name, strings.ToLower(cur.Status), cur.UpdatedAt.Format(time.RFC3339), rec.Name)
-			}
-			return "", fmt.Errorf("stack %q already exists: delete it first (`aos down %s`); in-place updates are not supported yet", rec.Name, rec.Name)
+			return "", "", fmt.Errorf("stack %q is busy: another run recorded it a moment ago", rec.Name)
 		}
-		return "", fmt.Errorf("recording stack %q: %w", rec.Name, err)
+		return "", "", fmt.Errorf("recording stack %q: %w", rec.Name, err)
 	}
 	e.event(ctx, rec.Name, "", StackCreateInProgress, "UserInitiated", fmt.Sprintf("%d node(s) planned", len(plan.Nodes)))
-	return rec.Name, nil
+	return rec.Name, OpCreate, nil
 }
 
 // Operations the state machine runs.
 const (
 	OpCreate = "create"
+	OpUpdate = "update"
 	OpDelete = "delete"
 )
 
@@ -141,7 +181,7 @@ func (e *Engine) ValidateStack(ctx context.Context, req OpRequest) (ValidateResp
 	switch req.Operation {
 	case OpDelete:
 		return ValidateResponse{Valid: true, Name: st.Name, Problems: []template.Problem{}, Inputs: []InputInfo{}}, nil
-	case OpCreate:
+	case OpCreate, OpUpdate:
 	default:
 		return ValidateResponse{}, fmt.Errorf("unknown operation %q", req.Operation)
 	}
@@ -186,14 +226,13 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 	if err != nil {
 		return CheckResponse{}, err
 	}
-	have := make(map[string]bool, len(existing))
+	have := make(map[string]*NodeRecord, len(existing))
 	for _, n := range existing {
-		have[n.ID] = true
+		have[n.ID] = n
 	}
+	wanted := make(map[string]bool, len(r.Instances))
 	for _, in := range r.Instances {
-		if have[in.ID] {
-			continue
-		}
+		wanted[in.ID] = true
 		n := in.Node
 		nr := &NodeRecord{
 			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs,
@@ -206,8 +245,30 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 		if nr.DependsOn == nil {
 			nr.DependsOn = []string{}
 		}
-		if err := e.Store.PutNode(ctx, nr, 0); err != nil && !errors.Is(err, ErrVersionConflict) {
+		old := have[in.ID]
+		expect := int64(0)
+		if old != nil {
+			if old.planned(st.Revision) {
+				continue // recorded by an earlier run of this operation (resume)
+			}
+			expect = old.Version
+			if old.Status != NodeDeleted {
+				// Keep what the cluster has, so an unchanged node is left alone.
+				nr.Ref, nr.Live, nr.AppliedHash = old.Ref, old.Live, old.AppliedHash
+			}
+		}
+		nr.Revision = st.Revision
+		if err := e.Store.PutNode(ctx, nr, expect); err != nil && !errors.Is(err, ErrVersionConflict) {
 			return CheckResponse{}, fmt.Errorf("recording node %q: %w", in.ID, err)
+		}
+	}
+	for _, old := range existing {
+		if wanted[old.ID] || old.Status == NodeDeleted || old.Remove {
+			continue
+		}
+		old.Remove, old.Status, old.Reason, old.Message, old.Revision = true, NodePending, "", "", st.Revision
+		if err := e.Store.PutNode(ctx, old, old.Version); err != nil && !errors.Is(err, ErrVersionConflict) {
+			return CheckResponse{}, fmt.Errorf("marking node %q for removal: %w", old.ID, err)
 		}
 	}
 	return e.CheckReady(ctx, CheckRequest{Stack: st.Name})
@@ -260,12 +321,12 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if err != nil {
 		return NodeResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
 	}
-	if st.Status == StackDeleteInProgress {
-		return e.DeleteNode(ctx, req)
-	}
 	n, err := e.Store.GetNode(ctx, req.Stack, req.Node)
 	if err != nil {
 		return NodeResponse{}, fmt.Errorf("stack %q node %q: %w", req.Stack, req.Node, err)
+	}
+	if st.Status == StackDeleteInProgress || n.Remove {
+		return e.DeleteNode(ctx, req)
 	}
 	if n.Status != NodePending && n.Status != NodeApplying {
 		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
@@ -304,6 +365,23 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if err != nil {
 		return NodeResponse{}, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
 	}
+	hash := fingerprint(rendered)
+	if n.Ref != nil && hash == n.AppliedHash {
+		// Unchanged since it was last applied: leave the object alone (no write, so its
+		// resourceVersion stays) and let check-ready confirm it is still ready.
+		live, err := client.Get(ctx, *n.Ref)
+		if err != nil {
+			return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+		}
+		if live != nil {
+			n.Status, n.AppliedAt, n.Reason, n.Message = NodeWaiting, e.now().UTC(), "Unchanged", ""
+			if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+				return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+			}
+			e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Unchanged", n.Ref.String()+" is as the template says")
+			return NodeResponse{Node: n.ID, Status: n.Status}, nil
+		}
+	}
 	owner := kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: n.ID}
 	if err := e.ensureNamespace(ctx, client, st); err != nil {
 		return e.fail(ctx, n, "NamespaceError", err.Error(), red)
@@ -313,11 +391,14 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if err != nil {
 		return e.fail(ctx, n, applyReason(err), err.Error(), red)
 	}
-	n.Status, n.Ref, n.AppliedAt, n.Message = NodeWaiting, &applied.Ref, e.now().UTC(), ""
+	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash = NodeWaiting, &applied.Ref, e.now().UTC(), "", hash
 	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
 		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 	}
 	verb := "applied"
+	if !applied.Created {
+		verb = "updated"
+	}
 	switch {
 	case applied.Replaced:
 		verb = "replaced (immutable change)"
@@ -439,7 +520,14 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	for _, n := range nodes {
 		byID[n.ID] = n
 	}
+	var removals []*NodeRecord
 	for _, n := range nodes {
+		if n.Remove {
+			if n.Status != NodeDeleted {
+				removals = append(removals, n)
+			}
+			continue
+		}
 		switch n.Status {
 		case NodeWaiting, NodeApplying:
 			resp.InFlight++
@@ -454,6 +542,12 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	}
 	if resp.Failure {
 		resp.Startable = []string{}
+	}
+	if !resp.Failure && resp.InFlight == 0 && resp.Pending == 0 && len(removals) > 0 {
+		// Every node of the new revision is READY: now delete what it no longer has.
+		if err := e.removeStale(ctx, st, removals, &resp); err != nil {
+			return CheckResponse{}, err
+		}
 	}
 	resp.Done = !resp.Failure && resp.InFlight == 0 && resp.Pending == 0
 	// With a long poll the check itself waits for the next change, so the state machine need
@@ -632,18 +726,22 @@ func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord,
 // finishStack settles the stack's status once every node is READY or one has FAILED, and
 // evaluates the stack outputs.
 func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse) error {
-	if st.Status != StackCreateInProgress || !(resp.Done || resp.Failure && resp.InFlight == 0) {
+	if st.Status != StackCreateInProgress && st.Status != StackUpdateInProgress || !(resp.Done || resp.Failure && resp.InFlight == 0) {
 		return nil
 	}
+	complete, failed := StackCreateComplete, StackCreateFailed
+	if st.Status == StackUpdateInProgress {
+		complete, failed = StackUpdateComplete, StackUpdateFailed
+	}
 	if resp.Done {
-		st.Status = StackCreateComplete
+		st.Status = complete
 		out, err := e.outputs(st, nodes)
 		if err != nil {
-			st.Status, st.Reason = StackCreateFailed, "outputs: "+err.Error()
+			st.Status, st.Reason = failed, "outputs: "+err.Error()
 		}
 		st.Outputs = out
 	} else {
-		st.Status = StackCreateFailed
+		st.Status = failed
 		for _, n := range nodes {
 			if n.Status == NodeFailed {
 				st.Reason = fmt.Sprintf("node %q: %s: %s", n.ID, n.Reason, n.Message)
@@ -657,6 +755,13 @@ func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*Node
 	}
 	e.event(ctx, st.Name, "", st.Status, "", st.Reason)
 	return nil
+}
+
+// fingerprint identifies a rendered manifest (JSON encoding sorts map keys).
+func fingerprint(m any) string {
+	b, _ := json.Marshal(m)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, error) {

@@ -338,7 +338,7 @@ nodes:
 	if !resp.Failure || n.Status != engine.NodeFailed || n.Reason != "ApplyFailed" || !strings.Contains(n.Message, "spec.selector: Required value") {
 		t.Fatalf("broken node = %s %s %q (resp %+v)", n.Status, n.Reason, n.Message, resp)
 	}
-	if _, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}}); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}}); err == nil || !strings.Contains(err.Error(), "is CREATE_FAILED: delete it first") {
 		t.Fatalf("second create of the same stack: %v", err)
 	}
 }

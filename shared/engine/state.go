@@ -36,12 +36,25 @@ type StackRecord struct {
 	// Sealed holds each secret input's value, encrypted (shared/secrets).
 	Sealed    map[string]string `json:"sealed,omitempty"`
 	Status    string            `json:"status"`
-	Reason    string            `json:"reason,omitempty"`
-	Outputs   map[string]any    `json:"outputs,omitempty"`
-	CreatedAt time.Time         `json:"createdAt"`
-	UpdatedAt time.Time         `json:"updatedAt"`
+	Operation string            `json:"operation,omitempty"` // create, update, delete
+	Revision  int               `json:"revision"`
+	// Previous is the last revision that completed, kept for rollback.
+	Previous  *Revision      `json:"previous,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
+	Outputs   map[string]any `json:"outputs,omitempty"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
 	// Version increases with every write; writes are conditional on it.
 	Version int64 `json:"version"`
+}
+
+// Revision is a template with its inputs (secret inputs sealed).
+type Revision struct {
+	Number   int               `json:"number"`
+	File     string            `json:"file"`
+	Template string            `json:"template"`
+	Inputs   map[string]any    `json:"inputs"`
+	Sealed   map[string]string `json:"sealed,omitempty"`
 }
 
 // NodeRecord is one node of a stack as the store keeps it. Manifest is the node's manifest as
@@ -60,6 +73,14 @@ type NodeRecord struct {
 	Adopt     bool                  `json:"adopt,omitempty"`
 	Replace   bool                  `json:"replace,omitempty"`
 	Retain    bool                  `json:"retain,omitempty"`
+	// Remove marks a node the new revision no longer has: it is deleted after every other
+	// node is READY.
+	Remove bool `json:"remove,omitempty"`
+	// AppliedHash fingerprints the manifest last applied, so an update leaves an unchanged
+	// object untouched.
+	AppliedHash string `json:"appliedHash,omitempty"`
+	// Revision is the stack revision that last planned this node.
+	Revision int `json:"revision,omitempty"`
 
 	Status    NodeStatus     `json:"status"`
 	Reason    string         `json:"reason,omitempty"`
@@ -70,6 +91,8 @@ type NodeRecord struct {
 	Live      map[string]any `json:"live,omitempty"` // captured at READY, secrets redacted
 	Version   int64          `json:"version"`
 }
+
+func (n *NodeRecord) planned(revision int) bool { return n.Revision == revision }
 
 // Event is one appended record of a node or stack transition.
 type Event struct {
