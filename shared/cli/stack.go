@@ -38,13 +38,14 @@ func (a *app) engine() (*engine.Engine, func() error, error) {
 }
 
 func (a *app) stackCommands() []*cobra.Command {
-	return []*cobra.Command{a.upCmd(), a.downCmd(), a.resumeCmd(), a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd()}
+	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.resumeCmd(), a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd()}
 }
 
 func (a *app) upCmd() *cobra.Command {
 	var f inputFlags
 	var stack, ns string
 	var timeout time.Duration
+	var onFailure string
 	cmd := &cobra.Command{
 		Use:   "up FILE",
 		Short: "Create or update a stack from a template and wait until every node is READY",
@@ -82,21 +83,26 @@ func (a *app) upCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			return a.operate(ctx, e, name, op, f.output)
+			if onFailure != "rollback" && onFailure != "keep" {
+				return &exitError{ExitError, fmt.Errorf("--on-failure %q: expected rollback or keep", onFailure)}
+			}
+			return a.operate(ctx, e, engine.OpRequest{Stack: name, Operation: op, OnFailure: onFailure}, f.output)
 		},
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: the template's name)")
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace for the stack's objects (default: the stack name)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (e.g. 10m); the stack can be resumed")
+	cmd.Flags().StringVar(&onFailure, "on-failure", "rollback", "when an update fails: rollback (to the last good revision) or keep (for inspection)")
 	return cmd
 }
 
 // operate runs one operation through the state machine, printing progress, then the result.
-func (a *app) operate(ctx context.Context, e *engine.Engine, stack, op, output string) error {
+func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpRequest, output string) error {
+	stack, op := req.Stack, req.Operation
 	start := time.Now()
 	stop := a.follow(ctx, e, stack, output != "json")
-	res, err := local.Run(ctx, e, stack, op)
+	res, err := local.RunOp(ctx, e, req)
 	stop()
 	if err != nil {
 		return &exitError{ExitError, err}
@@ -195,11 +201,30 @@ func (a *app) downCmd() *cobra.Command {
 			if _, err := e.Store.GetStack(cmd.Context(), args[0]); err != nil {
 				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
 			}
-			return a.operate(cmd.Context(), e, args[0], engine.OpDelete, output)
+			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: engine.OpDelete}, output)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+func (a *app) rollbackCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rollback NAME",
+		Short: "Return a stack whose update failed to its last good revision",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if _, err := e.Store.GetStack(cmd.Context(), args[0]); err != nil {
+				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
+			}
+			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: engine.OpRollback, OnFailure: "keep"}, "text")
+		},
+	}
 }
 
 func (a *app) resumeCmd() *cobra.Command {
@@ -218,12 +243,8 @@ func (a *app) resumeCmd() *cobra.Command {
 				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
 			}
 			switch st.Status {
-			case engine.StackCreateInProgress:
-				return a.operate(cmd.Context(), e, st.Name, engine.OpCreate, "text")
-			case engine.StackUpdateInProgress:
-				return a.operate(cmd.Context(), e, st.Name, engine.OpUpdate, "text")
-			case engine.StackDeleteInProgress:
-				return a.operate(cmd.Context(), e, st.Name, engine.OpDelete, "text")
+			case engine.StackCreateInProgress, engine.StackUpdateInProgress, engine.StackRollbackInProgress, engine.StackDeleteInProgress:
+				return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: st.Operation, OnFailure: "keep"}, "text")
 			}
 			return &exitError{ExitError, fmt.Errorf("stack %q is %s: nothing to resume", st.Name, st.Status)}
 		},

@@ -77,11 +77,14 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse,
 	return CreateResponse{Stack: name, Nodes: resp.Pending + resp.InFlight, Ready: resp.Startable}, nil
 }
 
-// Stack statuses of an update.
+// Stack statuses of an update and its rollback.
 const (
-	StackUpdateInProgress = "UPDATE_IN_PROGRESS"
-	StackUpdateComplete   = "UPDATE_COMPLETE"
-	StackUpdateFailed     = "UPDATE_FAILED"
+	StackUpdateInProgress   = "UPDATE_IN_PROGRESS"
+	StackUpdateComplete     = "UPDATE_COMPLETE"
+	StackUpdateFailed       = "UPDATE_FAILED"
+	StackRollbackInProgress = "UPDATE_ROLLBACK_IN_PROGRESS"
+	StackRollbackComplete   = "UPDATE_ROLLBACK_COMPLETE"
+	StackRollbackFailed     = "UPDATE_ROLLBACK_FAILED"
 )
 
 // Submit validates a template with its inputs and records the stack (secret inputs sealed),
@@ -125,11 +128,12 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 	case strings.HasSuffix(cur.Status, "_IN_PROGRESS"):
 		return "", "", fmt.Errorf("stack %q is busy: %s since %s (use `aos resume %s` if that run was interrupted)",
 			cur.Name, strings.ToLower(cur.Status), cur.UpdatedAt.Format(time.RFC3339), cur.Name)
-	case cur.Status == StackCreateComplete || cur.Status == StackUpdateComplete || cur.Status == StackUpdateFailed:
+	case cur.Status == StackCreateComplete || cur.Status == StackUpdateComplete || cur.Status == StackUpdateFailed ||
+		cur.Status == StackRollbackComplete || cur.Status == StackRollbackFailed:
 		if req.Namespace != "" && req.Namespace != cur.Namespace {
 			return "", "", fmt.Errorf("stack %q lives in namespace %q; an update cannot move it (copy it instead)", cur.Name, cur.Namespace)
 		}
-		if cur.Status != StackUpdateFailed {
+		if cur.Status != StackUpdateFailed && cur.Status != StackRollbackFailed {
 			cur.Previous = &Revision{Number: cur.Revision, File: cur.File, Template: cur.Template, Inputs: cur.Inputs, Sealed: cur.Sealed}
 		}
 		cur.File, cur.Template, cur.Inputs, cur.Sealed = req.file(), req.Template, inputs, sealed
@@ -160,15 +164,18 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 
 // Operations the state machine runs.
 const (
-	OpCreate = "create"
-	OpUpdate = "update"
-	OpDelete = "delete"
+	OpCreate   = "create"
+	OpUpdate   = "update"
+	OpRollback = "rollback"
+	OpDelete   = "delete"
 )
 
-// OpRequest is the state machine's input: which stack, which operation. Payloads carry ids.
+// OpRequest is the state machine's input: which stack, which operation, and what to do if
+// an update fails ("rollback", the default, or "keep"). Payloads carry ids.
 type OpRequest struct {
 	Stack     string `json:"stack"`
 	Operation string `json:"operation"`
+	OnFailure string `json:"onFailure,omitempty"`
 }
 
 // ValidateStack is the state machine's validate step: the stored template and inputs are
@@ -181,7 +188,7 @@ func (e *Engine) ValidateStack(ctx context.Context, req OpRequest) (ValidateResp
 	switch req.Operation {
 	case OpDelete:
 		return ValidateResponse{Valid: true, Name: st.Name, Problems: []template.Problem{}, Inputs: []InputInfo{}}, nil
-	case OpCreate, OpUpdate:
+	case OpCreate, OpUpdate, OpRollback:
 	default:
 		return ValidateResponse{}, fmt.Errorf("unknown operation %q", req.Operation)
 	}
@@ -213,6 +220,11 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 	st, err := e.Store.GetStack(ctx, req.Stack)
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	if req.Operation == OpRollback && st.Status != StackRollbackInProgress {
+		if err := e.startRollback(ctx, st); err != nil {
+			return CheckResponse{}, err
+		}
 	}
 	vals, _, err := e.inputs(st)
 	if err != nil {
@@ -726,12 +738,16 @@ func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord,
 // finishStack settles the stack's status once every node is READY or one has FAILED, and
 // evaluates the stack outputs.
 func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse) error {
-	if st.Status != StackCreateInProgress && st.Status != StackUpdateInProgress || !(resp.Done || resp.Failure && resp.InFlight == 0) {
+	if st.Status != StackCreateInProgress && st.Status != StackUpdateInProgress && st.Status != StackRollbackInProgress ||
+		!(resp.Done || resp.Failure && resp.InFlight == 0) {
 		return nil
 	}
 	complete, failed := StackCreateComplete, StackCreateFailed
-	if st.Status == StackUpdateInProgress {
+	switch st.Status {
+	case StackUpdateInProgress:
 		complete, failed = StackUpdateComplete, StackUpdateFailed
+	case StackRollbackInProgress:
+		complete, failed = StackRollbackComplete, StackRollbackFailed
 	}
 	if resp.Done {
 		st.Status = complete
@@ -754,6 +770,27 @@ func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*Node
 		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}
 	e.event(ctx, st.Name, "", st.Status, "", st.Reason)
+	return nil
+}
+
+// startRollback makes the last good revision the stack's template and inputs again; planning
+// then proceeds exactly as for an update, so only what the failed update changed is undone.
+func (e *Engine) startRollback(ctx context.Context, st *StackRecord) error {
+	if st.Previous == nil {
+		return fmt.Errorf("stack %q has no earlier revision to roll back to", st.Name)
+	}
+	if st.Status != StackUpdateFailed && st.Status != StackUpdateInProgress && st.Status != StackRollbackFailed {
+		return fmt.Errorf("stack %q is %s: only a failed update can be rolled back", st.Name, st.Status)
+	}
+	failed := st.Reason
+	p := st.Previous
+	st.File, st.Template, st.Inputs, st.Sealed = p.File, p.Template, p.Inputs, p.Sealed
+	st.Status, st.Operation, st.Reason, st.UpdatedAt = StackRollbackInProgress, OpRollback, "", e.now().UTC()
+	st.Revision++
+	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
+		return fmt.Errorf("stack %q: %w", st.Name, err)
+	}
+	e.event(ctx, st.Name, "", StackRollbackInProgress, "RollingBack", fmt.Sprintf("back to revision %d after: %s", p.Number, failed))
 	return nil
 }
 

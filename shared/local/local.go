@@ -36,8 +36,14 @@ type Result struct {
 	Err error
 }
 
-// Run executes one operation on a stack and returns when the state machine ends.
+// Run executes one operation on a stack and returns when the state machine ends. A failed
+// update rolls back; RunOp lets the caller keep it instead.
 func Run(ctx context.Context, e *engine.Engine, stack, operation string) (*Result, error) {
+	return RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: operation})
+}
+
+// RunOp executes one operation described by req.
+func RunOp(ctx context.Context, e *engine.Engine, req engine.OpRequest) (*Result, error) {
 	m, err := statemachine.Load(statemachine.StackDefinition, map[string]statemachine.Handler{
 		ResValidate:   adapt(e.ValidateStack),
 		ResPlan:       adapt(e.PlanStack),
@@ -47,11 +53,11 @@ func Run(ctx context.Context, e *engine.Engine, stack, operation string) (*Resul
 	if err != nil {
 		return nil, fmt.Errorf("loading the state machine: %w", err)
 	}
-	input, err := json.Marshal(engine.OpRequest{Stack: stack, Operation: operation})
+	input, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	x := m.NewExecution(stack + "-" + operation)
+	x := m.NewExecution(req.Stack + "-" + req.Operation)
 	_, runErr := x.Run(ctx, input)
 	return &Result{Transitions: x.Transitions(), History: x.History(), Err: runErr}, nil
 }
