@@ -541,8 +541,13 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 			continue
 		}
 		switch n.Status {
-		case NodeWaiting, NodeApplying:
+		case NodeWaiting:
 			resp.InFlight++
+		case NodeApplying:
+			// Only a run that died inside apply-node leaves a node APPLYING when check-ready
+			// runs (the Map has finished by then); applying is idempotent, so hand it out again.
+			resp.Pending++
+			resp.Startable = append(resp.Startable, n.ID)
 		case NodeFailed:
 			resp.Failure = true
 		case NodePending:
@@ -550,6 +555,31 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 			if slices.IndexFunc(n.DependsOn, func(d string) bool { return byID[d] == nil || byID[d].Status != NodeReady }) < 0 {
 				resp.Startable = append(resp.Startable, n.ID)
 			}
+		}
+	}
+	if !resp.Failure && resp.InFlight == 0 && resp.Pending > 0 && len(resp.Startable) == 0 {
+		// Nothing runs and nothing can start: a node waits on one that will never be READY.
+		// Fail it with the reason rather than loop.
+		for _, n := range nodes {
+			if n.Status != NodePending || n.Remove {
+				continue
+			}
+			var unmet []string
+			for _, d := range n.DependsOn {
+				if byID[d] == nil || byID[d].Status != NodeReady {
+					st := "missing"
+					if byID[d] != nil {
+						st = string(byID[d].Status)
+					}
+					unmet = append(unmet, fmt.Sprintf("%s (%s)", d, st))
+				}
+			}
+			if _, err := e.fail(ctx, n, "Blocked", "waits for "+strings.Join(unmet, ", ")+", which cannot become READY", nil); err != nil {
+				return CheckResponse{}, err
+			}
+			resp.Failure = true
+			resp.Failed = append(resp.Failed, n.ID)
+			break
 		}
 	}
 	if resp.Failure {
