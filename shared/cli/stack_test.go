@@ -29,13 +29,16 @@ func TestUpStatusEventsOutputsDown(t *testing.T) {
 	stack := fmt.Sprintf("cli-%d", time.Now().UnixNano()%100000)
 	g := []string{"--state", state, "--kubeconfig", kc}
 	const password = "cli-test-secret-value"
-	code, out, errs := run(t, "", append(g, "up", lib+"wordpress.yaml", "--stack", stack, "-p", "mysql_password="+password)...)
+	code, out, errs := run(t, "", append(g, "-v", "up", lib+"wordpress.yaml", "--stack", stack, "-p", "mysql_password="+password)...)
 	t.Cleanup(func() { run(t, "", append(g, "down", stack)...) })
 	if code != ExitOK || !strings.Contains(out, "stack "+stack+": CREATE_COMPLETE") || !strings.Contains(out, "wordpress                WAITING") {
 		t.Fatalf("up: exit %d\n%s\n%s", code, out, errs)
 	}
-	if strings.Contains(out, password) {
-		t.Fatal("secret in up output")
+	if !strings.Contains(errs, "validated") {
+		t.Fatalf("-v logged nothing: %q", errs)
+	}
+	if strings.Contains(out, password) || strings.Contains(errs, password) {
+		t.Fatal("secret in up's output or logs")
 	}
 	code, out, _ = run(t, "", append(g, "status", stack, "-o", "json")...)
 	var status struct {
