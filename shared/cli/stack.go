@@ -187,10 +187,19 @@ func writeEvent(w io.Writer, ev *engine.Event) {
 }
 
 func (a *app) downCmd() *cobra.Command {
+	return a.opCmd("down NAME", "Delete a stack in reverse dependency order (deletePolicy: retain keeps objects)", engine.OpDelete)
+}
+
+func (a *app) rollbackCmd() *cobra.Command {
+	return a.opCmd("rollback NAME", "Return a stack whose update failed to its last good revision", engine.OpRollback)
+}
+
+// opCmd is a command that runs one operation on an existing stack.
+func (a *app) opCmd(use, short, op string) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "down NAME",
-		Short: "Delete a stack in reverse dependency order (deletePolicy: retain keeps objects)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, closeFn, err := a.engine()
@@ -201,30 +210,11 @@ func (a *app) downCmd() *cobra.Command {
 			if _, err := e.Store.GetStack(cmd.Context(), args[0]); err != nil {
 				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
 			}
-			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: engine.OpDelete}, output)
+			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: op, OnFailure: "keep"}, output)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
-}
-
-func (a *app) rollbackCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "rollback NAME",
-		Short: "Return a stack whose update failed to its last good revision",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, closeFn, err := a.engine()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if _, err := e.Store.GetStack(cmd.Context(), args[0]); err != nil {
-				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
-			}
-			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: engine.OpRollback, OnFailure: "keep"}, "text")
-		},
-	}
 }
 
 func (a *app) resumeCmd() *cobra.Command {

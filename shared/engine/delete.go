@@ -53,14 +53,14 @@ func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckRespon
 
 // DeleteNode deletes one node's object, or keeps it when the node says deletePolicy: retain.
 func (e *Engine) DeleteNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
-	st, err := e.Store.GetStack(ctx, req.Stack)
+	st, n, err := e.loadNode(ctx, req)
 	if err != nil {
-		return NodeResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+		return NodeResponse{}, err
 	}
-	n, err := e.Store.GetNode(ctx, req.Stack, req.Node)
-	if err != nil {
-		return NodeResponse{}, fmt.Errorf("stack %q node %q: %w", req.Stack, req.Node, err)
-	}
+	return e.deleteNode(ctx, st, n)
+}
+
+func (e *Engine) deleteNode(ctx context.Context, st *StackRecord, n *NodeRecord) (NodeResponse, error) {
 	if n.Status != NodePending {
 		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
 	}
@@ -107,38 +107,10 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 	if err := e.awaitGone(ctx, st, deleting, &resp); err != nil {
 		return resp, err
 	}
-	dependents := map[string][]string{}
-	for _, n := range nodes {
-		for _, d := range n.DependsOn {
-			dependents[d] = append(dependents[d], n.ID)
-		}
-	}
-	byID := make(map[string]*NodeRecord, len(nodes))
-	for _, n := range nodes {
-		byID[n.ID] = n
-	}
+	tallyDeletion(nodes, &resp)
 	retained := false
 	for _, n := range nodes {
-		switch n.Status {
-		case NodeDeleting:
-			resp.InFlight++
-		case NodeFailed:
-			resp.Failure = true
-			resp.Failed = append(resp.Failed, n.ID)
-		case NodePending:
-			resp.Pending++
-			free := true
-			for _, d := range dependents[n.ID] {
-				if byID[d].Status != NodeDeleted {
-					free = false
-				}
-			}
-			if free {
-				resp.Startable = append(resp.Startable, n.ID)
-			}
-		case NodeDeleted:
-			retained = retained || n.Reason == "Retained"
-		}
+		retained = retained || n.Status == NodeDeleted && n.Reason == "Retained"
 	}
 	resp.Done = !resp.Failure && resp.InFlight == 0 && resp.Pending == 0
 	if resp.InFlight > 0 && len(resp.Startable) == 0 && e.MaxWait == 0 {
@@ -223,13 +195,20 @@ func (e *Engine) removeStale(ctx context.Context, st *StackRecord, removals []*N
 	if err := e.awaitGone(ctx, st, deleting, resp); err != nil {
 		return err
 	}
+	tallyDeletion(removals, resp)
+	return nil
+}
+
+// tallyDeletion counts, for nodes being deleted, those in flight, failed and pending, and
+// hands out the pending ones whose dependents (among nodes) are all DELETED.
+func tallyDeletion(nodes []*NodeRecord, resp *CheckResponse) {
 	dependents := map[string][]*NodeRecord{}
-	for _, n := range removals {
+	for _, n := range nodes {
 		for _, d := range n.DependsOn {
 			dependents[d] = append(dependents[d], n)
 		}
 	}
-	for _, n := range removals {
+	for _, n := range nodes {
 		switch n.Status {
 		case NodeDeleting:
 			resp.InFlight++
@@ -247,7 +226,6 @@ func (e *Engine) removeStale(ctx context.Context, st *StackRecord, removals []*N
 			}
 		}
 	}
-	return nil
 }
 
 // deleteNamespace removes the namespace AOS created for the stack, waiting until it is gone.

@@ -329,16 +329,12 @@ type NodeResponse struct {
 // machine runs one function for both directions. It is idempotent: a node already applied is
 // reported, not applied again.
 func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
-	st, err := e.Store.GetStack(ctx, req.Stack)
+	st, n, err := e.loadNode(ctx, req)
 	if err != nil {
-		return NodeResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
-	}
-	n, err := e.Store.GetNode(ctx, req.Stack, req.Node)
-	if err != nil {
-		return NodeResponse{}, fmt.Errorf("stack %q node %q: %w", req.Stack, req.Node, err)
+		return NodeResponse{}, err
 	}
 	if st.Status == StackDeleteInProgress || n.Remove {
-		return e.DeleteNode(ctx, req)
+		return e.deleteNode(ctx, st, n)
 	}
 	if n.Status != NodePending && n.Status != NodeApplying {
 		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
@@ -421,6 +417,18 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	}
 	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Applied", fmt.Sprintf("%s %s", applied.Ref, verb))
 	return NodeResponse{Node: n.ID, Status: n.Status}, nil
+}
+
+func (e *Engine) loadNode(ctx context.Context, req NodeRequest) (*StackRecord, *NodeRecord, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	n, err := e.Store.GetNode(ctx, req.Stack, req.Node)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stack %q node %q: %w", req.Stack, req.Node, err)
+	}
+	return st, n, nil
 }
 
 func applyReason(err error) string {

@@ -59,8 +59,7 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 			return nil, fmt.Errorf("%s=%q: %w", EnvMaxWait, v, err)
 		}
 	}
-	var mu sync.Mutex
-	clients := map[string]*kube.Client{}
+	cache := &clients{}
 	return &engine.Engine{
 		Store: dynamo.New(db, table), Sealer: sealer, MaxWait: maxWait,
 		Kube: func(ctx context.Context, name string) (*kube.Client, error) {
@@ -71,29 +70,41 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 					return nil, errors.New("the stack names no EKS cluster and " + EnvEKSCluster + " is not set")
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if c := clients[name]; c != nil {
-				return c, nil
-			}
-			var rc *rest.Config
-			var err error
-			if kc != "" {
-				rc, err = kube.LoadConfig(kube.ConfigOptions{Kubeconfig: kc, Context: name})
-			} else {
-				rc, err = kube.EKSConfig(ctx, awsCfg, name)
-			}
-			if err != nil {
-				return nil, err
-			}
-			c, err := kube.New(rc)
-			if err != nil {
-				return nil, err
-			}
-			clients[name] = c
-			return c, nil
+			return cache.get(name, func() (*rest.Config, error) {
+				if kc != "" {
+					return kube.LoadConfig(kube.ConfigOptions{Kubeconfig: kc, Context: name})
+				}
+				return kube.EKSConfig(ctx, awsCfg, name)
+			})
 		},
 	}, nil
+}
+
+// clients keeps one kube client per cluster, for the life of the process.
+type clients struct {
+	mu sync.Mutex
+	m  map[string]*kube.Client
+}
+
+func (c *clients) get(name string, config func() (*rest.Config, error)) (*kube.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl := c.m[name]; cl != nil {
+		return cl, nil
+	}
+	rc, err := config()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kube.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*kube.Client{}
+	}
+	c.m[name] = cl
+	return cl, nil
 }
 
 // LocalOptions say where the CLI keeps state and which cluster it talks to.
@@ -136,29 +147,16 @@ func LocalEngine(o LocalOptions) (e *engine.Engine, close func() error, err erro
 		st.Close()
 		return nil, nil, err
 	}
-	var mu sync.Mutex
-	clients := map[string]*kube.Client{}
+	cache := &clients{}
 	return &engine.Engine{
 		Store: st, Sealer: sealer, MaxWait: 20 * time.Second,
 		Kube: func(ctx context.Context, name string) (*kube.Client, error) {
 			if name == "" {
 				name = o.Context
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if c := clients[name]; c != nil {
-				return c, nil
-			}
-			rc, err := kube.LoadConfig(kube.ConfigOptions{Kubeconfig: o.Kubeconfig, Context: name})
-			if err != nil {
-				return nil, err
-			}
-			c, err := kube.New(rc)
-			if err != nil {
-				return nil, err
-			}
-			clients[name] = c
-			return c, nil
+			return cache.get(name, func() (*rest.Config, error) {
+				return kube.LoadConfig(kube.ConfigOptions{Kubeconfig: o.Kubeconfig, Context: name})
+			})
 		},
 	}, st.Close, nil
 }
