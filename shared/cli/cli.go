@@ -207,7 +207,20 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 	if err != nil {
 		return engine.PlanResponse{}, err
 	}
-	plan, err := engine.Plan(cmd.Context(), engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns})
+	preq := engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}
+	var plan engine.PlanResponse
+	if _, serr := os.Stat(a.statePath()); serr == nil && cmd.Name() == "plan" {
+		// A stack may already exist: show what `aos up` would change. (No state file: every
+		// stack is new, and plan creates no file.)
+		e, closeFn, eerr := a.engine()
+		if eerr != nil {
+			return plan, eerr
+		}
+		defer closeFn()
+		plan, err = e.Preview(cmd.Context(), engine.CreateRequest{PlanRequest: preq, Context: a.global.context})
+	} else {
+		plan, err = engine.Plan(cmd.Context(), preq)
+	}
 	var inv *engine.InvalidTemplateError
 	if errors.As(err, &inv) {
 		if f.output == "json" {
@@ -240,8 +253,13 @@ func (a *app) planCmd() *cobra.Command {
 			if f.output == "json" {
 				return a.printJSON(plan)
 			}
-			fmt.Fprintf(a.stdout, "stack %s in namespace %s: %d node(s), longest chain %d, %d start at once\n\n",
-				plan.Stack, plan.Namespace, len(plan.Nodes), len(plan.LongestChain), len(plan.Ready))
+			count := map[engine.Action]int{}
+			for _, n := range plan.Nodes {
+				count[n.Action]++
+			}
+			fmt.Fprintf(a.stdout, "stack %s in namespace %s: %d to create, %d to update, %d to delete, %d unchanged; longest chain %d, %d start at once\n\n",
+				plan.Stack, plan.Namespace, count[engine.ActionCreate], count[engine.ActionUpdate], count[engine.ActionDelete],
+				count[engine.ActionUnchanged], len(plan.LongestChain), len(plan.Ready))
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tACTION\tKIND\tNAME\tAFTER")
 			for _, n := range plan.Nodes {

@@ -107,8 +107,12 @@ func TestGraphFormats(t *testing.T) {
 }
 
 func TestPlanTableAndJSON(t *testing.T) {
-	code, out, _ := run(t, "", "plan", lib+"microservices.yaml", "-p", "db_password=twelve-chars-long", "--stack", "shop")
-	if code != ExitOK || !strings.Contains(out, "stack shop in namespace shop: 10 node(s), longest chain 5, 5 start at once") ||
+	none := filepath.Join(t.TempDir(), "none.db")
+	code, out, _ := run(t, "", "--state", none, "plan", lib+"microservices.yaml", "-p", "db_password=twelve-chars-long", "--stack", "shop")
+	if _, err := os.Stat(none); err == nil {
+		t.Fatal("plan created a state file")
+	}
+	if code != ExitOK || !strings.Contains(out, "stack shop in namespace shop: 10 to create, 0 to update, 0 to delete, 0 unchanged; longest chain 5, 5 start at once") ||
 		!strings.Contains(out, "schema        create  Job         create-schema  db,db-svc") {
 		t.Fatalf("plan: exit %d\n%s", code, out)
 	}

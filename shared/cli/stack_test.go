@@ -76,6 +76,15 @@ func TestUpStatusEventsOutputsDown(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "UPDATE_COMPLETE") || strings.Count(out, "Unchanged") != 5 {
 		t.Fatalf("second up: exit %d\n%s\n%s", code, out, errs)
 	}
+	// plan previews an update: nothing changes with the same inputs; a new image changes one node.
+	code, out, _ = run(t, "", append(g, "plan", lib+"wordpress.yaml", "--stack", stack, "-p", "mysql_password="+password)...)
+	if code != ExitOK || !strings.Contains(out, "0 to create, 0 to update, 0 to delete, 5 unchanged") {
+		t.Fatalf("plan of an unchanged stack: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "", append(g, "plan", lib+"wordpress.yaml", "--stack", stack, "-p", "mysql_password="+password, "-p", "wordpress_image=wordpress:6.6")...)
+	if code != ExitOK || !strings.Contains(out, "0 to create, 1 to update, 0 to delete, 4 unchanged") || !strings.Contains(out, "wordpress      update") {
+		t.Fatalf("plan of a changed image: %d\n%s", code, out)
+	}
 	code, out, _ = run(t, "", append(g, "list")...)
 	if code != ExitOK || !strings.Contains(out, stack) {
 		t.Fatalf("list: %s", out)
