@@ -228,15 +228,11 @@ func (a *app) resumeCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			st, err := e.Store.GetStack(cmd.Context(), args[0])
+			st, err := e.TakeOver(cmd.Context(), args[0])
 			if err != nil {
-				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
+				return &exitError{ExitError, err}
 			}
-			switch st.Status {
-			case engine.StackCreateInProgress, engine.StackUpdateInProgress, engine.StackRollbackInProgress, engine.StackDeleteInProgress:
-				return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: st.Operation, OnFailure: "keep"}, "text")
-			}
-			return &exitError{ExitError, fmt.Errorf("stack %q is %s: nothing to resume", st.Name, st.Status)}
+			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: st.Operation, OnFailure: "keep"}, "text")
 		},
 	}
 }

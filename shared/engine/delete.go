@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -30,6 +31,9 @@ func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckRespon
 	if st.Status == StackDeleteComplete {
 		return CheckResponse{}, fmt.Errorf("stack %q is already deleted", st.Name)
 	}
+	if strings.HasSuffix(st.Status, "_IN_PROGRESS") && e.heldElsewhere(st) {
+		return CheckResponse{}, busyError(st)
+	}
 	nodes, err := e.Store.ListNodes(ctx, st.Name)
 	if err != nil {
 		return CheckResponse{}, err
@@ -43,7 +47,7 @@ func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckRespon
 			return CheckResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 		}
 	}
-	st.Status, st.Reason, st.UpdatedAt = StackDeleteInProgress, "", e.now().UTC()
+	st.Status, st.Reason, st.UpdatedAt, st.Lease = StackDeleteInProgress, "", e.now().UTC(), e.newLease()
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", st.Name, err)
 	}
@@ -136,7 +140,7 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 		}
 	}
 	if st.Status != StackDeleteInProgress {
-		st.UpdatedAt = e.now().UTC()
+		st.UpdatedAt, st.Lease = e.now().UTC(), nil
 		if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 			return resp, fmt.Errorf("stack %q: %w", st.Name, err)
 		}

@@ -40,6 +40,10 @@ type Engine struct {
 	// MaxWait bounds how long CheckReady watches for a change before answering.
 	MaxWait time.Duration
 	Now     func() time.Time
+	// Holder names this runner in leases (default host:pid); LeaseFor is how long a lease
+	// holds without renewal (default DefaultLease).
+	Holder   string
+	LeaseFor time.Duration
 }
 
 func (e *Engine) now() time.Time {
@@ -126,8 +130,7 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 			return "", "", fmt.Errorf("clearing deleted stack %q: %w", cur.Name, err)
 		}
 	case strings.HasSuffix(cur.Status, "_IN_PROGRESS"):
-		return "", "", fmt.Errorf("stack %q is busy: %s since %s (use `aos resume %s` if that run was interrupted)",
-			cur.Name, strings.ToLower(cur.Status), cur.UpdatedAt.Format(time.RFC3339), cur.Name)
+		return "", "", busyError(cur)
 	case cur.Status == StackCreateComplete || cur.Status == StackUpdateComplete || cur.Status == StackUpdateFailed ||
 		cur.Status == StackRollbackComplete || cur.Status == StackRollbackFailed:
 		if req.Namespace != "" && req.Namespace != cur.Namespace {
@@ -137,7 +140,7 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 			cur.Previous = &Revision{Number: cur.Revision, File: cur.File, Template: cur.Template, Inputs: cur.Inputs, Sealed: cur.Sealed}
 		}
 		cur.File, cur.Template, cur.Inputs, cur.Sealed = req.file(), req.Template, inputs, sealed
-		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt = StackUpdateInProgress, OpUpdate, "", e.now().UTC()
+		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt, cur.Lease = StackUpdateInProgress, OpUpdate, "", e.now().UTC(), e.newLease()
 		cur.Revision++
 		if err := e.Store.PutStack(ctx, cur, cur.Version); err != nil {
 			return "", "", fmt.Errorf("stack %q: %w", cur.Name, err)
@@ -149,7 +152,7 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 	}
 	rec := &StackRecord{
 		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
-		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: 1,
+		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: 1, Lease: e.newLease(),
 		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(),
 	}
 	if err := e.Store.PutStack(ctx, rec, 0); err != nil {
@@ -507,6 +510,9 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: listing nodes: %w", req.Stack, err)
 	}
+	if err := e.renewLease(ctx, st); err != nil {
+		return CheckResponse{}, err
+	}
 	if st.Status == StackDeleteInProgress {
 		return e.checkDelete(ctx, st, nodes)
 	}
@@ -803,7 +809,7 @@ func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*Node
 			}
 		}
 	}
-	st.UpdatedAt = e.now().UTC()
+	st.UpdatedAt, st.Lease = e.now().UTC(), nil
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}
@@ -823,7 +829,7 @@ func (e *Engine) startRollback(ctx context.Context, st *StackRecord) error {
 	failed := st.Reason
 	p := st.Previous
 	st.File, st.Template, st.Inputs, st.Sealed = p.File, p.Template, p.Inputs, p.Sealed
-	st.Status, st.Operation, st.Reason, st.UpdatedAt = StackRollbackInProgress, OpRollback, "", e.now().UTC()
+	st.Status, st.Operation, st.Reason, st.UpdatedAt, st.Lease = StackRollbackInProgress, OpRollback, "", e.now().UTC(), e.newLease()
 	st.Revision++
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)

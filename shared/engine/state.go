@@ -38,6 +38,8 @@ type StackRecord struct {
 	Status    string            `json:"status"`
 	Operation string            `json:"operation,omitempty"` // create, update, delete
 	Revision  int               `json:"revision"`
+	// Lease is held by the runner of an operation in progress.
+	Lease *Lease `json:"lease,omitempty"`
 	// Previous is the last revision that completed, kept for rollback.
 	Previous  *Revision      `json:"previous,omitempty"`
 	Reason    string         `json:"reason,omitempty"`

@@ -62,6 +62,9 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 	cache := &clients{}
 	return &engine.Engine{
 		Store: dynamo.New(db, table), Sealer: sealer, MaxWait: maxWait,
+		// Every function of every execution runs as one holder: Step Functions itself keeps
+		// one execution per operation, and the in-progress status refuses a second.
+		Holder: "aws-step-functions",
 		Kube: func(ctx context.Context, name string) (*kube.Client, error) {
 			kc := os.Getenv(EnvKubeconfig)
 			if name == "" && kc == "" {

@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Lease says who runs a stack's operation and until when that claim holds without renewal.
+// Check-ready renews it; a run that dies stops renewing, and once it expires the next
+// operation or `aos resume` continues from the stored state.
+type Lease struct {
+	Holder string    `json:"holder"`
+	Until  time.Time `json:"until"`
+}
+
+// DefaultLease is how long a lease holds without renewal.
+const DefaultLease = 2 * time.Minute
+
+func (e *Engine) leaseFor() time.Duration {
+	if e.LeaseFor > 0 {
+		return e.LeaseFor
+	}
+	return DefaultLease
+}
+
+// holder names this runner: Holder if set, else host:pid.
+func (e *Engine) holder() string {
+	if e.Holder != "" {
+		return e.Holder
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
+
+func (e *Engine) newLease() *Lease {
+	return &Lease{Holder: e.holder(), Until: e.now().Add(e.leaseFor()).UTC()}
+}
+
+// ErrBusy: another runner holds the stack's lease.
+var ErrBusy = errors.New("stack is busy")
+
+// heldElsewhere reports whether a live lease belongs to another runner.
+func (e *Engine) heldElsewhere(st *StackRecord) bool {
+	return st.Lease != nil && st.Lease.Holder != e.holder() && e.now().Before(st.Lease.Until) && !holderGone(st.Lease.Holder)
+}
+
+// holderGone reports whether a host:pid holder is a process on this host that has exited,
+// so its lease need not be waited out.
+func holderGone(holder string) bool {
+	host, pid, ok := strings.Cut(holder, ":")
+	me, _ := os.Hostname()
+	if !ok || host != me {
+		return false
+	}
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return false
+	}
+	return syscall.Kill(n, 0) == syscall.ESRCH
+}
+
+func busyError(st *StackRecord) error {
+	msg := fmt.Sprintf("stack %q is busy: %s started at %s", st.Name, strings.ToLower(st.Status), st.UpdatedAt.Format(time.RFC3339))
+	if st.Lease != nil {
+		msg += fmt.Sprintf(" by %s (lease until %s; `aos resume %s` continues it after that)", st.Lease.Holder, st.Lease.Until.Format(time.RFC3339), st.Name)
+	} else {
+		msg += fmt.Sprintf(" (`aos resume %s` continues it if that run was interrupted)", st.Name)
+	}
+	return fmt.Errorf("%w: %s", ErrBusy, msg)
+}
+
+// renewLease keeps the lease while an operation runs: it refuses when another live runner
+// holds it, and writes only when half the lease has passed, so a check costs no write.
+func (e *Engine) renewLease(ctx context.Context, st *StackRecord) error {
+	if !strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+		return nil
+	}
+	if e.heldElsewhere(st) {
+		return busyError(st)
+	}
+	if st.Lease != nil && st.Lease.Holder == e.holder() && st.Lease.Until.Sub(e.now()) > e.leaseFor()/2 {
+		return nil
+	}
+	st.Lease = e.newLease()
+	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
+		return fmt.Errorf("stack %q: renewing the lease: %w", st.Name, err)
+	}
+	return nil
+}
+
+// TakeOver claims an interrupted operation for this runner. It refuses while another live
+// runner holds the lease.
+func (e *Engine) TakeOver(ctx context.Context, stack string) (*StackRecord, error) {
+	st, err := e.Store.GetStack(ctx, stack)
+	if err != nil {
+		return nil, fmt.Errorf("stack %q: %w", stack, err)
+	}
+	if !strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+		return st, fmt.Errorf("stack %q is %s: nothing to resume", st.Name, st.Status)
+	}
+	if e.heldElsewhere(st) {
+		return st, busyError(st)
+	}
+	prev := "nobody"
+	if st.Lease != nil {
+		prev = st.Lease.Holder
+	}
+	st.Lease = e.newLease()
+	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
+		return st, fmt.Errorf("stack %q: %w", st.Name, err)
+	}
+	e.event(ctx, st.Name, "", st.Status, "Resumed", fmt.Sprintf("%s takes over from %s", st.Lease.Holder, prev))
+	return st, nil
+}

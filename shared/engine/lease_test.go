@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aos-project/aos/shared/secrets"
+)
+
+// memStore is enough of a Store for lease logic; the real stores pass storetest.
+type memStore struct {
+	Store
+	stacks map[string]*StackRecord
+}
+
+func (m *memStore) GetStack(_ context.Context, name string) (*StackRecord, error) {
+	s, ok := m.stacks[name]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	c := *s
+	return &c, nil
+}
+
+func (m *memStore) PutStack(_ context.Context, s *StackRecord, expect int64) error {
+	cur, ok := m.stacks[s.Name]
+	if ok && cur.Version != expect || !ok && expect != 0 {
+		return ErrVersionConflict
+	}
+	s.Version = expect + 1
+	c := *s
+	m.stacks[s.Name] = &c
+	return nil
+}
+
+func (m *memStore) ListNodes(context.Context, string) ([]*NodeRecord, error) { return nil, nil }
+func (m *memStore) AppendEvent(context.Context, *Event) error                { return nil }
+
+func TestLeaseRefusesASecondRunnerUntilItExpires(t *testing.T) {
+	st := &memStore{stacks: map[string]*StackRecord{}}
+	sealer, _ := secrets.LoadOrCreate(filepath.Join(t.TempDir(), "k"))
+	clock := time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	a := &Engine{Store: st, Sealer: sealer, Holder: "runner-a", LeaseFor: time.Minute, Now: now}
+	b := &Engine{Store: st, Sealer: sealer, Holder: "runner-b", LeaseFor: time.Minute, Now: now}
+	ctx := context.Background()
+	src := "format: aos/v1\nname: l\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+	if _, err := a.Submit(ctx, CreateRequest{PlanRequest: PlanRequest{TemplateRequest: TemplateRequest{Template: src}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Submit(ctx, CreateRequest{PlanRequest: PlanRequest{TemplateRequest: TemplateRequest{Template: src}}})
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), `stack "l" is busy: create_in_progress started at 2026-11-22T01:00:00Z by runner-a`) {
+		t.Fatalf("second submit: %v", err)
+	}
+	if _, err := b.CheckReady(ctx, CheckRequest{Stack: "l"}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("check-ready by another runner: %v", err)
+	}
+	if _, err := b.TakeOver(ctx, "l"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("take-over of a live lease: %v", err)
+	}
+	// Renewal writes only after half the lease has passed.
+	v := st.stacks["l"].Version
+	clock = clock.Add(20 * time.Second)
+	if err := a.renewLease(ctx, st.stacks["l"]); err != nil || st.stacks["l"].Version != v {
+		t.Fatalf("early renewal wrote: %v (version %d -> %d)", err, v, st.stacks["l"].Version)
+	}
+	clock = clock.Add(20 * time.Second)
+	rec, _ := st.GetStack(ctx, "l")
+	if err := a.renewLease(ctx, rec); err != nil || st.stacks["l"].Lease.Until != clock.Add(time.Minute) {
+		t.Fatalf("renewal: %v, lease %+v", err, st.stacks["l"].Lease)
+	}
+	// Runner a stops renewing; after the lease runs out, b takes over.
+	clock = clock.Add(61 * time.Second)
+	got, err := b.TakeOver(ctx, "l")
+	if err != nil || got.Lease.Holder != "runner-b" {
+		t.Fatalf("take-over after expiry: %v %+v", err, got)
+	}
+	if _, err := a.CheckReady(ctx, CheckRequest{Stack: "l"}); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "by runner-b") {
+		t.Fatalf("the old runner must now be refused: %v", err)
+	}
+}
