@@ -7,12 +7,14 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 
 	"github.com/aos-project/aos/shared/engine"
 )
@@ -34,8 +36,11 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("state store directory: %w", err)
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	if errors.Is(err, bberrors.ErrTimeout) {
+		return nil, fmt.Errorf("the state file %s is in use by another aos process: one aos command at a time per state file (wait for it, or use another --state)", path)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("opening state store %s (another aos process holding it?): %w", path, err)
+		return nil, fmt.Errorf("opening state store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketStacks, bucketNodes, bucketEvents} {
