@@ -342,3 +342,62 @@ nodes:
 		t.Fatalf("second create of the same stack: %v", err)
 	}
 }
+
+// The same stack on the embedded store and on DynamoDB gives the same events and end state.
+func TestBothStoresGiveTheSameEventsAndEndState(t *testing.T) {
+	t.Parallel()
+	const chain = `format: aos/v1
+name: same
+nodes:
+  a:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {v: "1"}}
+  b:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {from: "${nodes.a.metadata.name}"}}
+  c:
+    dependsOn: [b]
+    manifest: {apiVersion: v1, kind: Secret, metadata: {name: c}, stringData: {k: v}}
+outputs:
+  b: ${nodes.b.data.from}
+`
+	type run struct {
+		events []string
+		nodes  map[string]string
+		out    map[string]any
+	}
+	deploy := func(store string) run {
+		e, _ := newEngine(t, store)
+		cs := testcluster.Client(t)
+		stack := fmt.Sprintf("same-%s-%d", store[:4], time.Now().UnixNano()%100000)
+		t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+		created, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: chain}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		drive(t, e, stack, created.Ready)
+		var r run
+		evs, _ := e.Store.ListEvents(context.Background(), stack, 0)
+		for _, ev := range evs {
+			r.events = append(r.events, ev.Node+"/"+ev.Status+"/"+ev.Reason)
+		}
+		nodes, _ := e.Store.ListNodes(context.Background(), stack)
+		r.nodes = map[string]string{}
+		for _, n := range nodes {
+			r.nodes[n.ID] = string(n.Status) + " " + n.Ref.Kind + "/" + n.Ref.Name
+		}
+		st, _ := e.Store.GetStack(context.Background(), stack)
+		r.out = st.Outputs
+		r.nodes["(stack)"] = st.Status
+		return r
+	}
+	bolt, dyn := deploy("bolt"), deploy("dynamodb")
+	if fmt.Sprint(bolt.events) != fmt.Sprint(dyn.events) {
+		t.Fatalf("events differ:\n bolt %v\n dynamodb %v", bolt.events, dyn.events)
+	}
+	if fmt.Sprint(bolt.nodes) != fmt.Sprint(dyn.nodes) || fmt.Sprint(bolt.out) != fmt.Sprint(dyn.out) {
+		t.Fatalf("end state differs:\n bolt %v %v\n dynamodb %v %v", bolt.nodes, bolt.out, dyn.nodes, dyn.out)
+	}
+	if bolt.nodes["(stack)"] != engine.StackCreateComplete || bolt.out["b"] != "a" {
+		t.Fatalf("unexpected end state %v %v", bolt.nodes, bolt.out)
+	}
+	t.Logf("%d identical events on both stores", len(bolt.events))
+}
