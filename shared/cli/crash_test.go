@@ -146,3 +146,65 @@ func TestKilledUpResumes(t *testing.T) {
 	}
 	t.Logf("killed after %d bytes of progress; resumed; %d events", out.Len(), len(evs))
 }
+
+// Two `aos up` of one stack at once, as two processes on one state file: exactly one runs,
+// the other exits 1 saying the stack is busy; `aos status` from a third process answers while
+// the winner is still running.
+func TestTwoUpsAtOnceOneRuns(t *testing.T) {
+	kc := kubeconfigPath(t)
+	cs := testcluster.Client(t)
+	state := filepath.Join(t.TempDir(), "state.db")
+	stack := fmt.Sprintf("race-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(t.Context(), stack, metav1.DeleteOptions{}) })
+	tpl := write(t, "thirty.yaml", thirty)
+	g := []string{"--state", state, "--kubeconfig", kc}
+
+	var outs [2]bytes.Buffer
+	var procs [2]*exec.Cmd
+	for i := range procs {
+		procs[i] = aosProcess(append(g, "up", tpl, "--stack", stack)...)
+		procs[i].Stdout, procs[i].Stderr = &outs[i], &outs[i]
+	}
+	for _, p := range procs {
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// While they run, a reader gets its answer between the writer's transactions.
+	time.Sleep(1500 * time.Millisecond)
+	code, sout, serr := run(t, "", append(g, "status", stack, "-o", "json")...)
+	if code != ExitOK || !strings.Contains(sout, "CREATE_IN_PROGRESS") {
+		t.Fatalf("status during up: exit %d\n%s\n%s", code, sout, serr)
+	}
+	codes := [2]int{}
+	for i, p := range procs {
+		err := p.Wait()
+		codes[i] = p.ProcessState.ExitCode()
+		if err != nil && codes[i] == -1 {
+			t.Fatal(err)
+		}
+	}
+	winner, loser := 0, 1
+	if codes[1] == ExitOK {
+		winner, loser = 1, 0
+	}
+	if codes[winner] != ExitOK || codes[loser] != ExitError {
+		t.Fatalf("exit codes %v\n--- first:\n%s\n--- second:\n%s", codes, outs[0].String(), outs[1].String())
+	}
+	if !strings.Contains(outs[loser].String(), "stack \""+stack+"\" is busy") {
+		t.Fatalf("the refused run does not say the stack is busy:\n%s", outs[loser].String())
+	}
+	if !strings.Contains(outs[winner].String(), "CREATE_COMPLETE") {
+		t.Fatalf("the winner did not complete:\n%s", outs[winner].String())
+	}
+	deps, err := cs.AppsV1().Deployments(stack).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(deps.Items) != 30 {
+		t.Fatalf("%d deployments, %v", len(deps.Items), err)
+	}
+	for _, d := range deps.Items {
+		if d.Generation != 1 {
+			t.Fatalf("deployment %s has generation %d: both runs applied it", d.Name, d.Generation)
+		}
+	}
+	t.Logf("loser said: %s", strings.TrimSpace(outs[loser].String()))
+}

@@ -72,8 +72,14 @@ func busyError(st *StackRecord) error {
 	} else {
 		msg += fmt.Sprintf(" (`aos resume %s` continues it if that run was interrupted)", st.Name)
 	}
-	return fmt.Errorf("%w: %s", ErrBusy, msg)
+	return &BusyError{msg}
 }
+
+// BusyError says who holds a stack; it matches ErrBusy.
+type BusyError struct{ msg string }
+
+func (e *BusyError) Error() string        { return e.msg }
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
 // renewLease keeps the lease while an operation runs: it refuses when another live runner
 // holds it, and writes only when half the lease has passed, so a check costs no write.

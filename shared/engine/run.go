@@ -157,7 +157,7 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 	}
 	if err := e.Store.PutStack(ctx, rec, 0); err != nil {
 		if errors.Is(err, ErrVersionConflict) {
-			return "", "", fmt.Errorf("stack %q is busy: another run recorded it a moment ago", rec.Name)
+			return "", "", &BusyError{fmt.Sprintf("stack %q is busy: another run recorded it a moment ago", rec.Name)}
 		}
 		return "", "", fmt.Errorf("recording stack %q: %w", rec.Name, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -25,24 +26,35 @@ var (
 	bucketEvents = []byte("events")
 )
 
-// Store is a bbolt-backed engine.Store.
-type Store struct{ db *bbolt.DB }
+// Store is a bbolt-backed engine.Store. The file is open only while a transaction runs (and
+// shared by this process's concurrent transactions), so a second aos process — `aos status`
+// beside a running `aos up`, or a second `aos up` that must be told the stack is busy — gets
+// its turn between writes instead of waiting for the whole operation.
+type Store struct {
+	path    string
+	timeout time.Duration
+
+	mu     sync.Mutex
+	db     *bbolt.DB
+	users  int
+	closed bool
+}
 
 var _ engine.Store = (*Store)(nil)
 
+// DefaultLockTimeout is how long a transaction waits for another process's transaction.
+const DefaultLockTimeout = 10 * time.Second
+
 // Open opens (creating if needed) the store file at path.
-func Open(path string) (*Store, error) {
+func Open(path string) (*Store, error) { return OpenTimeout(path, DefaultLockTimeout) }
+
+// OpenTimeout is Open with the time a transaction waits for the file lock.
+func OpenTimeout(path string, lockTimeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("state store directory: %w", err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
-	if errors.Is(err, bberrors.ErrTimeout) {
-		return nil, fmt.Errorf("the state file %s is in use by another aos process: one aos command at a time per state file (wait for it, or use another --state)", path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening state store %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
+	s := &Store{path: path, timeout: lockTimeout}
+	err := s.update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketStacks, bucketNodes, bucketEvents} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -51,14 +63,68 @@ func Open(path string) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("initialising state store %s: %w", path, err)
+		return nil, fmt.Errorf("initialising state store: %w", err)
 	}
-	return &Store{db: db}, nil
+	return s, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// acquire opens the file, or joins the transactions of this process that have it open.
+func (s *Store) acquire() (*bbolt.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("state store %s is closed", s.path)
+	}
+	if s.db == nil {
+		db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{Timeout: s.timeout})
+		if errors.Is(err, bberrors.ErrTimeout) {
+			return nil, fmt.Errorf("the state file %s stayed in use by another aos process for %s (a long write, or a stuck process holding it; use another --state to work beside it)", s.path, s.timeout)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("opening state store %s: %w", s.path, err)
+		}
+		s.db = db
+	}
+	s.users++
+	return s.db, nil
+}
+
+// release closes the file when this process's last transaction on it ends.
+func (s *Store) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users--
+	if s.users == 0 && s.db != nil {
+		_ = s.db.Close()
+		s.db = nil
+	}
+}
+
+func (s *Store) view(fn func(*bbolt.Tx) error) error {
+	db, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	return db.View(fn)
+}
+
+func (s *Store) update(fn func(*bbolt.Tx) error) error {
+	db, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	return db.Update(fn)
+}
+
+// Close makes further use an error; the file itself is closed after each transaction.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
 
 func nodeKey(stack, id string) []byte { return []byte(stack + "\x00" + id) }
 
@@ -96,7 +162,7 @@ func putVersioned(tx *bbolt.Tx, bucket, key []byte, expect int64, v any, setVers
 
 func (s *Store) GetStack(_ context.Context, name string) (*engine.StackRecord, error) {
 	var r engine.StackRecord
-	err := s.db.View(func(tx *bbolt.Tx) error { return get(tx, bucketStacks, []byte(name), &r) })
+	err := s.view(func(tx *bbolt.Tx) error { return get(tx, bucketStacks, []byte(name), &r) })
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +171,7 @@ func (s *Store) GetStack(_ context.Context, name string) (*engine.StackRecord, e
 
 func (s *Store) ListStacks(_ context.Context) ([]*engine.StackRecord, error) {
 	var out []*engine.StackRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketStacks).ForEach(func(k, v []byte) error {
 			var r engine.StackRecord
 			if err := json.Unmarshal(v, &r); err != nil {
@@ -120,7 +186,7 @@ func (s *Store) ListStacks(_ context.Context) ([]*engine.StackRecord, error) {
 
 func (s *Store) DeleteStack(_ context.Context, name string) error {
 	prefix := []byte(name + "\x00")
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketStacks).Delete([]byte(name)); err != nil {
 			return err
 		}
@@ -135,14 +201,14 @@ func (s *Store) DeleteStack(_ context.Context, name string) error {
 }
 
 func (s *Store) PutStack(_ context.Context, r *engine.StackRecord, expect int64) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		return putVersioned(tx, bucketStacks, []byte(r.Name), expect, r, func(v int64) { r.Version = v })
 	})
 }
 
 func (s *Store) GetNode(_ context.Context, stack, id string) (*engine.NodeRecord, error) {
 	var r engine.NodeRecord
-	err := s.db.View(func(tx *bbolt.Tx) error { return get(tx, bucketNodes, nodeKey(stack, id), &r) })
+	err := s.view(func(tx *bbolt.Tx) error { return get(tx, bucketNodes, nodeKey(stack, id), &r) })
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +216,7 @@ func (s *Store) GetNode(_ context.Context, stack, id string) (*engine.NodeRecord
 }
 
 func (s *Store) PutNode(_ context.Context, r *engine.NodeRecord, expect int64) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		return putVersioned(tx, bucketNodes, nodeKey(r.Stack, r.ID), expect, r, func(v int64) { r.Version = v })
 	})
 }
@@ -158,7 +224,7 @@ func (s *Store) PutNode(_ context.Context, r *engine.NodeRecord, expect int64) e
 func (s *Store) ListNodes(_ context.Context, stack string) ([]*engine.NodeRecord, error) {
 	var out []*engine.NodeRecord
 	prefix := []byte(stack + "\x00")
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketNodes).Cursor()
 		for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
 			var r engine.NodeRecord
@@ -173,7 +239,7 @@ func (s *Store) ListNodes(_ context.Context, stack string) ([]*engine.NodeRecord
 }
 
 func (s *Store) AppendEvent(_ context.Context, e *engine.Event) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		b, err := tx.Bucket(bucketEvents).CreateBucketIfNotExists([]byte(e.Stack))
 		if err != nil {
 			return err
@@ -193,7 +259,7 @@ func (s *Store) AppendEvent(_ context.Context, e *engine.Event) error {
 
 func (s *Store) ListEvents(_ context.Context, stack string, after int64) ([]*engine.Event, error) {
 	var out []*engine.Event
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketEvents).Bucket([]byte(stack))
 		if b == nil {
 			return nil
