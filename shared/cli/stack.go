@@ -15,6 +15,7 @@ import (
 
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/local"
+	"github.com/aos-project/aos/shared/template"
 	"github.com/aos-project/aos/shared/wiring"
 )
 
@@ -38,7 +39,8 @@ func (a *app) engine() (*engine.Engine, func() error, error) {
 }
 
 func (a *app) stackCommands() []*cobra.Command {
-	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.resumeCmd(), a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd()}
+	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.rebuildCmd(), a.copyCmd(), a.resumeCmd(),
+		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd(), a.historyCmd()}
 }
 
 func (a *app) upCmd() *cobra.Command {
@@ -72,21 +74,10 @@ func (a *app) upCmd() *cobra.Command {
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			name, op, err := e.SubmitOp(ctx, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}})
-			var inv *engine.InvalidTemplateError
-			if errors.As(err, &inv) {
-				for _, p := range inv.Problems {
-					fmt.Fprintln(a.stdout, p.String())
-				}
-				return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", args[0], len(inv.Problems))}
-			}
-			if err != nil {
-				return &exitError{ExitError, err}
-			}
 			if onFailure != "rollback" && onFailure != "keep" {
 				return &exitError{ExitError, fmt.Errorf("--on-failure %q: expected rollback or keep", onFailure)}
 			}
-			return a.operate(ctx, e, engine.OpRequest{Stack: name, Operation: op, OnFailure: onFailure}, f.output)
+			return a.submitAndOperate(ctx, e, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}}, onFailure, f.output)
 		},
 	}
 	f.register(cmd, true)
@@ -191,7 +182,204 @@ func (a *app) downCmd() *cobra.Command {
 }
 
 func (a *app) rollbackCmd() *cobra.Command {
-	return a.opCmd("rollback NAME", "Return a stack whose update failed to its last good revision", engine.OpRollback)
+	var revision int
+	cmd := a.opCmd("rollback NAME", "Return a stack to its last good revision, or to any earlier one with --revision", engine.OpRollback)
+	cmd.Long = "Without --revision: undoes a failed update, returning to the last revision that completed.\n" +
+		"With --revision N: updates the stack to revision N's template and inputs (see `aos history`);\n" +
+		"if that update fails, it is rolled back like any other."
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if revision == 0 {
+			return run(cmd, args)
+		}
+		output, _ := cmd.Flags().GetString("output")
+		e, closeFn, err := a.engine()
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		req, err := e.RevisionRequest(cmd.Context(), args[0], revision)
+		if err != nil {
+			return &exitError{ExitError, err}
+		}
+		return a.submitAndOperate(cmd.Context(), e, req, "rollback", output)
+	}
+	cmd.Flags().IntVar(&revision, "revision", 0, "the revision to return to (default: the last good one)")
+	return cmd
+}
+
+// submitAndOperate records a create or update and runs it.
+func (a *app) submitAndOperate(ctx context.Context, e *engine.Engine, req engine.CreateRequest, onFailure, output string) error {
+	name, op, err := e.SubmitOp(ctx, req)
+	var inv *engine.InvalidTemplateError
+	if errors.As(err, &inv) {
+		for _, p := range inv.Problems {
+			fmt.Fprintln(a.stdout, p.String())
+		}
+		return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", req.File, len(inv.Problems))}
+	}
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	return a.operate(ctx, e, engine.OpRequest{Stack: name, Operation: op, OnFailure: onFailure}, output)
+}
+
+func (a *app) rebuildCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "rebuild NAME",
+		Short: "Delete a stack and create it again from the same template and inputs",
+		Long: "Runs `aos down NAME`, then creates the stack again from its current revision's template and\n" +
+			"inputs (secret inputs included), in the same namespace and context. Useful to reset an\n" +
+			"environment to a clean state. The stack's revisions and events continue.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			st, err := a.stack(cmd.Context(), e, args[0])
+			if err != nil {
+				return err
+			}
+			if st.Status == engine.StackDeleteComplete {
+				return &exitError{ExitError, fmt.Errorf("stack %q is deleted; `aos up` creates it again from a template", st.Name)}
+			}
+			// Read before the delete: the create must use what the stack had.
+			req, err := e.Resubmission(st)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			req.Note = "rebuild"
+			if err := a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: engine.OpDelete, OnFailure: "keep"}, output); err != nil {
+				return err
+			}
+			return a.submitAndOperate(cmd.Context(), e, req, "keep", output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func (a *app) copyCmd() *cobra.Command {
+	var output, to, ns string
+	var params []string
+	cmd := &cobra.Command{
+		Use:   "copy NAME --to NEW",
+		Short: "Create a new stack from another stack's template and inputs",
+		Long: "Creates stack NEW from NAME's current template and inputs (secret inputs included). The copy\n" +
+			"goes to namespace NEW unless --namespace says otherwise, and to the same kube context\n" +
+			"unless the global --context names another one. -p overrides single inputs.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to == "" {
+				return &exitError{ExitError, errors.New("--to NEW is required: the name of the new stack")}
+			}
+			raw, err := template.ParseRaw(params)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			st, err := a.stack(cmd.Context(), e, args[0])
+			if err != nil {
+				return err
+			}
+			if cur, err := e.Store.GetStack(cmd.Context(), to); err == nil && cur.Status != engine.StackDeleteComplete {
+				return &exitError{ExitError, fmt.Errorf("stack %q exists already (%s): copy to a new name, or `aos down %s` first", to, cur.Status, to)}
+			}
+			req, err := e.Resubmission(st)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			req.Stack, req.Namespace, req.RawParams, req.Note = to, ns, raw, "copy of "+st.Name
+			if a.global.context != "" {
+				req.Context = a.global.context
+			}
+			return a.submitAndOperate(cmd.Context(), e, req, "keep", output)
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "name of the new stack")
+	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace of the copy (default: its name)")
+	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "override one input as key=value (repeatable)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func (a *app) historyCmd() *cobra.Command {
+	var output string
+	return a.withStack(&output, "history NAME", "List a stack's revisions: what each operation applied and how it ended", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
+		revs, err := e.Store.ListRevisions(cmd.Context(), st.Name)
+		if err != nil {
+			return &exitError{ExitError, err}
+		}
+		views := make([]revisionView, 0, len(revs))
+		for _, r := range revs {
+			views = append(views, revisionSummary(r))
+		}
+		if output == "json" {
+			return a.printJSON(views)
+		}
+		fmt.Fprintf(a.stdout, "stack %s: revision %d, %s\n\n", st.Name, st.Revision, st.Status)
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REVISION\tOPERATION\tSTATUS\tSTARTED\tTOOK\tFILE\tNOTE")
+		for _, v := range views {
+			took := "-"
+			if v.Seconds > 0 {
+				took = fmt.Sprintf("%.1fs", v.Seconds)
+			}
+			note := v.Note
+			if v.Reason != "" {
+				note = strings.TrimSpace(note + " " + v.Reason)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Number, v.Operation, v.Status, v.StartedAt.Local().Format(time.DateTime), took, v.File, note)
+		}
+		return tw.Flush()
+	})
+}
+
+// revisionView is what history shows of a revision: never the sealed values.
+type revisionView struct {
+	Number    int            `json:"number"`
+	Operation string         `json:"operation"`
+	Status    string         `json:"status"`
+	Reason    string         `json:"reason,omitempty"`
+	Note      string         `json:"note,omitempty"`
+	File      string         `json:"file"`
+	Inputs    map[string]any `json:"inputs"`
+	Secret    []string       `json:"secretInputs,omitempty"`
+	StartedAt time.Time      `json:"startedAt"`
+	EndedAt   time.Time      `json:"endedAt,omitzero"`
+	Seconds   float64        `json:"seconds,omitempty"`
+}
+
+func revisionSummary(r *engine.Revision) revisionView {
+	v := revisionView{Number: r.Number, Operation: r.Operation, Status: r.Status, Reason: r.Reason, Note: r.Note,
+		File: r.File, Inputs: r.Inputs, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
+	for k := range r.Sealed {
+		v.Secret = append(v.Secret, k)
+	}
+	sort.Strings(v.Secret)
+	if !r.EndedAt.IsZero() {
+		v.Seconds = r.EndedAt.Sub(r.StartedAt).Seconds()
+	}
+	return v
+}
+
+// stack reads a stack, saying how to find the right name when there is none.
+func (a *app) stack(ctx context.Context, e *engine.Engine, name string) (*engine.StackRecord, error) {
+	st, err := e.Store.GetStack(ctx, name)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, &exitError{ExitError, fmt.Errorf("no stack named %q in %s (see `aos list`)", name, a.statePath())}
+	}
+	if err != nil {
+		return nil, &exitError{ExitError, err}
+	}
+	return st, nil
 }
 
 // opCmd is a command that runs one operation on an existing stack.

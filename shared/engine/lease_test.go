@@ -39,6 +39,10 @@ func (m *memStore) PutStack(_ context.Context, s *StackRecord, expect int64) err
 
 func (m *memStore) ListNodes(context.Context, string) ([]*NodeRecord, error) { return nil, nil }
 func (m *memStore) AppendEvent(context.Context, *Event) error                { return nil }
+func (m *memStore) PutRevision(context.Context, string, *Revision) error     { return nil }
+func (m *memStore) ListRevisions(context.Context, string) ([]*Revision, error) {
+	return nil, nil
+}
 
 func TestLeaseRefusesASecondRunnerUntilItExpires(t *testing.T) {
 	st := &memStore{stacks: map[string]*StackRecord{}}

@@ -57,6 +57,8 @@ func (e *Engine) now() time.Time {
 type CreateRequest struct {
 	PlanRequest
 	Context string `json:"context,omitempty"`
+	// Note says why, in the revision and its first event (rollback --revision, rebuild, copy).
+	Note string `json:"note,omitempty"`
 }
 
 // CreateResponse names the stack and the nodes that can start at once.
@@ -120,12 +122,14 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 		}
 	}
 	cur, err := e.Store.GetStack(ctx, plan.Stack)
+	revision := 1
 	switch {
 	case errors.Is(err, ErrNotFound):
 	case err != nil:
 		return "", "", fmt.Errorf("stack %q: %w", plan.Stack, err)
 	case cur.Status == StackDeleteComplete:
-		// A deleted stack's name is free again; its event log continues.
+		// A deleted stack's name is free again; its event log and revisions continue.
+		revision = cur.Revision + 1
 		if err := e.Store.DeleteStack(ctx, cur.Name); err != nil {
 			return "", "", fmt.Errorf("clearing deleted stack %q: %w", cur.Name, err)
 		}
@@ -142,18 +146,24 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 		cur.File, cur.Template, cur.Inputs, cur.Sealed = req.file(), req.Template, inputs, sealed
 		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt, cur.Lease = StackUpdateInProgress, OpUpdate, "", e.now().UTC(), e.newLease()
 		cur.Revision++
+		if err := e.recordRevision(ctx, cur, req.Note); err != nil {
+			return "", "", err
+		}
 		if err := e.Store.PutStack(ctx, cur, cur.Version); err != nil {
 			return "", "", fmt.Errorf("stack %q: %w", cur.Name, err)
 		}
-		e.event(ctx, cur.Name, "", StackUpdateInProgress, "UserInitiated", fmt.Sprintf("revision %d: %d node(s) planned", cur.Revision, len(plan.Nodes)))
+		e.event(ctx, cur.Name, "", StackUpdateInProgress, "UserInitiated", withNote(fmt.Sprintf("revision %d: %d node(s) planned", cur.Revision, len(plan.Nodes)), req.Note))
 		return cur.Name, OpUpdate, nil
 	default:
 		return "", "", fmt.Errorf("stack %q is %s: delete it first (`aos down %s`)", cur.Name, cur.Status, cur.Name)
 	}
 	rec := &StackRecord{
 		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
-		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: 1, Lease: e.newLease(),
+		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: revision, Lease: e.newLease(),
 		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(),
+	}
+	if err := e.recordRevision(ctx, rec, req.Note); err != nil {
+		return "", "", err
 	}
 	if err := e.Store.PutStack(ctx, rec, 0); err != nil {
 		if errors.Is(err, ErrVersionConflict) {
@@ -161,8 +171,15 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 		}
 		return "", "", fmt.Errorf("recording stack %q: %w", rec.Name, err)
 	}
-	e.event(ctx, rec.Name, "", StackCreateInProgress, "UserInitiated", fmt.Sprintf("%d node(s) planned", len(plan.Nodes)))
+	e.event(ctx, rec.Name, "", StackCreateInProgress, "UserInitiated", withNote(fmt.Sprintf("revision %d: %d node(s) planned", rec.Revision, len(plan.Nodes)), req.Note))
 	return rec.Name, OpCreate, nil
+}
+
+func withNote(msg, note string) string {
+	if note == "" {
+		return msg
+	}
+	return msg + " (" + note + ")"
 }
 
 // Operations the state machine runs.
@@ -810,6 +827,9 @@ func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*Node
 		}
 	}
 	st.UpdatedAt, st.Lease = e.now().UTC(), nil
+	if err := e.settleRevision(ctx, st); err != nil {
+		return err
+	}
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}
@@ -831,6 +851,9 @@ func (e *Engine) startRollback(ctx context.Context, st *StackRecord) error {
 	st.File, st.Template, st.Inputs, st.Sealed = p.File, p.Template, p.Inputs, p.Sealed
 	st.Status, st.Operation, st.Reason, st.UpdatedAt, st.Lease = StackRollbackInProgress, OpRollback, "", e.now().UTC(), e.newLease()
 	st.Revision++
+	if err := e.recordRevision(ctx, st, fmt.Sprintf("rollback to revision %d", p.Number)); err != nil {
+		return err
+	}
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}

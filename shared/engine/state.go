@@ -50,13 +50,21 @@ type StackRecord struct {
 	Version int64 `json:"version"`
 }
 
-// Revision is a template with its inputs (secret inputs sealed).
+// Revision is a template with its inputs (secret inputs sealed). The store keeps every
+// revision of a stack, with the operation that made it and how that ended, for `aos history`
+// and `aos rollback --revision`.
 type Revision struct {
-	Number   int               `json:"number"`
-	File     string            `json:"file"`
-	Template string            `json:"template"`
-	Inputs   map[string]any    `json:"inputs"`
-	Sealed   map[string]string `json:"sealed,omitempty"`
+	Number    int               `json:"number"`
+	File      string            `json:"file"`
+	Template  string            `json:"template"`
+	Inputs    map[string]any    `json:"inputs"`
+	Sealed    map[string]string `json:"sealed,omitempty"`
+	Operation string            `json:"operation,omitempty"`
+	Status    string            `json:"status,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+	Note      string            `json:"note,omitempty"`
+	StartedAt time.Time         `json:"startedAt,omitzero"`
+	EndedAt   time.Time         `json:"endedAt,omitzero"`
 }
 
 // NodeRecord is one node of a stack as the store keeps it. Manifest is the node's manifest as
@@ -119,6 +127,10 @@ type Store interface {
 	GetNode(ctx context.Context, stack, id string) (*NodeRecord, error)
 	PutNode(ctx context.Context, n *NodeRecord, expect int64) error
 	ListNodes(ctx context.Context, stack string) ([]*NodeRecord, error)
+	// PutRevision writes (or overwrites) one revision of a stack; ListRevisions returns them
+	// by number. Revisions outlive DeleteStack, as events do.
+	PutRevision(ctx context.Context, stack string, r *Revision) error
+	ListRevisions(ctx context.Context, stack string) ([]*Revision, error)
 	AppendEvent(ctx context.Context, e *Event) error
 	ListEvents(ctx context.Context, stack string, after int64) ([]*Event, error)
 }

@@ -24,6 +24,7 @@ var (
 	bucketStacks = []byte("stacks")
 	bucketNodes  = []byte("nodes")
 	bucketEvents = []byte("events")
+	bucketRevs   = []byte("revisions")
 )
 
 // Store is a bbolt-backed engine.Store. The file is open only while a transaction runs (and
@@ -55,7 +56,7 @@ func OpenTimeout(path string, lockTimeout time.Duration) (*Store, error) {
 	}
 	s := &Store{path: path, timeout: lockTimeout}
 	err := s.update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketStacks, bucketNodes, bucketEvents} {
+		for _, b := range [][]byte{bucketStacks, bucketNodes, bucketEvents, bucketRevs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -273,6 +274,39 @@ func (s *Store) ListEvents(_ context.Context, stack string, after int64) ([]*eng
 			out = append(out, &e)
 		}
 		return nil
+	})
+	return out, err
+}
+
+func (s *Store) PutRevision(_ context.Context, stack string, r *engine.Revision) error {
+	return s.update(func(tx *bbolt.Tx) error {
+		b, err := tx.Bucket(bucketRevs).CreateBucketIfNotExists([]byte(stack))
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		return b.Put(binary.BigEndian.AppendUint64(nil, uint64(r.Number)), data)
+	})
+}
+
+func (s *Store) ListRevisions(_ context.Context, stack string) ([]*engine.Revision, error) {
+	var out []*engine.Revision
+	err := s.view(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketRevs).Bucket([]byte(stack))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var r engine.Revision
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			out = append(out, &r)
+			return nil
+		})
 	})
 	return out, err
 }

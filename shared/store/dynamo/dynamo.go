@@ -7,6 +7,7 @@
 //	SK "NODE#<id>"         one node record
 //	SK "SEQ"               the event counter (atomic ADD)
 //	SK "EVENT#<seq:020d>"  one event
+//	SK "REV#<n:010d>"      one revision (template and inputs, secrets sealed)
 package dynamo
 
 import (
@@ -289,6 +290,43 @@ func (s *Store) ListEvents(ctx context.Context, stack string, after int64) ([]*e
 			return err
 		}
 		out = append(out, &e)
+		return nil
+	})
+	return out, err
+}
+
+func revKey(n int) string { return fmt.Sprintf("REV#%010d", n) }
+
+// PutRevision overwrites: only the lease holder writes a stack's revisions.
+func (s *Store) PutRevision(ctx context.Context, stack string, r *engine.Revision) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if len(data) > MaxItemBytes {
+		return fmt.Errorf("%s/%s: revision is %d bytes; DynamoDB items hold at most %d", stack, revKey(r.Number), len(data), MaxItemBytes)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			"PK": pk(stack), "SK": sk(revKey(r.Number)),
+			"data": &types.AttributeValueMemberS{Value: string(data)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("dynamodb put revision %s/%d: %w", stack, r.Number, err)
+	}
+	return nil
+}
+
+func (s *Store) ListRevisions(ctx context.Context, stack string) ([]*engine.Revision, error) {
+	var out []*engine.Revision
+	err := s.query(ctx, stack, "REV#", "REV$", func(item map[string]types.AttributeValue) error {
+		var r engine.Revision
+		if err := decode(item, &r); err != nil {
+			return err
+		}
+		out = append(out, &r)
 		return nil
 	})
 	return out, err

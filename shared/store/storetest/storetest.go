@@ -164,4 +164,38 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 			t.Fatalf("events of an unknown stack: %v", evs)
 		}
 	})
+	t.Run("revisions are listed by number, overwritten in place, and outlive the stack", func(t *testing.T) {
+		s := newStore(t)
+		for _, n := range []int{2, 10, 1} {
+			r := &engine.Revision{Number: n, Template: fmt.Sprint("t", n), Status: "UPDATE_IN_PROGRESS", Sealed: map[string]string{"pw": "sealed"}}
+			if err := s.PutRevision(ctx, "r", r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = s.PutRevision(ctx, "r2", &engine.Revision{Number: 1})
+		if err := s.PutRevision(ctx, "r", &engine.Revision{Number: 2, Template: "t2", Status: "UPDATE_COMPLETE"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutStack(ctx, &engine.StackRecord{Name: "r"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteStack(ctx, "r"); err != nil {
+			t.Fatal(err)
+		}
+		revs, err := s.ListRevisions(ctx, "r")
+		if err != nil || len(revs) != 3 {
+			t.Fatalf("ListRevisions = %v, %v", revs, err)
+		}
+		for i, want := range []int{1, 2, 10} {
+			if revs[i].Number != want {
+				t.Fatalf("revision %d is number %d, want %d", i, revs[i].Number, want)
+			}
+		}
+		if revs[1].Status != "UPDATE_COMPLETE" || revs[2].Sealed["pw"] != "sealed" {
+			t.Fatalf("revision contents: %+v %+v", revs[1], revs[2])
+		}
+		if revs, _ := s.ListRevisions(ctx, "nobody"); len(revs) != 0 {
+			t.Fatalf("revisions of an unknown stack: %v", revs)
+		}
+	})
 }

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// revision is the stack's current template and inputs as a Revision record.
+func revision(st *StackRecord, note string) *Revision {
+	return &Revision{Number: st.Revision, File: st.File, Template: st.Template, Inputs: st.Inputs, Sealed: st.Sealed,
+		Operation: st.Operation, Status: st.Status, Reason: st.Reason, Note: note, StartedAt: st.UpdatedAt}
+}
+
+// recordRevision writes the revision an operation starts, before the stack record says it
+// started, so history never misses a revision the stack has run.
+func (e *Engine) recordRevision(ctx context.Context, st *StackRecord, note string) error {
+	if err := e.Store.PutRevision(ctx, st.Name, revision(st, note)); err != nil {
+		return fmt.Errorf("recording revision %d of stack %q: %w", st.Revision, st.Name, err)
+	}
+	return nil
+}
+
+// settleRevision records how the stack's current revision ended.
+func (e *Engine) settleRevision(ctx context.Context, st *StackRecord) error {
+	revs, err := e.Store.ListRevisions(ctx, st.Name)
+	if err != nil {
+		return fmt.Errorf("revisions of stack %q: %w", st.Name, err)
+	}
+	r := revision(st, "")
+	if i := slices.IndexFunc(revs, func(r *Revision) bool { return r.Number == st.Revision }); i >= 0 {
+		r.Note, r.StartedAt, r.Operation = revs[i].Note, revs[i].StartedAt, revs[i].Operation
+	}
+	r.EndedAt = e.now().UTC()
+	if err := e.Store.PutRevision(ctx, st.Name, r); err != nil {
+		return fmt.Errorf("recording revision %d of stack %q: %w", st.Revision, st.Name, err)
+	}
+	return nil
+}
+
+// Resubmission is the request that records a stack's current template and inputs again (secret
+// inputs opened): rebuild submits it after a delete, copy with another name, namespace,
+// context or inputs.
+func (e *Engine) Resubmission(st *StackRecord) (CreateRequest, error) {
+	return e.resubmit(st, &Revision{Number: st.Revision, File: st.File, Template: st.Template, Inputs: st.Inputs, Sealed: st.Sealed})
+}
+
+func (e *Engine) resubmit(st *StackRecord, r *Revision) (CreateRequest, error) {
+	vals, _, err := e.inputs(&StackRecord{Name: st.Name, Inputs: r.Inputs, Sealed: r.Sealed})
+	if err != nil {
+		return CreateRequest{}, err
+	}
+	return CreateRequest{Context: st.Context, PlanRequest: PlanRequest{
+		TemplateRequest: TemplateRequest{File: r.File, Template: r.Template, Params: vals},
+		Stack:           st.Name, Namespace: st.Namespace,
+	}}, nil
+}
+
+// RevisionRequest is the update that returns a stack to an earlier revision's template and
+// inputs (`aos rollback NAME --revision N`).
+func (e *Engine) RevisionRequest(ctx context.Context, stack string, number int) (CreateRequest, error) {
+	st, err := e.Store.GetStack(ctx, stack)
+	if err != nil {
+		return CreateRequest{}, fmt.Errorf("stack %q: %w", stack, err)
+	}
+	revs, err := e.Store.ListRevisions(ctx, stack)
+	if err != nil {
+		return CreateRequest{}, fmt.Errorf("revisions of stack %q: %w", stack, err)
+	}
+	i := slices.IndexFunc(revs, func(r *Revision) bool { return r.Number == number })
+	if i < 0 {
+		return CreateRequest{}, fmt.Errorf("stack %q has no revision %d (see `aos history %s`)", stack, number, stack)
+	}
+	if number == st.Revision {
+		return CreateRequest{}, fmt.Errorf("stack %q is at revision %d already", stack, number)
+	}
+	req, err := e.resubmit(st, revs[i])
+	if err != nil {
+		return CreateRequest{}, err
+	}
+	req.Note = fmt.Sprintf("back to revision %d", number)
+	return req, nil
+}
