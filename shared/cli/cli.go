@@ -202,14 +202,14 @@ func (a *app) validateCmd() *cobra.Command {
 
 // plan validates and plans, turning an invalid template into exit code 2 with its problems
 // printed the same way validate prints them.
-func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns string) (engine.PlanResponse, error) {
+func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns string, dryRun bool) (engine.PlanResponse, error) {
 	req, err := a.request(file, f)
 	if err != nil {
 		return engine.PlanResponse{}, err
 	}
 	preq := engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}
 	var plan engine.PlanResponse
-	if _, serr := os.Stat(a.statePath()); serr == nil && cmd.Name() == "plan" {
+	if _, serr := os.Stat(a.statePath()); serr == nil && (cmd.Name() == "plan" || cmd.Name() == "up") {
 		// A stack may already exist: show what `aos up` would change. (No state file: every
 		// stack is new, and plan creates no file.)
 		e, closeFn, eerr := a.engine()
@@ -217,7 +217,7 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 			return plan, eerr
 		}
 		defer closeFn()
-		plan, err = e.Preview(cmd.Context(), engine.CreateRequest{PlanRequest: preq, Context: a.global.context})
+		plan, err = e.Preview(cmd.Context(), engine.CreateRequest{PlanRequest: preq, Context: a.global.context}, dryRun)
 	} else {
 		plan, err = engine.Plan(cmd.Context(), preq)
 	}
@@ -241,47 +241,102 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 func (a *app) planCmd() *cobra.Command {
 	var f inputFlags
 	var stack, ns string
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
-		Short: "Show what creating a stack from a template would do, node by node",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show what `aos up` would do, node by node, with a field-level diff for an existing stack",
+		Long: "For a new stack: every node is created, in the order shown. For an existing stack: each\n" +
+			"node is created, updated, deleted or left unchanged; nodes to create or update are sent\n" +
+			"to the API server as a server-side dry-run apply, which shows what would change in each\n" +
+			"live object and which objects the server would refuse (exit 1). Nothing is changed.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, err := a.plan(cmd, args[0], &f, stack, ns)
+			plan, err := a.plan(cmd, args[0], &f, stack, ns, dryRun)
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				return a.printJSON(plan)
-			}
-			count := map[engine.Action]int{}
-			for _, n := range plan.Nodes {
-				count[n.Action]++
-			}
-			fmt.Fprintf(a.stdout, "stack %s in namespace %s: %d to create, %d to update, %d to delete, %d unchanged; longest chain %d, %d start at once\n\n",
-				plan.Stack, plan.Namespace, count[engine.ActionCreate], count[engine.ActionUpdate], count[engine.ActionDelete],
-				count[engine.ActionUnchanged], len(plan.LongestChain), len(plan.Ready))
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tACTION\tKIND\tNAME\tAFTER")
-			for _, n := range plan.Nodes {
-				after := strings.Join(n.DependsOn, ",")
-				if after == "" {
-					after = "-"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.ID, n.Action, n.Kind, n.Name, after)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if len(plan.Skipped) > 0 {
-				fmt.Fprintf(a.stdout, "\nleft out by `when`: %s\n", strings.Join(plan.Skipped, ", "))
-			}
-			return nil
+			return a.printPlan(plan, f.output)
 		},
 	}
 	f.register(cmd, true)
 	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: the template's name)")
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace (default: the stack name)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", true, "for an existing stack, ask the API server what each change would do (--dry-run=false: compare with the store only)")
 	return cmd
+}
+
+// printPlan shows a plan; it fails when the API server would refuse an object.
+func (a *app) printPlan(plan engine.PlanResponse, output string) error {
+	refused := 0
+	for _, n := range plan.Nodes {
+		if n.Refused {
+			refused++
+		}
+	}
+	if output == "json" {
+		if err := a.printJSON(plan); err != nil {
+			return err
+		}
+	} else {
+		count := map[engine.Action]int{}
+		for _, n := range plan.Nodes {
+			count[n.Action]++
+		}
+		fmt.Fprintf(a.stdout, "stack %s in namespace %s: %d to create, %d to update, %d to delete, %d unchanged; longest chain %d, %d start at once\n\n",
+			plan.Stack, plan.Namespace, count[engine.ActionCreate], count[engine.ActionUpdate], count[engine.ActionDelete],
+			count[engine.ActionUnchanged], len(plan.LongestChain), len(plan.Ready))
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tACTION\tKIND\tNAME\tAFTER")
+		for _, n := range plan.Nodes {
+			after := strings.Join(n.DependsOn, ",")
+			if after == "" {
+				after = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.ID, n.Action, n.Kind, n.Name, after)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, n := range plan.Nodes {
+			if len(n.Diff) == 0 && n.Detail == "" {
+				continue
+			}
+			fmt.Fprintf(a.stdout, "\n%s %s (%s/%s)\n", n.Action, n.ID, n.Kind, n.Name)
+			if n.Detail != "" {
+				fmt.Fprintf(a.stdout, "    %s\n", n.Detail)
+			}
+			for _, c := range n.Diff {
+				switch c.Op() {
+				case "+":
+					fmt.Fprintf(a.stdout, "    + %s: %s\n", c.Path, brief(c.New))
+				case "-":
+					fmt.Fprintf(a.stdout, "    - %s: %s\n", c.Path, brief(c.Old))
+				default:
+					fmt.Fprintf(a.stdout, "    ~ %s: %s -> %s\n", c.Path, brief(c.Old), brief(c.New))
+				}
+			}
+		}
+		if len(plan.Skipped) > 0 {
+			fmt.Fprintf(a.stdout, "\nleft out by `when`: %s\n", strings.Join(plan.Skipped, ", "))
+		}
+	}
+	if refused > 0 {
+		return &exitError{ExitError, fmt.Errorf("the API server would refuse %d object(s); nothing was changed", refused)}
+	}
+	return nil
+}
+
+// brief is a value as compact JSON, cut to one readable line.
+func brief(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	const max = 100
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
 }
 
 func (a *app) graphCmd() *cobra.Command {
@@ -297,7 +352,7 @@ func (a *app) graphCmd() *cobra.Command {
 			if format != "dot" && format != "mermaid" {
 				return &exitError{ExitError, fmt.Errorf("--format %q: expected dot or mermaid", format)}
 			}
-			plan, err := a.plan(cmd, args[0], &f, "", "")
+			plan, err := a.plan(cmd, args[0], &f, "", "", false)
 			if err != nil {
 				return err
 			}

@@ -113,13 +113,39 @@ func TestHistoryRollbackRevisionRebuildCopy(t *testing.T) {
 	if m := message(stack); m != "two" {
 		t.Fatalf("message after the update: %q", m)
 	}
+	// plan of a change: a field-level diff from a server-side dry run, secrets hidden.
+	code, out, errs := run(t, "", append(g, "plan", tpl, "--stack", stack, "-p", "message=three", "-p", "token=another-token-value")...)
+	if code != ExitOK || !strings.Contains(out, "0 to create, 3 to update, 0 to delete, 0 unchanged") ||
+		!strings.Contains(out, `~ data.message: "two" -> "three"`) ||
+		!strings.Contains(out, `~ data.token: "(sensitive)" -> "(sensitive)"`) ||
+		!strings.Contains(out, `known after apply: it reads values from "config", which changes`) {
+		t.Fatalf("plan with a diff: exit %d\n%s\n%s", code, out, errs)
+	}
+	if strings.Contains(out, "another-token-value") || strings.Contains(out, token) || strings.Contains(out, "YW5vdGhlci") {
+		t.Fatalf("plan shows a secret:\n%s", out)
+	}
+	if m := message(stack); m != "two" {
+		t.Fatalf("plan changed the cluster: message %q", m)
+	}
+	// An object the API server would refuse makes plan (and up --dry-run) fail, changing nothing.
+	bad := write(t, "bad.yaml", strings.Replace(settings, "outputs:", `  bad:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: bad}, data: {x: [1]}}
+outputs:`, 1))
+	code, out, errs = run(t, "", append(g, "up", "--dry-run", bad, "--stack", stack, "-p", "message=two", "-p", "token="+token)...)
+	if code != ExitError || !strings.Contains(out, "the API server would refuse") || !strings.Contains(errs, "would refuse 1 object(s)") {
+		t.Fatalf("up --dry-run with an invalid object: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(stack).Get(t.Context(), "bad", metav1.GetOptions{}); err == nil {
+		t.Fatal("the dry run created the refused object")
+	}
+
 	revs := history(t, g, stack)
 	if len(revs) != 2 || revs[0].Status != "CREATE_COMPLETE" || revs[1].Status != "UPDATE_COMPLETE" ||
 		revs[0].Inputs["message"] != "one" || revs[1].Inputs["message"] != "two" || fmt.Sprint(revs[1].Secret) != "[token]" {
 		t.Fatalf("history after create and update: %+v", revs)
 	}
 
-	code, out, errs := run(t, "", append(g, "rollback", stack, "--revision", "9")...)
+	code, out, errs = run(t, "", append(g, "rollback", stack, "--revision", "9")...)
 	if code != ExitError || !strings.Contains(errs, "has no revision 9") {
 		t.Fatalf("rollback to a missing revision: exit %d\n%s\n%s", code, out, errs)
 	}

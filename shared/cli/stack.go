@@ -48,6 +48,7 @@ func (a *app) upCmd() *cobra.Command {
 	var stack, ns string
 	var timeout time.Duration
 	var onFailure string
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "up FILE",
 		Short: "Create or update a stack from a template and wait until every node is READY",
@@ -59,6 +60,13 @@ func (a *app) upCmd() *cobra.Command {
 			"Exits 0 when the stack is READY, 1 when it failed, 2 when the input is invalid.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if dryRun {
+				plan, err := a.plan(cmd, args[0], &f, stack, ns, true)
+				if err != nil {
+					return err
+				}
+				return a.printPlan(plan, f.output)
+			}
 			req, err := a.request(args[0], &f)
 			if err != nil {
 				return err
@@ -84,6 +92,7 @@ func (a *app) upCmd() *cobra.Command {
 	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: the template's name)")
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace for the stack's objects (default: the stack name)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (e.g. 10m); the stack can be resumed")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change (as `aos plan` does) and change nothing")
 	cmd.Flags().StringVar(&onFailure, "on-failure", "rollback", "when an update fails: rollback (to the last good revision) or keep (for inspection)")
 	return cmd
 }

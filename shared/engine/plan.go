@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/aos-project/aos/shared/diff"
 	"github.com/aos-project/aos/shared/refs"
 	"github.com/aos-project/aos/shared/template"
 )
@@ -42,6 +43,13 @@ type PlannedNode struct {
 	Name       string   `json:"name"` // may still hold references resolved at apply time
 	DependsOn  []string `json:"dependsOn"`
 	Action     Action   `json:"action"`
+	// Diff is what a server-side dry run would change in the live object (plan --dry-run
+	// of an existing stack); secret values are redacted.
+	Diff []diff.Change `json:"diff,omitempty"`
+	// Detail explains what the dry run could not tell, or that the API server would refuse.
+	Detail string `json:"detail,omitempty"`
+	// Refused is set when the API server's dry run rejected the object.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // PlanResponse is the plan of an operation: what happens to each node, in which order, and

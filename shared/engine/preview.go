@@ -4,8 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/aos-project/aos/shared/diff"
+	"github.com/aos-project/aos/shared/kube"
 	"github.com/aos-project/aos/shared/refs"
+	"github.com/aos-project/aos/shared/secrets"
+	"github.com/aos-project/aos/shared/template"
 )
 
 // Preview is the plan of `aos up` for a template: for a new stack every node is created; for
@@ -13,7 +20,11 @@ import (
 // rendering its manifest against the live values recorded for its dependencies and comparing
 // it with what was last applied. A node whose dependencies change may still change at apply
 // time; Preview reports what it can know now.
-func (e *Engine) Preview(ctx context.Context, req CreateRequest) (PlanResponse, error) {
+//
+// With dryRun, each node to create or update whose manifest can be rendered now is also sent to
+// the API server as a server-side dry-run apply: the plan then shows, field by field, what
+// would change in the live object, and which objects the server would refuse.
+func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (PlanResponse, error) {
 	plan, err := Plan(ctx, req.PlanRequest)
 	if err != nil {
 		return plan, err
@@ -37,6 +48,9 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest) (PlanResponse, 
 		}
 	}
 	r, _, _ := load(req.TemplateRequest)
+	red := redactorFor(r)
+	// renders holds the manifests that can be rendered now, for the dry run.
+	renders := map[string]map[string]any{}
 	inst := make(map[string]int, len(r.Instances))
 	for i, in := range r.Instances {
 		inst[in.ID] = i
@@ -44,11 +58,17 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest) (PlanResponse, 
 	for i := range plan.Nodes {
 		pn := &plan.Nodes[i]
 		rec := byID[pn.ID]
+		in := r.Instances[inst[pn.ID]]
 		if rec == nil || rec.AppliedHash == "" {
 			pn.Action = ActionCreate
+			if !referencesNodes(in.Node.Manifest) {
+				sc := &scope{inputs: r.Inputs, stack: st.Name, namespace: st.Namespace, index: in.Index}
+				if m, err := render(in.Node.Manifest, sc, set(in.Node.TextRefs)); err == nil {
+					renders[pn.ID] = m.(map[string]any)
+				}
+			}
 			continue
 		}
-		in := r.Instances[inst[pn.ID]]
 		sc := &scope{inputs: r.Inputs, stack: st.Name, namespace: st.Namespace, index: in.Index,
 			nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
 		for _, d := range in.Node.Deps() {
@@ -65,10 +85,36 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest) (PlanResponse, 
 		case err != nil:
 			// A reference to a dependency that does not exist yet: it will change.
 			pn.Action = ActionUpdate
+			pn.Detail = "known after apply: " + red.String(err.Error())
 		case fingerprint(rendered) == rec.AppliedHash:
 			pn.Action = ActionUnchanged
 		default:
 			pn.Action = ActionUpdate
+			renders[pn.ID] = rendered.(map[string]any)
+		}
+	}
+	// A node that reads a value from a node that changes may change with it.
+	byPlan := make(map[string]*PlannedNode, len(plan.Nodes))
+	for i := range plan.Nodes {
+		byPlan[plan.Nodes[i].ID] = &plan.Nodes[i]
+	}
+	for _, id := range plan.Order {
+		pn := byPlan[id]
+		if pn == nil || pn.Action != ActionUnchanged {
+			continue
+		}
+		used := map[string]bool{}
+		referencedNodes(r.Instances[inst[id]].Node.Manifest, used)
+		for dep := range used {
+			if d := byPlan[dep]; d != nil && (d.Action == ActionCreate || d.Action == ActionUpdate) {
+				pn.Action, pn.Detail = ActionUpdate, fmt.Sprintf("known after apply: it reads values from %q, which changes", dep)
+				break
+			}
+		}
+	}
+	if dryRun {
+		if err := e.dryRun(ctx, st, plan.Nodes, renders, r, red); err != nil {
+			return plan, err
 		}
 	}
 	for _, rec := range records {
@@ -82,4 +128,80 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest) (PlanResponse, 
 		plan.Nodes = append(plan.Nodes, pn)
 	}
 	return plan, nil
+}
+
+func referencesNodes(manifest map[string]any) bool {
+	used := map[string]bool{}
+	referencedNodes(manifest, used)
+	return len(used) > 0
+}
+
+// redactorFor hides the secret inputs of a request.
+func redactorFor(r *template.Resolved) *secrets.Redactor {
+	var vals []any
+	for name, v := range r.Inputs {
+		if in := r.Template.Input(name); in != nil && in.Secret {
+			vals = append(vals, v)
+		}
+	}
+	return secrets.NewRedactor(vals)
+}
+
+// dryRun fills in each rendered node's field-level diff from a server-side dry-run apply.
+func (e *Engine) dryRun(ctx context.Context, st *StackRecord, nodes []PlannedNode, renders map[string]map[string]any, r *template.Resolved, red *secrets.Redactor) error {
+	client, err := e.Kube(ctx, st.Context)
+	if err != nil {
+		return fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+	}
+	nodeOf := map[string]*template.Node{}
+	for _, in := range r.Instances {
+		nodeOf[in.ID] = in.Node
+	}
+	for i := range nodes {
+		pn := &nodes[i]
+		m, ok := renders[pn.ID]
+		if !ok {
+			continue
+		}
+		n := nodeOf[pn.ID]
+		obj := &unstructured.Unstructured{Object: m}
+		live, result, err := client.DryRun(ctx, obj, kube.ApplyOptions{
+			Owner: kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: pn.ID}, Adopt: n.Adopt, Replace: n.Replace})
+		switch {
+		case kube.IsUnknownKind(err) && pn.Action == ActionCreate:
+			pn.Detail = "not checked: " + red.String(err.Error()) + " (an earlier node may define it)"
+			continue
+		case err != nil:
+			pn.Refused, pn.Detail = true, "the API server would refuse: "+red.String(err.Error())
+			continue
+		case result == nil:
+			pn.Detail = "an immutable field changes: the object will be deleted and created again (replace: true)"
+			continue
+		case live == nil:
+			if pn.Action == ActionUpdate {
+				pn.Detail = "the object is gone from the cluster: it will be created again"
+			}
+			continue
+		}
+		secret := pn.Kind == "Secret"
+		for _, c := range diff.Objects(live.Object, result.Object) {
+			if secret && (strings.HasPrefix(c.Path, "data") || strings.HasPrefix(c.Path, "stringData")) {
+				c.Old, c.New = sensitive(c.Old), sensitive(c.New)
+			} else {
+				c.Old, c.New = red.Value(c.Old), red.Value(c.New)
+			}
+			pn.Diff = append(pn.Diff, c)
+		}
+		if len(pn.Diff) == 0 && pn.Action == ActionUpdate {
+			pn.Detail = "the template changed, the live object would not"
+		}
+	}
+	return nil
+}
+
+func sensitive(v any) any {
+	if v == nil {
+		return nil
+	}
+	return "(sensitive)"
 }

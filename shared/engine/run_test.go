@@ -211,9 +211,14 @@ func createStackEndToEnd(t *testing.T, store string) {
 		t.Fatalf("stack not complete: %+v", resp)
 	}
 	t.Logf("stack READY in %v over %d check-ready turns", took.Round(time.Millisecond), turns)
-	// db takes 1.5 s to become ready and web waits for it; nothing else is slow.
-	if took < 1500*time.Millisecond || took > 6*time.Second {
-		t.Errorf("makespan %v; want about 1.5 s", took)
+	// db takes 1.5 s to become ready and web waits for it. Timing under load is for
+	// make bench; here the structure is checked: readiness is noticed by watching, in a few
+	// check-ready turns, not by a poll per interval.
+	if took < 1500*time.Millisecond {
+		t.Errorf("READY after %v, before db's 1.5 s readiness delay", took)
+	}
+	if turns > 6 {
+		t.Errorf("%d check-ready turns for a 3-level stack: readiness is being polled, not watched", turns)
 	}
 
 	svc, err := cs.CoreV1().Services(stack).Get(ctx, "db", metav1.GetOptions{})
@@ -304,7 +309,9 @@ nodes:
 	if n.Status != engine.NodeFailed || n.Reason != "Timeout" || !strings.Contains(n.Message, "not ready after 2s") {
 		t.Fatalf("slow node = %s %s %s", n.Status, n.Reason, n.Message)
 	}
-	if took < 2*time.Second || took > 8*time.Second {
+	// The upper bound is loose for loaded machines; what matters is that the watch wakes
+	// up for the timeout instead of sleeping through it.
+	if took < 2*time.Second || took > 15*time.Second {
 		t.Fatalf("timeout noticed after %v; want soon after 2s", took)
 	}
 	after, _ := e.Store.GetNode(context.Background(), stack, "after")

@@ -395,3 +395,46 @@ func IsOwnership(err error) bool { var e *OwnershipError; return errors.As(err, 
 
 // IsImmutable reports whether err is an ImmutableError.
 func IsImmutable(err error) bool { var e *ImmutableError; return errors.As(err, &e) }
+
+// DryRun asks the API server what applying obj for a node would make of the live object,
+// changing nothing: the server runs admission, defaulting and validation as for a real apply.
+// live is nil when the object does not exist yet. The ownership rules of Apply hold.
+func (c *Client) DryRun(ctx context.Context, obj *unstructured.Unstructured, o ApplyOptions) (live, result *unstructured.Unstructured, err error) {
+	obj = obj.DeepCopy()
+	ri, ref, err := c.resource(ctx, obj, o.Namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ref.Name == "" {
+		return nil, nil, fmt.Errorf("%s has a generated name: nothing to compare before it exists", ref.Kind)
+	}
+	mark(obj, o.Owner)
+	err = retry(ctx, DefaultRetry, "get "+ref.String(), func() (err error) {
+		live, err = ri.Get(ctx, ref.Name, metav1.GetOptions{})
+		return err
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
+		return nil, nil, apiError(ref, "read", err)
+	default:
+		if who := ownerOf(live, o.Owner); who != "" && !o.Adopt {
+			return nil, nil, &OwnershipError{Ref: ref, Owner: who}
+		}
+	}
+	err = retry(ctx, DefaultRetry, "dry-run apply "+ref.String(), func() (err error) {
+		result, err = ri.Apply(ctx, ref.Name, obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
+		return err
+	})
+	if err != nil && isImmutable(err) && live != nil {
+		if !o.Replace {
+			return nil, nil, &ImmutableError{Ref: ref, Err: err}
+		}
+		return live, nil, nil // replaced: the whole object is recreated
+	}
+	if err != nil {
+		return nil, nil, apiError(ref, "dry-run apply", err)
+	}
+	return live, result, nil
+}

@@ -83,8 +83,10 @@ func TestCreateAndDeleteThroughTheStateMachine(t *testing.T) {
 	if limit := int64(3*7 + 3*turns + 3); res.Transitions > limit {
 		t.Errorf("%d transitions; want at most %d", res.Transitions, limit)
 	}
-	if took > 5*time.Second {
-		t.Errorf("makespan %v for a 1 s critical path", took)
+	// Makespan against the critical path is measured by make bench; here: readiness was
+	// watched (a few turns), not polled.
+	if turns > 8 {
+		t.Errorf("%d check-ready turns for a 1 s critical path", turns)
 	}
 	if _, err := Run(ctx, e, stack, engine.OpDelete); err != nil {
 		t.Fatal(err)
