@@ -101,7 +101,12 @@ func (a *app) upCmd() *cobra.Command {
 func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpRequest, output string) error {
 	stack, op := req.Stack, req.Operation
 	start := time.Now()
-	stop := a.follow(ctx, e, stack, output != "json")
+	var stop func()
+	if w, h, tty := terminal(a.stdout); tty && output != "json" {
+		stop = a.live(ctx, e, stack, w, h)
+	} else {
+		stop = a.follow(ctx, e, stack, output != "json")
+	}
 	res, err := local.RunOp(ctx, e, req)
 	stop()
 	if err != nil {
