@@ -896,3 +896,23 @@ func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, 
 	}
 	return out, nil
 }
+
+// Function names: the four functions of design.md, as deployed (functions/<name>) and as the
+// embedded runner binds the state machine's Task resources.
+const (
+	FnValidate   = "validate"
+	FnPlan       = "plan"
+	FnApplyNode  = "applynode"
+	FnCheckReady = "checkready"
+)
+
+// Functions returns the handler each function runs. The Lambda entry points and the embedded
+// runner both take their handlers from here, so AWS and the CLI run the same code.
+func (e *Engine) Functions() map[string]any {
+	return map[string]any{
+		FnValidate:   e.ValidateStack,
+		FnPlan:       e.PlanStack,
+		FnApplyNode:  e.ApplyNode,
+		FnCheckReady: e.CheckReady,
+	}
+}

@@ -44,11 +44,12 @@ func Run(ctx context.Context, e *engine.Engine, stack, operation string) (*Resul
 
 // RunOp executes one operation described by req.
 func RunOp(ctx context.Context, e *engine.Engine, req engine.OpRequest) (*Result, error) {
+	fns := e.Functions()
 	m, err := statemachine.Load(statemachine.StackDefinition, map[string]statemachine.Handler{
-		ResValidate:   adapt(e.ValidateStack),
-		ResPlan:       adapt(e.PlanStack),
-		ResApplyNode:  adapt(e.ApplyNode),
-		ResCheckReady: adapt(e.CheckReady),
+		ResValidate:   adapt(fns[engine.FnValidate]),
+		ResPlan:       adapt(fns[engine.FnPlan]),
+		ResApplyNode:  adapt(fns[engine.FnApplyNode]),
+		ResCheckReady: adapt(fns[engine.FnCheckReady]),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading the state machine: %w", err)
