@@ -849,7 +849,10 @@ func (e *Engine) startRollback(ctx context.Context, st *StackRecord) error {
 	failed := st.Reason
 	p := st.Previous
 	st.File, st.Template, st.Inputs, st.Sealed = p.File, p.Template, p.Inputs, p.Sealed
-	st.Status, st.Operation, st.Reason, st.UpdatedAt, st.Lease = StackRollbackInProgress, OpRollback, "", e.now().UTC(), e.newLease()
+	// The reason stays with the stack after the rollback completes: it is why the stack is
+	// back where it was.
+	st.Status, st.Operation, st.UpdatedAt, st.Lease = StackRollbackInProgress, OpRollback, e.now().UTC(), e.newLease()
+	st.Reason = fmt.Sprintf("rolled back to revision %d after the update failed: %s", p.Number, failed)
 	st.Revision++
 	if err := e.recordRevision(ctx, st, fmt.Sprintf("rollback to revision %d", p.Number)); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,41 @@ type ImmutableError struct {
 }
 
 func (e *ImmutableError) Error() string {
-	return fmt.Sprintf("%s: the change touches a field that cannot be updated in place (set `replace: true` on the node to delete and recreate it): %v", e.Ref, e.Err)
+	return fmt.Sprintf("%s: a field cannot be changed in place (set `replace: true` on the node to delete and recreate it): %s", e.Ref, immutableFields(e.Err))
+}
+
+// immutableFields names the fields the server refused, without the object dump the server
+// puts in its message (a Job's whole pod template, for one).
+func immutableFields(err error) string {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		if d := st.Status().Details; d != nil && len(d.Causes) > 0 {
+			var fields []string
+			for _, c := range d.Causes {
+				msg := c.Message
+				// "Invalid value: <the whole value>: field is immutable": keep the verdict.
+				if strings.HasPrefix(msg, "Invalid value: ") {
+					if i := strings.LastIndex(msg, ": "); i > 0 {
+						msg = msg[i+2:]
+					}
+				}
+				if len(msg) > 200 {
+					msg = msg[:200] + "…"
+				}
+				if f := strings.TrimPrefix(c.Field+": "+msg, ": "); !slices.Contains(fields, f) {
+					fields = append(fields, f)
+				}
+			}
+			if len(fields) > 0 {
+				return strings.Join(fields, "; ")
+			}
+		}
+	}
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return msg
 }
 
 func (e *ImmutableError) Unwrap() error { return e.Err }

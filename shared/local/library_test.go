@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,53 @@ func TestLibraryTemplatesDeployAndDelete(t *testing.T) {
 				}
 			}
 			t.Logf("%d nodes READY, %d transitions, outputs %v", len(nodes), res.Transitions, st.Outputs)
+
+			// Update: one input changed; what it does not reach keeps its resourceVersion.
+			changed := bumpOneInput(tpl, raw)
+			before := map[string]string{}
+			hashes := map[string]string{}
+			for _, n := range nodes {
+				live, _ := c.Get(ctx, *n.Ref)
+				before[n.ID], hashes[n.ID] = live.GetResourceVersion(), n.AppliedHash
+			}
+			if _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+				TemplateRequest: engine.TemplateRequest{File: f, Template: string(data), RawParams: raw}}}); err != nil {
+				t.Fatal(err)
+			}
+			res, err = Run(ctx, e, stack, engine.OpUpdate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _ = e.Store.GetStack(ctx, stack)
+			nodes, _ = e.Store.ListNodes(ctx, stack)
+			if res.Err != nil || st.Status != engine.StackUpdateComplete {
+				for _, n := range nodes {
+					t.Logf("%s %s %s %s", n.ID, n.Status, n.Reason, n.Message)
+				}
+				t.Fatalf("update (%s): %v (%s: %s)", changed, res.Err, st.Status, st.Reason)
+			}
+			rewritten := 0
+			for _, n := range nodes {
+				if n.Status != engine.NodeReady {
+					t.Fatalf("after update: node %s is %s", n.ID, n.Status)
+				}
+				live, err := c.Get(ctx, *n.Ref)
+				if err != nil || live == nil {
+					t.Fatalf("after update: node %s: %v", n.ID, err)
+				}
+				var left []string
+				unresolved(live.Object, "", &left)
+				if len(left) > 0 {
+					t.Fatalf("after update: node %s: unresolved references: %v", n.ID, left)
+				}
+				if rv, had := before[n.ID]; had && hashes[n.ID] == n.AppliedHash && live.GetResourceVersion() != rv {
+					t.Fatalf("node %s did not change but was written (resourceVersion %s -> %s)", n.ID, rv, live.GetResourceVersion())
+				}
+				if hashes[n.ID] != n.AppliedHash {
+					rewritten++
+				}
+			}
+			t.Logf("update (%s): %d of %d nodes re-applied", changed, rewritten, len(nodes))
 			if res, err := Run(ctx, e, stack, engine.OpDelete); err != nil || res.Err != nil {
 				t.Fatalf("delete: %v %v", err, res.Err)
 			}
@@ -123,4 +172,32 @@ func TestLibraryTemplatesDeployAndDelete(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bumpOneInput changes one input with a default, so an update has something to do: an
+// integer goes up by one (within its maximum), else a plain string gets a suffix. It says
+// what it changed ("nothing" when the template has no such input: the update is a no-op).
+func bumpOneInput(tpl *template.Template, raw map[string]string) string {
+	ins := append([]*template.Input(nil), tpl.Inputs...)
+	sort.Slice(ins, func(i, j int) bool { return ins[i].Name < ins[j].Name })
+	for _, in := range ins {
+		if !in.HasDefault || in.Secret || in.Type != "integer" {
+			continue
+		}
+		v, err := strconv.Atoi(fmt.Sprint(in.Default))
+		ok := err == nil
+		if max, has := in.Schema["maximum"]; ok && (!has || fmt.Sprint(max) != fmt.Sprint(v)) {
+			raw[in.Name] = fmt.Sprint(v + 1)
+			return fmt.Sprintf("%s=%d", in.Name, v+1)
+		}
+	}
+	for _, in := range ins {
+		_, enum := in.Schema["enum"]
+		_, pattern := in.Schema["pattern"]
+		if s, ok := in.Default.(string); ok && in.HasDefault && !in.Secret && !enum && !pattern {
+			raw[in.Name] = s + "-v2"
+			return in.Name + "=" + raw[in.Name]
+		}
+	}
+	return "nothing"
 }
