@@ -176,6 +176,11 @@ func TestTwoUpsAtOnceOneRuns(t *testing.T) {
 	if code != ExitOK || !strings.Contains(sout, "CREATE_IN_PROGRESS") {
 		t.Fatalf("status during up: exit %d\n%s\n%s", code, sout, serr)
 	}
+	// events -f from a fourth process follows the run to its end.
+	code, fout, ferr := run(t, "", append(g, "events", stack, "-f")...)
+	if code != ExitOK || !strings.Contains(fout, "CREATE_COMPLETE") || strings.Count(fout, "READY") < 30 {
+		t.Fatalf("events -f: exit %d\n%s\n%s", code, fout, ferr)
+	}
 	codes := [2]int{}
 	for i, p := range procs {
 		err := p.Wait()

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -596,10 +597,14 @@ func (a *app) outputsCmd() *cobra.Command {
 func (a *app) eventsCmd() *cobra.Command {
 	var output string
 	var after int64
+	var follow bool
 	cmd := a.withStack(&output, "events NAME", "Print a stack's event log", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
 		evs, err := e.Store.ListEvents(cmd.Context(), st.Name, after)
 		if err != nil {
 			return &exitError{ExitError, err}
+		}
+		if follow {
+			return a.followEvents(cmd.Context(), e, st.Name, after, output)
 		}
 		if output == "json" {
 			if evs == nil {
@@ -613,6 +618,7 @@ func (a *app) eventsCmd() *cobra.Command {
 		return nil
 	})
 	cmd.Flags().Int64Var(&after, "after", 0, "only events after this sequence number")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until the stack's operation ends (JSON: one event per line)")
 	return cmd
 }
 
@@ -649,4 +655,36 @@ func (a *app) listCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// followEvents prints events as they are appended, and returns once the stack is no longer
+// in progress and every event is printed, or when interrupted.
+func (a *app) followEvents(ctx context.Context, e *engine.Engine, stack string, after int64, output string) error {
+	enc := json.NewEncoder(a.stdout)
+	for {
+		evs, err := e.Store.ListEvents(ctx, stack, after)
+		if err != nil {
+			return &exitError{ExitError, err}
+		}
+		for _, ev := range evs {
+			if output == "json" {
+				_ = enc.Encode(ev)
+			} else {
+				writeEvent(a.stdout, ev)
+			}
+			after = ev.Seq
+		}
+		st, err := e.Store.GetStack(ctx, stack)
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return &exitError{ExitError, err}
+		}
+		if len(evs) == 0 && (st == nil || !strings.HasSuffix(st.Status, "_IN_PROGRESS")) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
