@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CLUSTER := hack/cluster.sh
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: help build run test bench fuzz lint cluster-up cluster-down cluster-env cluster-status cluster-build clean
+.PHONY: help build run test bench gobench fuzz lint cluster-up cluster-down cluster-env cluster-status cluster-build clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,7 +51,18 @@ test: ## all tests: starts the local control plane and dynalite, runs every test
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (go test exit $$status)" >&2; fi; \
 	exit $$status
 
-bench: ## Go benchmarks (validate + plan at scale), as a table; not part of make test
+BENCH_FLAGS ?=
+
+bench: ## makespan vs critical path, peers (kubectl, helm), cost per node, scale: a Markdown table (~20 min; BENCH_FLAGS="-runs 1 -shapes skewed" for a quick look); not part of make test
+	@$(CLUSTER) up >/dev/null
+	@$(GO) build -o $(BIN)/aos ./cmd/aos
+	@status=0; peers=$$($(CLUSTER) peers) || { $(CLUSTER) down; exit 1; }; \
+	eval "$$peers"; \
+	KUBECONFIG=$$($(CLUSTER) env | sed 's/^export KUBECONFIG=//') KUBECTL=$$KUBECTL HELM=$$HELM \
+	$(GO) run ./bench $(BENCH_FLAGS) || status=$$?; \
+	$(CLUSTER) down; exit $$status
+
+gobench: ## the Go micro-benchmarks (validate + plan of 10,000 nodes, and others)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./shared/...
 
 fuzz: ## fuzz the template parser and the reference grammar (FUZZTIME each, default 5m)

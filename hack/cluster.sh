@@ -48,6 +48,8 @@ kwok_version=$(modversion kwok sigs.k8s.io/kwok)
 k8s_bin=$cache/bin/kubernetes-$k8s_version
 etcd_bin=$cache/bin/etcd-$etcd_version
 kwok_bin=$cache/bin/kwok-$kwok_version
+helm_version=$(modversion helm helm.sh/helm/v4)
+helm_bin=$cache/bin/helm-$helm_version
 
 # build_one <tools dir> <output dir> <binary name> <package>
 build_one() {
@@ -199,9 +201,11 @@ cmd_up() {
 		--bind-address 127.0.0.1 --secure-port "$kcm_port" --leader-elect=false \
 		--service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
 		--cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-		--use-service-account-credentials=false --controllers '*' --profiling=false
+		--use-service-account-credentials=false --controllers '*' --profiling=false \
+		--kube-api-qps 300 --kube-api-burst 500 --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20
 	start kube-scheduler "$k8s_bin/kube-scheduler" "${kc[@]}" \
-		--bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false --profiling=false
+		--bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false --profiling=false \
+		--kube-api-qps 300 --kube-api-burst 500
 	start kwok "$kwok_bin/kwok" --kubeconfig "$kubeconfig" --config "$repo/hack/kwok.yaml" \
 		--manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
 		--server-address "127.0.0.1:$kwok_port" --cidr 10.244.0.0/16 --node-ip 10.240.0.1 \
@@ -237,6 +241,15 @@ cmd_down() {
 
 cmd_env() { echo "export KUBECONFIG=$kubeconfig"; }
 
+# The peers make bench compares AOS with: kubectl from the same Kubernetes module as the
+# control plane, and helm v4. Printed as shell assignments.
+cmd_peers() {
+	build_one k8s "$k8s_bin" kubectl k8s.io/kubernetes/cmd/kubectl
+	build_one helm "$helm_bin" helm helm.sh/helm/v4/cmd/helm
+	echo "KUBECTL=$k8s_bin/kubectl"
+	echo "HELM=$helm_bin/helm"
+}
+
 cmd_status() {
 	local name
 	for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
@@ -250,5 +263,6 @@ up) cmd_up ;;
 down) cmd_down ;;
 env) cmd_env ;;
 status) cmd_status ;;
-*) die "usage: $0 build|up|down|env|status" ;;
+peers) cmd_peers ;;
+*) die "usage: $0 build|up|down|env|status|peers" ;;
 esac

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/store/metered"
 	"github.com/aos-project/aos/shared/template"
 )
 
@@ -39,6 +41,14 @@ func (e *exitError) Error() string { return e.err.Error() }
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// AOS_CPUPROFILE=FILE writes a CPU profile of the command, for make bench's cost work.
+	if p := os.Getenv("AOS_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
@@ -60,6 +70,7 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	global         globalFlags
+	store          *metered.Store // the engine's store, counted
 }
 
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/local"
+	"github.com/aos-project/aos/shared/store/metered"
 	"github.com/aos-project/aos/shared/template"
 	"github.com/aos-project/aos/shared/wiring"
 )
@@ -36,7 +37,18 @@ func (a *app) engine() (*engine.Engine, func() error, error) {
 	if err != nil {
 		return nil, nil, &exitError{ExitError, err}
 	}
+	a.store = metered.Wrap(e.Store)
+	e.Store = a.store
 	return e, closeFn, nil
+}
+
+// cost is what one operation cost, in the units AWS bills: state transitions, function
+// invocations, store requests.
+type cost struct {
+	Transitions int64            `json:"stateTransitions"`
+	Invocations map[string]int64 `json:"invocations"`
+	StoreReads  int64            `json:"storeReads"`
+	StoreWrites int64            `json:"storeWrites"`
 }
 
 func (a *app) stackCommands() []*cobra.Command {
@@ -102,6 +114,10 @@ func (a *app) upCmd() *cobra.Command {
 func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpRequest, output string) error {
 	stack, op := req.Stack, req.Operation
 	start := time.Now()
+	var reads0, writes0 int64
+	if a.store != nil {
+		reads0, writes0 = a.store.Counts()
+	}
 	var stop func()
 	if w, h, tty := terminal(a.stdout); tty && output != "json" {
 		stop = a.live(ctx, e, stack, w, h)
@@ -120,7 +136,12 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 	took := time.Since(start).Round(time.Millisecond)
 	nodes, _ := e.Store.ListNodes(context.WithoutCancel(ctx), stack)
 	if output == "json" {
-		_ = a.printJSON(map[string]any{"stack": summary(st), "nodes": nodeViews(nodes), "seconds": took.Seconds(), "transitions": res.Transitions})
+		c := cost{Transitions: res.Transitions, Invocations: res.Invocations}
+		if a.store != nil {
+			r, w := a.store.Counts()
+			c.StoreReads, c.StoreWrites = r-reads0, w-writes0
+		}
+		_ = a.printJSON(map[string]any{"stack": summary(st), "nodes": nodeViews(nodes), "seconds": took.Seconds(), "transitions": res.Transitions, "cost": c})
 	} else {
 		fmt.Fprintf(a.stdout, "\nstack %s: %s in %s (%d node(s), %d state transitions)\n", st.Name, st.Status, took, len(nodes), res.Transitions)
 		if st.Reason != "" {

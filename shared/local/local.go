@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -31,6 +32,8 @@ func adapt(fn any) statemachine.Handler {
 // Result is the outcome of one operation.
 type Result struct {
 	Transitions int64
+	// Invocations counts the calls of each function (what Lambda would bill on AWS).
+	Invocations map[string]int64
 	History     []statemachine.Event
 	// Err is the execution's failure (a *statemachine.Error for Fail states), nil on success.
 	Err error
@@ -45,11 +48,22 @@ func Run(ctx context.Context, e *engine.Engine, stack, operation string) (*Resul
 // RunOp executes one operation described by req.
 func RunOp(ctx context.Context, e *engine.Engine, req engine.OpRequest) (*Result, error) {
 	fns := e.Functions()
+	var mu sync.Mutex
+	calls := map[string]int64{}
+	counted := func(name string) statemachine.Handler {
+		h := adapt(fns[name])
+		return func(ctx context.Context, payload []byte) ([]byte, error) {
+			mu.Lock()
+			calls[name]++
+			mu.Unlock()
+			return h(ctx, payload)
+		}
+	}
 	m, err := statemachine.Load(statemachine.StackDefinition, map[string]statemachine.Handler{
-		ResValidate:   adapt(fns[engine.FnValidate]),
-		ResPlan:       adapt(fns[engine.FnPlan]),
-		ResApplyNode:  adapt(fns[engine.FnApplyNode]),
-		ResCheckReady: adapt(fns[engine.FnCheckReady]),
+		ResValidate:   counted(engine.FnValidate),
+		ResPlan:       counted(engine.FnPlan),
+		ResApplyNode:  counted(engine.FnApplyNode),
+		ResCheckReady: counted(engine.FnCheckReady),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading the state machine: %w", err)
@@ -60,5 +74,7 @@ func RunOp(ctx context.Context, e *engine.Engine, req engine.OpRequest) (*Result
 	}
 	x := m.NewExecution(req.Stack + "-" + req.Operation)
 	_, runErr := x.Run(ctx, input)
-	return &Result{Transitions: x.Transitions(), History: x.History(), Err: runErr}, nil
+	mu.Lock()
+	defer mu.Unlock()
+	return &Result{Transitions: x.Transitions(), Invocations: calls, History: x.History(), Err: runErr}, nil
 }

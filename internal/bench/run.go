@@ -1,0 +1,414 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/aos-project/aos/internal/gen"
+	"github.com/aos-project/aos/shared/engine"
+)
+
+// Config says what to run and where.
+type Config struct {
+	Kubeconfig         string
+	AOS, Kubectl, Helm string // binaries
+	Runs               int    // runs per shape and tool (medians are reported)
+	Shapes             []Shape
+	ScaleShape         *Shape // aos up only; nil skips it
+	ScaleRuns          int
+	PlanNodes          int // validate + plan of a generated template of this many nodes; 0 skips it
+	Work               string
+	Log                io.Writer
+	SkipPeers          bool
+	CalibrationRuns    int
+}
+
+// Run is one deployment of a shape by one tool.
+type Run struct {
+	Seconds float64 `json:"seconds"`
+	// AOS only:
+	CPUSeconds  float64          `json:"cpuSeconds,omitempty"`
+	MaxRSSMiB   float64          `json:"maxRssMiB,omitempty"`
+	Transitions int64            `json:"stateTransitions,omitempty"`
+	Invocations map[string]int64 `json:"invocations,omitempty"`
+	StoreReads  int64            `json:"storeReads,omitempty"`
+	StoreWrites int64            `json:"storeWrites,omitempty"`
+}
+
+// ShapeResult is every tool's runs of one shape, and the shape's critical path.
+type ShapeResult struct {
+	Shape        string           `json:"shape"`
+	About        string           `json:"about"`
+	Nodes        int              `json:"nodes"`
+	Levels       int              `json:"levels"`
+	CriticalPath float64          `json:"criticalPathSeconds"`
+	WaveBound    float64          `json:"waveBoundSeconds"`
+	Runs         map[string][]Run `json:"runs"` // by tool: aos, kubectl, helm
+}
+
+// Results is what one make bench measured.
+type Results struct {
+	Date        time.Time          `json:"date"`
+	Host        string             `json:"host"`
+	CPUs        int                `json:"cpus"`
+	Calibration map[string]float64 `json:"calibrationSeconds"` // pod delay -> apply-to-ready
+	Shapes      []ShapeResult      `json:"shapes"`
+	Scale       *ShapeResult       `json:"scale,omitempty"`
+	PlanNodes   int                `json:"validatePlanNodes,omitempty"`
+	Plan        []float64          `json:"validatePlanSeconds,omitempty"`
+}
+
+type bench struct {
+	cfg Config
+	cs  *kubernetes.Clientset
+	cal map[time.Duration]time.Duration
+	seq int
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.cfg.Log, "[bench] "+format+"\n", args...)
+}
+
+// Measure runs everything Config asks for.
+func Measure(ctx context.Context, cfg Config) (*Results, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", cfg.Kubeconfig, err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	b := &bench{cfg: cfg, cs: cs}
+	res := &Results{Date: time.Now().UTC(), Host: host, CPUs: runtime.NumCPU(), Calibration: map[string]float64{}}
+
+	delays := map[time.Duration]bool{}
+	all := slices.Clone(cfg.Shapes)
+	if cfg.ScaleShape != nil {
+		all = append(all, *cfg.ScaleShape)
+	}
+	for _, s := range all {
+		for _, n := range s.Nodes {
+			delays[n.Delay] = true
+		}
+	}
+	if err := b.calibrate(ctx, delays); err != nil {
+		return nil, fmt.Errorf("calibration: %w", err)
+	}
+	for d, t := range b.cal {
+		res.Calibration[d.String()] = t.Seconds()
+	}
+	took := func(n Node) time.Duration { return b.cal[n.Delay] }
+
+	for _, s := range cfg.Shapes {
+		sr := ShapeResult{Shape: s.Name, About: s.About, Nodes: len(s.Nodes), Levels: len(s.Levels()), Runs: map[string][]Run{}}
+		cp, _ := s.CriticalPath(took)
+		sr.CriticalPath, sr.WaveBound = cp.Seconds(), s.WaveTime(took).Seconds()
+		tools := []string{"aos", "kubectl", "helm"}
+		if cfg.SkipPeers {
+			tools = tools[:1]
+		}
+		// Runs alternate between tools, so drift in the machine's load spreads evenly.
+		for r := range cfg.Runs {
+			for _, tool := range tools {
+				run, err := b.deploy(ctx, tool, s)
+				if err != nil {
+					return nil, fmt.Errorf("%s, %s run %d: %w", s.Name, tool, r+1, err)
+				}
+				b.logf("%-13s %-7s run %d: %6.2f s (critical path %.2f s)", s.Name, tool, r+1, run.Seconds, sr.CriticalPath)
+				sr.Runs[tool] = append(sr.Runs[tool], run)
+			}
+		}
+		res.Shapes = append(res.Shapes, sr)
+	}
+	if cfg.PlanNodes > 0 {
+		res.PlanNodes = cfg.PlanNodes
+		tpl := string(gen.Layered(cfg.PlanNodes, 500))
+		var times []float64
+		for range max(cfg.Runs, 3) {
+			start := time.Now()
+			v, err := engine.Validate(ctx, engine.TemplateRequest{Template: tpl})
+			if err != nil || !v.Valid {
+				return nil, fmt.Errorf("validate of %d nodes: %v %v", cfg.PlanNodes, err, v.Problems)
+			}
+			if _, err := engine.Plan(ctx, engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: tpl}}); err != nil {
+				return nil, err
+			}
+			times = append(times, time.Since(start).Seconds())
+		}
+		res.Plan = times
+		b.logf("validate + plan of %d nodes: %v s", cfg.PlanNodes, times)
+	}
+	if s := cfg.ScaleShape; s != nil {
+		sr := ShapeResult{Shape: s.Name, About: s.About, Nodes: len(s.Nodes), Levels: len(s.Levels()), Runs: map[string][]Run{}}
+		cp, _ := s.CriticalPath(took)
+		sr.CriticalPath, sr.WaveBound = cp.Seconds(), s.WaveTime(took).Seconds()
+		for r := range max(cfg.ScaleRuns, 1) {
+			run, err := b.deploy(ctx, "aos", *s)
+			if err != nil {
+				return nil, fmt.Errorf("%s run %d: %w", s.Name, r+1, err)
+			}
+			b.logf("%-13s aos     run %d: %6.2f s (critical path %.2f s), peak RSS %.0f MiB", s.Name, r+1, run.Seconds, sr.CriticalPath, run.MaxRSSMiB)
+			sr.Runs["aos"] = append(sr.Runs["aos"], run)
+		}
+		res.Scale = &sr
+	}
+	return res, nil
+}
+
+// calibrate measures, for each pod delay, how long one Deployment takes from create to its
+// pod Ready on this cluster, alone: the per-node time the critical path is made of.
+func (b *bench) calibrate(ctx context.Context, delays map[time.Duration]bool) error {
+	ns, err := b.namespace(ctx, "cal")
+	if err != nil {
+		return err
+	}
+	nso := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	if _, err := b.cs.CoreV1().Namespaces().Create(ctx, nso, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	defer b.dropNamespace(ns)
+	b.cal = map[time.Duration]time.Duration{}
+	keys := make([]time.Duration, 0, len(delays))
+	for d := range delays {
+		keys = append(keys, d)
+	}
+	slices.Sort(keys)
+	for _, d := range keys {
+		var times []time.Duration
+		for i := range max(b.cfg.CalibrationRuns, 3) {
+			n := Node{ID: fmt.Sprintf("cal-%d-%d", d.Milliseconds(), i), Delay: d}
+			var dep appsv1.Deployment
+			if err := yaml.Unmarshal([]byte(deployment(n, 0)), &dep); err != nil {
+				return err
+			}
+			t, err := b.applyAlone(ctx, ns, &dep)
+			if err != nil {
+				return err
+			}
+			times = append(times, t)
+		}
+		slices.Sort(times)
+		b.cal[d] = times[len(times)/2]
+		b.logf("calibration: a Deployment with a %v pod delay is ready %v after create (median of %d)", d, b.cal[d].Round(time.Millisecond), len(times))
+	}
+	return nil
+}
+
+func (b *bench) applyAlone(ctx context.Context, ns string, dep *appsv1.Deployment) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	w, err := b.cs.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + dep.Name})
+	if err != nil {
+		return 0, err
+	}
+	defer w.Stop()
+	start := time.Now()
+	if _, err := b.cs.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		return 0, err
+	}
+	for ev := range w.ResultChan() {
+		d, ok := ev.Object.(*appsv1.Deployment)
+		if ok && d.Status.ReadyReplicas == 1 && d.Status.UpdatedReplicas == 1 {
+			return time.Since(start), nil
+		}
+	}
+	return 0, fmt.Errorf("deployment %s not ready: %v", dep.Name, ctx.Err())
+}
+
+// namespace names a fresh namespace for one run.
+func (b *bench) namespace(ctx context.Context, what string) (string, error) {
+	b.seq++
+	ns := fmt.Sprintf("bench-%s-%d-%d", what, time.Now().Unix()%100000, b.seq)
+	if len(ns) > 63 {
+		ns = ns[:63]
+	}
+	return strings.TrimRight(ns, "-"), nil
+}
+
+// dropNamespace deletes a run's namespace and waits until it is gone, so that one run's
+// teardown does not load the cluster during the next.
+func (b *bench) dropNamespace(ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_ = b.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	for ctx.Err() == nil {
+		if _, err := b.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	b.logf("namespace %s still terminating after 3 minutes", ns)
+}
+
+func (b *bench) deploy(ctx context.Context, tool string, s Shape) (Run, error) {
+	ns, err := b.namespace(ctx, tool[:3]+"-"+s.Name)
+	if err != nil {
+		return Run{}, err
+	}
+	dir := filepath.Join(b.cfg.Work, ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Run{}, err
+	}
+	defer os.RemoveAll(dir)
+	defer b.dropNamespace(ns)
+	switch tool {
+	case "aos":
+		return b.aos(ctx, s, ns, dir)
+	case "kubectl":
+		return b.kubectl(ctx, s, ns, dir)
+	case "helm":
+		return b.helm(ctx, s, ns, dir)
+	}
+	return Run{}, fmt.Errorf("unknown tool %q", tool)
+}
+
+func (b *bench) aos(ctx context.Context, s Shape, ns, dir string) (Run, error) {
+	file := filepath.Join(dir, s.Name+".yaml")
+	if err := os.WriteFile(file, []byte(s.Template()), 0o644); err != nil {
+		return Run{}, err
+	}
+	cmd := exec.CommandContext(ctx, b.cfg.AOS, "--state", filepath.Join(dir, "state.db"), "--kubeconfig", b.cfg.Kubeconfig,
+		"up", file, "--stack", ns, "-o", "json")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if err != nil {
+		return Run{}, fmt.Errorf("aos up: %v\n%s%s", err, errb.String(), tail(out.String()))
+	}
+	var res struct {
+		Stack struct{ Status string }
+		Cost  struct {
+			Transitions int64            `json:"stateTransitions"`
+			Invocations map[string]int64 `json:"invocations"`
+			StoreReads  int64            `json:"storeReads"`
+			StoreWrites int64            `json:"storeWrites"`
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Stack.Status != engine.StackCreateComplete {
+		return Run{}, fmt.Errorf("aos up: %v, status %q\n%s", err, res.Stack.Status, tail(out.String()))
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	run := Run{Seconds: took.Seconds(), CPUSeconds: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
+		Transitions: res.Cost.Transitions, Invocations: res.Cost.Invocations, StoreReads: res.Cost.StoreReads, StoreWrites: res.Cost.StoreWrites}
+	if ru != nil {
+		run.MaxRSSMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
+	return run, nil
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "…" + s[len(s)-2000:]
+	}
+	return s
+}
+
+func (b *bench) run(ctx context.Context, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, tail(string(out)))
+	}
+	return nil
+}
+
+// kubectl applies each level and waits for every Deployment of it to have its pod Ready
+// before the next: how a script or a CI pipeline orders objects with plain kubectl.
+func (b *bench) kubectl(ctx context.Context, s Shape, ns, dir string) (Run, error) {
+	levels := s.LevelManifests()
+	for l, m := range levels {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("level-%d.yaml", l)), []byte(m), 0o644); err != nil {
+			return Run{}, err
+		}
+	}
+	k := func(args ...string) error {
+		return b.run(ctx, b.cfg.Kubectl, append([]string{"--kubeconfig", b.cfg.Kubeconfig}, args...)...)
+	}
+	start := time.Now()
+	if err := k("create", "namespace", ns); err != nil {
+		return Run{}, err
+	}
+	for l := range levels {
+		if err := k("apply", "-n", ns, "-f", filepath.Join(dir, fmt.Sprintf("level-%d.yaml", l))); err != nil {
+			return Run{}, err
+		}
+		if err := k("wait", "-n", ns, "--for=jsonpath={.status.readyReplicas}=1", "deployment", "-l", fmt.Sprintf("%s=%d", levelLabel, l), "--timeout=10m"); err != nil {
+			return Run{}, err
+		}
+	}
+	return Run{Seconds: time.Since(start).Seconds()}, nil
+}
+
+// helm installs one chart per level, in order, each with --wait.
+func (b *bench) helm(ctx context.Context, s Shape, ns, dir string) (Run, error) {
+	levels := s.LevelManifests()
+	for l, m := range levels {
+		chart := filepath.Join(dir, fmt.Sprintf("level-%d", l))
+		if err := os.MkdirAll(filepath.Join(chart, "templates"), 0o755); err != nil {
+			return Run{}, err
+		}
+		meta := fmt.Sprintf("apiVersion: v2\nname: level-%d\nversion: 0.1.0\n", l)
+		if err := os.WriteFile(filepath.Join(chart, "Chart.yaml"), []byte(meta), 0o644); err != nil {
+			return Run{}, err
+		}
+		if err := os.WriteFile(filepath.Join(chart, "templates", "deployments.yaml"), []byte(m), 0o644); err != nil {
+			return Run{}, err
+		}
+	}
+	start := time.Now()
+	for l := range levels {
+		args := []string{"--kubeconfig", b.cfg.Kubeconfig, "install", fmt.Sprintf("level-%d", l), filepath.Join(dir, fmt.Sprintf("level-%d", l)),
+			"-n", ns, "--wait", "--timeout", "10m",
+			// helm's default client budget (5 queries/s) makes --wait of 50 Deployments take a
+			// minute; it gets the same budget as AOS's client.
+			"--qps", "100", "--burst-limit", "200"}
+		if l == 0 {
+			args = append(args, "--create-namespace")
+		}
+		if err := b.run(ctx, b.cfg.Helm, args...); err != nil {
+			return Run{}, err
+		}
+	}
+	return Run{Seconds: time.Since(start).Seconds()}, nil
+}
+
+// median of the runs' seconds.
+func median(runs []Run, f func(Run) float64) float64 {
+	if len(runs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = f(r)
+	}
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}

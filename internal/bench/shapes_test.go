@@ -1,0 +1,44 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aos-project/aos/shared/engine"
+)
+
+func TestShapes(t *testing.T) {
+	delayOf := func(n Node) time.Duration { return n.Delay }
+	sk := Skewed()
+	if cp, hops := sk.CriticalPath(delayOf); cp != 7*time.Second || hops != 3 {
+		t.Fatalf("skewed critical path %v over %d nodes; want 7s over 3", cp, hops)
+	}
+	if w := sk.WaveTime(delayOf); w != 18*time.Second {
+		t.Fatalf("skewed wave time %v; want 18s", w)
+	}
+	if cp, _ := Chain(10, 2*time.Second).CriticalPath(delayOf); cp != 20*time.Second {
+		t.Fatalf("chain critical path %v", cp)
+	}
+	if l := FanOut(50, time.Second).Levels(); len(l) != 2 || len(l[1]) != 50 {
+		t.Fatalf("fan-out levels %v", l)
+	}
+	for _, s := range []Shape{Chain(10, 2*time.Second), FanOut(50, time.Second), Lattice(5, 10), sk, Random(200), Layers(20, 50, time.Second)} {
+		resp, err := engine.Validate(t.Context(), engine.TemplateRequest{Template: s.Template()})
+		if err != nil || !resp.Valid {
+			t.Fatalf("%s: template invalid: %v %v", s.Name, err, resp.Problems)
+		}
+		if resp.Nodes != len(s.Nodes) {
+			t.Fatalf("%s: %d nodes in the template, %d in the shape", s.Name, resp.Nodes, len(s.Nodes))
+		}
+		docs := 0
+		for _, m := range s.LevelManifests() {
+			docs += strings.Count(m, "kind: Deployment")
+		}
+		if docs != len(s.Nodes) {
+			t.Fatalf("%s: %d Deployments in the level manifests", s.Name, docs)
+		}
+		cp, hops := s.CriticalPath(delayOf)
+		t.Logf("%-14s %4d nodes, %2d levels, critical path %v over %d nodes, waves %v", s.Name, len(s.Nodes), len(s.Levels()), cp, hops, s.WaveTime(delayOf))
+	}
+}

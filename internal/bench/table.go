@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"sort"
+)
+
+func mark(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// Target ratios (docs/performance.md).
+const (
+	maxRatio          = 1.10
+	maxWritesPerNode  = 4
+	maxCPUPerNodeMs   = 5
+	maxPlanSeconds    = 1.0
+	maxScaleMemoryMiB = 500
+)
+
+// Write prints the results as Markdown tables.
+func Write(w io.Writer, r *Results) {
+	fmt.Fprintf(w, "## Makespan against the critical path (%s, %d CPUs, medians of %d runs)\n\n", r.Date.Format("2006-01-02"), r.CPUs, runsOf(r))
+	fmt.Fprintln(w, "| shape | nodes | levels | critical path | AOS | AOS ÷ critical path | kubectl apply+wait per level | helm install --wait per level | best wave-by-wave | ≤ 1.10× | beats both peers |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	secs := func(r Run) float64 { return r.Seconds }
+	for _, s := range r.Shapes {
+		aos := median(s.Runs["aos"], secs)
+		k, h := median(s.Runs["kubectl"], secs), median(s.Runs["helm"], secs)
+		ratio := aos / s.CriticalPath
+		beats := "-"
+		if len(s.Runs["kubectl"]) > 0 && len(s.Runs["helm"]) > 0 {
+			beats = mark(aos < k && aos < h)
+		}
+		fmt.Fprintf(w, "| %s (%s) | %d | %d | %.2f s | %.2f s | %.3f | %s | %s | %.2f s | %s | %s |\n",
+			s.Shape, s.About, s.Nodes, s.Levels, s.CriticalPath, aos, ratio, opt(k), opt(h), s.WaveBound, mark(ratio <= maxRatio), beats)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Cost per node (AOS, medians)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| shape | state transitions / node | limit: 3 / node + 3 / loop turn | loop turns | store writes / node (≤ 4) | store reads / node | function invocations / node | AOS CPU / node (≤ 5 ms) | peak RSS |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	all := append([]ShapeResult(nil), r.Shapes...)
+	if r.Scale != nil {
+		all = append(all, *r.Scale)
+	}
+	for _, s := range all {
+		runs := s.Runs["aos"]
+		n := float64(s.Nodes)
+		tr := median(runs, func(r Run) float64 { return float64(r.Transitions) })
+		turns := median(runs, func(r Run) float64 { return float64(r.Invocations["checkready"]) })
+		limit := 3*n + 3*turns
+		wr := median(runs, func(r Run) float64 { return float64(r.StoreWrites) }) / n
+		rd := median(runs, func(r Run) float64 { return float64(r.StoreReads) }) / n
+		inv := median(runs, func(r Run) float64 {
+			var t int64
+			for _, c := range r.Invocations {
+				t += c
+			}
+			return float64(t)
+		}) / n
+		cpu := median(runs, func(r Run) float64 { return r.CPUSeconds }) / n * 1000
+		rss := median(runs, func(r Run) float64 { return r.MaxRSSMiB })
+		fmt.Fprintf(w, "| %s | %.2f | %.0f (%s) | %.0f | %.2f (%s) | %.2f | %.2f | %.2f ms (%s) | %.0f MiB |\n",
+			s.Shape, tr/n, limit, mark(tr <= limit), turns, wr, mark(wr <= maxWritesPerNode), rd, inv, cpu, mark(cpu <= maxCPUPerNodeMs), rss)
+	}
+	if len(r.Plan) > 0 || r.Scale != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "## Scale")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| what | measured | target | met |")
+		fmt.Fprintln(w, "|---|---|---|---|")
+	}
+	if len(r.Plan) > 0 {
+		v := append([]float64(nil), r.Plan...)
+		sort.Float64s(v)
+		m := v[len(v)/2]
+		fmt.Fprintf(w, "| validate + plan of a generated %d-node template | %.0f ms (median of %d; runs %s) | ≤ 1 s | %s |\n", r.PlanNodes, m*1000, len(v), msList(r.Plan), mark(m <= maxPlanSeconds))
+	}
+	if s := r.Scale; s != nil {
+		aos := median(s.Runs["aos"], secs)
+		ratio := aos / s.CriticalPath
+		rss := median(s.Runs["aos"], func(r Run) float64 { return r.MaxRSSMiB })
+		fmt.Fprintf(w, "| `aos up` of %d nodes (%s): makespan ÷ critical path | %.2f s ÷ %.2f s = %.3f | ≤ 1.10 | %s |\n", s.Nodes, s.About, aos, s.CriticalPath, ratio, mark(ratio <= maxRatio))
+		fmt.Fprintf(w, "| `aos up` of %d nodes: peak memory (max RSS) | %.0f MiB | < 500 MiB | %s |\n", s.Nodes, rss, mark(rss < maxScaleMemoryMiB))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Calibration (one Deployment alone, create → pod Ready, median):")
+	keys := make([]string, 0, len(r.Calibration))
+	for k := range r.Calibration {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%s → %.3f s; ", k, r.Calibration[k])
+	}
+	fmt.Fprintln(w)
+}
+
+func opt(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f s", v)
+}
+
+func msList(v []float64) string {
+	s := ""
+	for i, x := range v {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%.0f", x*1000)
+	}
+	return s
+}
+
+func runsOf(r *Results) int {
+	for _, s := range r.Shapes {
+		return len(s.Runs["aos"])
+	}
+	return 0
+}
