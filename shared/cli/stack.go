@@ -282,16 +282,11 @@ func (a *app) rebuildCmd() *cobra.Command {
 			if st.Status == engine.StackDeleteComplete {
 				return &exitError{ExitError, fmt.Errorf("stack %q is deleted; `aos up` creates it again from a template", st.Name)}
 			}
-			// Read before the delete: the create must use what the stack had.
-			req, err := e.Resubmission(st)
-			if err != nil {
-				return &exitError{ExitError, err}
+			if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+				return &exitError{ExitError, fmt.Errorf("stack %q is %s: wait for it, or `aos resume %s`", st.Name, st.Status, st.Name)}
 			}
-			req.Note = "rebuild"
-			if err := a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: engine.OpDelete, OnFailure: "keep"}, output); err != nil {
-				return err
-			}
-			return a.submitAndOperate(cmd.Context(), e, req, "keep", output)
+			// One execution of the state machine: delete, then create from the same revision.
+			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: engine.OpRebuild, OnFailure: "keep"}, output)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")

@@ -24,6 +24,13 @@ const (
 // depends on — come back as Startable. Deletion runs in reverse dependency order through
 // DeleteNode and CheckReady, exactly as creation runs forward.
 func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckResponse, error) {
+	return e.startDelete(ctx, req.Stack, OpDelete)
+}
+
+// startDelete records op (delete, or the first phase of rebuild) as the stack's operation,
+// so a resumed run knows what it was doing.
+func (e *Engine) startDelete(ctx context.Context, stack, op string) (CheckResponse, error) {
+	req := CheckRequest{Stack: stack}
 	st, err := e.Store.GetStack(ctx, req.Stack)
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
@@ -47,11 +54,11 @@ func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckRespon
 			return CheckResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 		}
 	}
-	st.Status, st.Reason, st.UpdatedAt, st.Lease = StackDeleteInProgress, "", e.now().UTC(), e.newLease()
+	st.Status, st.Operation, st.Reason, st.UpdatedAt, st.Lease = StackDeleteInProgress, op, "", e.now().UTC(), e.newLease()
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", st.Name, err)
 	}
-	e.event(ctx, st.Name, "", StackDeleteInProgress, "UserInitiated", "")
+	e.event(ctx, st.Name, "", StackDeleteInProgress, "UserInitiated", map[string]string{OpRebuild: "rebuild: deleting, then creating again"}[op])
 	return e.CheckReady(ctx, req)
 }
 

@@ -188,6 +188,10 @@ const (
 	OpUpdate   = "update"
 	OpRollback = "rollback"
 	OpDelete   = "delete"
+	// OpRebuild deletes a stack, then (as OpRecreate, the state machine's second phase)
+	// creates it again from the same template and inputs.
+	OpRebuild  = "rebuild"
+	OpRecreate = "recreate"
 )
 
 // OpRequest is the state machine's input: which stack, which operation, and what to do if
@@ -206,9 +210,9 @@ func (e *Engine) ValidateStack(ctx context.Context, req OpRequest) (ValidateResp
 		return ValidateResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
 	}
 	switch req.Operation {
-	case OpDelete:
+	case OpDelete, OpRebuild:
 		return ValidateResponse{Valid: true, Name: st.Name, Problems: []template.Problem{}, Inputs: []InputInfo{}}, nil
-	case OpCreate, OpUpdate, OpRollback:
+	case OpCreate, OpUpdate, OpRollback, OpRecreate:
 	default:
 		return ValidateResponse{}, fmt.Errorf("unknown operation %q", req.Operation)
 	}
@@ -230,12 +234,30 @@ func (e *Engine) ValidateStack(ctx context.Context, req OpRequest) (ValidateResp
 // (idempotently: a resumed run keeps the nodes it has) and answers like CheckReady; for a
 // delete it is StartDelete.
 func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, error) {
-	if req.Operation == OpDelete {
+	switch req.Operation {
+	case OpDelete, OpRebuild:
 		st, err := e.Store.GetStack(ctx, req.Stack)
 		if err == nil && st.Status == StackDeleteInProgress {
 			return e.CheckReady(ctx, CheckRequest{Stack: req.Stack}) // resumed
 		}
-		return e.StartDelete(ctx, CheckRequest{Stack: req.Stack})
+		return e.startDelete(ctx, req.Stack, req.Operation)
+	case OpRecreate:
+		st, err := e.Store.GetStack(ctx, req.Stack)
+		if err != nil {
+			return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+		}
+		if st.Status == StackDeleteComplete {
+			again, err := e.Resubmission(st)
+			if err != nil {
+				return CheckResponse{}, err
+			}
+			again.Note = "rebuild"
+			if _, _, err := e.SubmitOp(ctx, again); err != nil {
+				return CheckResponse{}, fmt.Errorf("rebuilding stack %q: %w", st.Name, err)
+			}
+		}
+		// A resumed rebuild finds the stack created already: planning is idempotent.
+		req.Operation = OpCreate
 	}
 	st, err := e.Store.GetStack(ctx, req.Stack)
 	if err != nil {
