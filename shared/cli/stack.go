@@ -18,6 +18,7 @@ import (
 	"github.com/aos-project/aos/shared/local"
 	"github.com/aos-project/aos/shared/store/metered"
 	"github.com/aos-project/aos/shared/template"
+	"github.com/aos-project/aos/shared/view"
 	"github.com/aos-project/aos/shared/wiring"
 )
 
@@ -141,7 +142,7 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 			r, w := a.store.Counts()
 			c.StoreReads, c.StoreWrites = r-reads0, w-writes0
 		}
-		_ = a.printJSON(map[string]any{"stack": summary(st), "nodes": nodeViews(nodes), "seconds": took.Seconds(), "transitions": res.Transitions, "cost": c})
+		_ = a.printJSON(map[string]any{"stack": view.StackOf(st), "nodes": view.Nodes(nodes), "seconds": took.Seconds(), "transitions": res.Transitions, "cost": c})
 	} else {
 		fmt.Fprintf(a.stdout, "\nstack %s: %s in %s (%d node(s), %d state transitions)\n", st.Name, st.Status, took, len(nodes), res.Transitions)
 		if st.Reason != "" {
@@ -348,9 +349,9 @@ func (a *app) historyCmd() *cobra.Command {
 		if err != nil {
 			return &exitError{ExitError, err}
 		}
-		views := make([]revisionView, 0, len(revs))
+		views := make([]view.Revision, 0, len(revs))
 		for _, r := range revs {
-			views = append(views, revisionSummary(r))
+			views = append(views, view.RevisionOf(r))
 		}
 		if output == "json" {
 			return a.printJSON(views)
@@ -371,34 +372,6 @@ func (a *app) historyCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
-}
-
-// revisionView is what history shows of a revision: never the sealed values.
-type revisionView struct {
-	Number    int            `json:"number"`
-	Operation string         `json:"operation"`
-	Status    string         `json:"status"`
-	Reason    string         `json:"reason,omitempty"`
-	Note      string         `json:"note,omitempty"`
-	File      string         `json:"file"`
-	Inputs    map[string]any `json:"inputs"`
-	Secret    []string       `json:"secretInputs,omitempty"`
-	StartedAt time.Time      `json:"startedAt"`
-	EndedAt   time.Time      `json:"endedAt,omitzero"`
-	Seconds   float64        `json:"seconds,omitempty"`
-}
-
-func revisionSummary(r *engine.Revision) revisionView {
-	v := revisionView{Number: r.Number, Operation: r.Operation, Status: r.Status, Reason: r.Reason, Note: r.Note,
-		File: r.File, Inputs: r.Inputs, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
-	for k := range r.Sealed {
-		v.Secret = append(v.Secret, k)
-	}
-	sort.Strings(v.Secret)
-	if !r.EndedAt.IsZero() {
-		v.Seconds = r.EndedAt.Sub(r.StartedAt).Seconds()
-	}
-	return v
 }
 
 // stack reads a stack, saying how to find the right name when there is none.
@@ -456,59 +429,6 @@ func (a *app) resumeCmd() *cobra.Command {
 	}
 }
 
-// stackView is what read commands show of a stack: never sealed values or the template.
-type stackView struct {
-	Name      string         `json:"name"`
-	Namespace string         `json:"namespace"`
-	Context   string         `json:"context,omitempty"`
-	Status    string         `json:"status"`
-	Reason    string         `json:"reason,omitempty"`
-	Inputs    map[string]any `json:"inputs"`
-	Secret    []string       `json:"secretInputs,omitempty"`
-	Outputs   map[string]any `json:"outputs,omitempty"`
-	CreatedAt time.Time      `json:"createdAt"`
-	UpdatedAt time.Time      `json:"updatedAt"`
-}
-
-func summary(st *engine.StackRecord) stackView {
-	v := stackView{Name: st.Name, Namespace: st.Namespace, Context: st.Context, Status: st.Status, Reason: st.Reason,
-		Inputs: st.Inputs, Outputs: st.Outputs, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt}
-	for k := range st.Sealed {
-		v.Secret = append(v.Secret, k)
-	}
-	sort.Strings(v.Secret)
-	return v
-}
-
-type nodeView struct {
-	ID        string            `json:"id"`
-	Status    engine.NodeStatus `json:"status"`
-	Kind      string            `json:"kind,omitempty"`
-	Name      string            `json:"name,omitempty"`
-	Namespace string            `json:"namespace,omitempty"`
-	Reason    string            `json:"reason,omitempty"`
-	Message   string            `json:"message,omitempty"`
-	DependsOn []string          `json:"dependsOn"`
-	Seconds   float64           `json:"readySeconds,omitempty"`
-}
-
-func nodeViews(nodes []*engine.NodeRecord) []nodeView {
-	out := make([]nodeView, 0, len(nodes))
-	for _, n := range nodes {
-		v := nodeView{ID: n.ID, Status: n.Status, Reason: n.Reason, Message: n.Message, DependsOn: n.DependsOn}
-		if n.Ref != nil {
-			v.Kind, v.Name, v.Namespace = n.Ref.Kind, n.Ref.Name, n.Ref.Namespace
-		} else {
-			v.Kind, _ = n.Manifest["kind"].(string)
-		}
-		if !n.ReadyAt.IsZero() && !n.AppliedAt.IsZero() {
-			v.Seconds = n.ReadyAt.Sub(n.AppliedAt).Seconds()
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
 func (a *app) withStack(output *string, use, short string, show func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
@@ -552,7 +472,7 @@ func (a *app) statusCmd() *cobra.Command {
 			return &exitError{ExitError, err}
 		}
 		if output == "json" {
-			return a.printJSON(map[string]any{"stack": summary(st), "nodes": nodeViews(nodes)})
+			return a.printJSON(map[string]any{"stack": view.StackOf(st), "nodes": view.Nodes(nodes)})
 		}
 		fmt.Fprintf(a.stdout, "stack %s (namespace %s): %s\n", st.Name, st.Namespace, st.Status)
 		if st.Reason != "" {
@@ -561,7 +481,7 @@ func (a *app) statusCmd() *cobra.Command {
 		fmt.Fprintln(a.stdout)
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NODE\tSTATUS\tOBJECT\tREADY AFTER\tDETAIL")
-		for _, v := range nodeViews(nodes) {
+		for _, v := range view.Nodes(nodes) {
 			ready := "-"
 			if v.Seconds > 0 {
 				ready = fmt.Sprintf("%.1fs", v.Seconds)
@@ -654,9 +574,9 @@ func (a *app) listCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			views := make([]stackView, 0, len(stacks))
+			views := make([]view.Stack, 0, len(stacks))
 			for _, st := range stacks {
-				views = append(views, summary(st))
+				views = append(views, view.StackOf(st))
 			}
 			if output == "json" {
 				return a.printJSON(views)

@@ -59,6 +59,20 @@ type CreateRequest struct {
 	Context string `json:"context,omitempty"`
 	// Note says why, in the revision and its first event (rollback --revision, rebuild, copy).
 	Note string `json:"note,omitempty"`
+	// IdempotencyKey makes a retried request return the operation the first one started
+	// (RepeatedError) instead of starting another.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+}
+
+// RepeatedError: the request carries the idempotency key of the operation the stack last
+// started, which is the answer to it.
+type RepeatedError struct {
+	Stack, Operation string
+	Revision         int
+}
+
+func (e *RepeatedError) Error() string {
+	return fmt.Sprintf("stack %q: this request already started %s (revision %d)", e.Stack, e.Operation, e.Revision)
 }
 
 // CreateResponse names the stack and the nodes that can start at once.
@@ -123,6 +137,9 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 	}
 	cur, err := e.Store.GetStack(ctx, plan.Stack)
 	revision := 1
+	if err == nil && req.IdempotencyKey != "" && cur.RequestKey == req.IdempotencyKey {
+		return cur.Name, cur.Operation, &RepeatedError{Stack: cur.Name, Operation: cur.Operation, Revision: cur.Revision}
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 	case err != nil:
@@ -146,6 +163,7 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 		cur.File, cur.Template, cur.Inputs, cur.Sealed = req.file(), req.Template, inputs, sealed
 		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt, cur.Lease = StackUpdateInProgress, OpUpdate, "", e.now().UTC(), e.newLease()
 		cur.Revision++
+		cur.RequestKey = req.IdempotencyKey
 		if err := e.recordRevision(ctx, cur, req.Note); err != nil {
 			return "", "", err
 		}
@@ -160,7 +178,10 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 	rec := &StackRecord{
 		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
 		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: revision, Lease: e.newLease(),
-		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(),
+		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(), RequestKey: req.IdempotencyKey,
+	}
+	if cur != nil && cur.Status == StackDeleteComplete {
+		rec.Schedule = cur.Schedule // a stack rebuilt on a schedule keeps it
 	}
 	if err := e.recordRevision(ctx, rec, req.Note); err != nil {
 		return "", "", err

@@ -46,8 +46,18 @@ type StackRecord struct {
 	Outputs   map[string]any `json:"outputs,omitempty"`
 	CreatedAt time.Time      `json:"createdAt"`
 	UpdatedAt time.Time      `json:"updatedAt"`
+	// RequestKey is the idempotency key of the request that started the last operation.
+	RequestKey string `json:"requestKey,omitempty"`
+	// Schedule rebuilds the stack periodically (aos serve, or EventBridge Scheduler on AWS).
+	Schedule *Schedule `json:"schedule,omitempty"`
 	// Version increases with every write; writes are conditional on it.
 	Version int64 `json:"version"`
+}
+
+// Schedule is a standard 5-field cron expression in a time zone (IANA name; default UTC).
+type Schedule struct {
+	Cron     string `json:"cron"`
+	TimeZone string `json:"timeZone,omitempty"`
 }
 
 // Revision is a template with its inputs (secret inputs sealed). The store keeps every
