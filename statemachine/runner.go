@@ -20,6 +20,16 @@ import (
 	"time"
 )
 
+// BatchDefinition is statemachine/batch.asl.json: one stack state machine execution per
+// instance, at most the requested number at once.
+//
+//go:embed batch.asl.json
+var BatchDefinition []byte
+
+// StartStackSync is the Task resource that runs a child execution of the stack state machine
+// and waits for it (Step Functions' optimized integration, output as JSON).
+const StartStackSync = "arn:aws:states:::states:startExecution.sync:2"
+
 // StackDefinition is statemachine/stack.asl.json.
 //
 //go:embed stack.asl.json
@@ -103,6 +113,8 @@ type state struct {
 	ItemSelector   any
 	ItemProcessor  *machineDef
 	MaxConcurrency int
+	// MaxConcurrencyPath reads the limit from the input (a batch's requested concurrency).
+	MaxConcurrencyPath string
 	Branches       []*machineDef
 	Error          string
 	Cause          string
@@ -116,7 +128,7 @@ var allowed = map[string][]string{
 	"Pass":     {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"},
 	"Succeed":  {"Type", "Comment", "InputPath", "OutputPath"},
 	"Fail":     {"Type", "Comment", "Error", "Cause"},
-	"Map":      {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "ItemsPath", "ItemSelector", "Parameters", "ItemProcessor", "Iterator", "MaxConcurrency", "Retry", "Catch"},
+	"Map":      {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "ItemsPath", "ItemSelector", "Parameters", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch"},
 	"Parallel": {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Parameters", "Branches", "Retry", "Catch"},
 }
 
@@ -210,7 +222,7 @@ func loadState(name string, f map[string]json.RawMessage, resources map[string]H
 		"Next": &s.Next, "End": &s.End, "InputPath": &s.InputPath, "OutputPath": &s.OutputPath, "ResultPath": &s.ResultPath,
 		"Parameters": &s.Parameters, "ResultSelector": &s.ResultSelector, "Resource": &s.Resource, "TimeoutSeconds": &s.TimeoutSeconds,
 		"Retry": &s.Retry, "Catch": &s.Catch, "Default": &s.Default, "Seconds": &s.Seconds, "SecondsPath": &s.SecondsPath,
-		"ItemsPath": &s.ItemsPath, "ItemSelector": &s.ItemSelector, "MaxConcurrency": &s.MaxConcurrency, "Error": &s.Error, "Cause": &s.Cause,
+		"ItemsPath": &s.ItemsPath, "ItemSelector": &s.ItemSelector, "MaxConcurrency": &s.MaxConcurrency, "MaxConcurrencyPath": &s.MaxConcurrencyPath, "Error": &s.Error, "Cause": &s.Cause,
 	} {
 		if err := dec(key, into); err != nil {
 			return nil, err
@@ -687,7 +699,20 @@ func (x *Execution) execute(ctx context.Context, s *state, eff any, cctx map[str
 		if !ok {
 			return nil, &Error{"States.Runtime", fmt.Sprintf("state %q: items are not an array", s.name)}
 		}
-		return x.fanOut(ctx, len(list), s.MaxConcurrency, func(ctx context.Context, i int) (any, error) {
+		limit := s.MaxConcurrency
+		if s.MaxConcurrencyPath != "" {
+			p, err := parsePath(s.MaxConcurrencyPath)
+			if err != nil {
+				return nil, &Error{"States.Runtime", fmt.Sprintf("state %q: MaxConcurrencyPath: %v", s.name, err)}
+			}
+			v, ok := p.get(eff, cctx)
+			n, isNum := v.(float64)
+			if !ok || !isNum || n < 0 || n != float64(int(n)) {
+				return nil, &Error{"States.Runtime", fmt.Sprintf("state %q: MaxConcurrencyPath %s must select a non-negative integer, got %v", s.name, s.MaxConcurrencyPath, v)}
+			}
+			limit = int(n)
+		}
+		return x.fanOut(ctx, len(list), limit, func(ctx context.Context, i int) (any, error) {
 			ictx := cloneMap(cctx)
 			ictx["Map"] = map[string]any{"Item": map[string]any{"Index": float64(i), "Value": list[i]}}
 			item := list[i]

@@ -54,7 +54,7 @@ type cost struct {
 
 func (a *app) stackCommands() []*cobra.Command {
 	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.rebuildCmd(), a.copyCmd(), a.resumeCmd(),
-		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd(), a.historyCmd()}
+		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd(), a.historyCmd(), a.serveCmd(), a.batchCmd()}
 }
 
 func (a *app) upCmd() *cobra.Command {

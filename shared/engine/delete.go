@@ -30,20 +30,29 @@ func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckRespon
 // startDelete records op (delete, or the first phase of rebuild) as the stack's operation,
 // so a resumed run knows what it was doing.
 func (e *Engine) startDelete(ctx context.Context, stack, op string) (CheckResponse, error) {
-	req := CheckRequest{Stack: stack}
-	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err := e.beginDelete(ctx, stack, op); err != nil {
+		return CheckResponse{}, err
+	}
+	return e.CheckReady(ctx, CheckRequest{Stack: stack})
+}
+
+// beginDelete is the store side of starting a delete: nodes back to PENDING, the stack
+// DELETE_IN_PROGRESS under this runner's lease. It touches no cluster, so the API can record
+// an accepted delete before it answers.
+func (e *Engine) beginDelete(ctx context.Context, stack, op string) error {
+	st, err := e.Store.GetStack(ctx, stack)
 	if err != nil {
-		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+		return fmt.Errorf("stack %q: %w", stack, err)
 	}
 	if st.Status == StackDeleteComplete {
-		return CheckResponse{}, fmt.Errorf("stack %q is already deleted", st.Name)
+		return &StateError{fmt.Sprintf("stack %q is already deleted", st.Name)}
 	}
 	if strings.HasSuffix(st.Status, "_IN_PROGRESS") && e.heldElsewhere(st) {
-		return CheckResponse{}, busyError(st)
+		return busyError(st)
 	}
 	nodes, err := e.Store.ListNodes(ctx, st.Name)
 	if err != nil {
-		return CheckResponse{}, err
+		return err
 	}
 	for _, n := range nodes {
 		if n.Status == NodeDeleted || n.Status == NodePending && n.Ref == nil {
@@ -51,15 +60,15 @@ func (e *Engine) startDelete(ctx context.Context, stack, op string) (CheckRespon
 		}
 		n.Status, n.Reason, n.Message = NodePending, "", ""
 		if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
-			return CheckResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+			return fmt.Errorf("node %q: %w", n.ID, err)
 		}
 	}
 	st.Status, st.Operation, st.Reason, st.UpdatedAt, st.Lease = StackDeleteInProgress, op, "", e.now().UTC(), e.newLease()
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
-		return CheckResponse{}, fmt.Errorf("stack %q: %w", st.Name, err)
+		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}
 	e.event(ctx, st.Name, "", StackDeleteInProgress, "UserInitiated", map[string]string{OpRebuild: "rebuild: deleting, then creating again"}[op])
-	return e.CheckReady(ctx, req)
+	return nil
 }
 
 // DeleteNode deletes one node's object, or keeps it when the node says deletePolicy: retain.

@@ -150,8 +150,11 @@ func displayName(md map[string]any, r *template.Resolved, stack, ns string, inde
 	v, err := refs.Render(e, func(ref *refs.Ref) (any, error) {
 		switch ref.Root {
 		case refs.RootStack:
-			if ref.Name == "name" {
+			switch ref.Name {
+			case "name":
 				return stack, nil
+			case "index":
+				return ref.String(), nil
 			}
 			return ns, nil
 		case refs.RootIndex:

@@ -62,14 +62,14 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		if rec == nil || rec.AppliedHash == "" {
 			pn.Action = ActionCreate
 			if !referencesNodes(in.Node.Manifest) {
-				sc := &scope{inputs: r.Inputs, stack: st.Name, namespace: st.Namespace, index: in.Index}
+				sc := &scope{inputs: r.Inputs, stack: st.Name, namespace: st.Namespace, index: in.Index, stackIndex: st.Index}
 				if m, err := render(in.Node.Manifest, sc, set(in.Node.TextRefs)); err == nil {
 					renders[pn.ID] = m.(map[string]any)
 				}
 			}
 			continue
 		}
-		sc := &scope{inputs: r.Inputs, stack: st.Name, namespace: st.Namespace, index: in.Index,
+		sc := &scope{inputs: r.Inputs, stack: st.Name, namespace: st.Namespace, index: in.Index, stackIndex: st.Index,
 			nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
 		for _, d := range in.Node.Deps() {
 			if dr := byID[d]; dr != nil {

@@ -12,6 +12,8 @@ type scope struct {
 	stack     string
 	namespace string
 	index     int
+	// stackIndex is the stack's index in its batch (0 outside a batch): ${stack.index}.
+	stackIndex int
 	// nodes holds the live values of READY dependencies; outputs their declared outputs.
 	nodes   map[string]map[string]any
 	outputs map[string]map[string]refs.Path
@@ -30,8 +32,11 @@ func (s *scope) lookup(r *refs.Ref) (any, error) {
 		}
 		return got, nil
 	case refs.RootStack:
-		if r.Name == "name" {
+		switch r.Name {
+		case "name":
 			return s.stack, nil
+		case "index":
+			return int64(s.stackIndex), nil
 		}
 		return s.namespace, nil
 	case refs.RootIndex:

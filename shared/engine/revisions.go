@@ -50,7 +50,7 @@ func (e *Engine) resubmit(st *StackRecord, r *Revision) (CreateRequest, error) {
 	if err != nil {
 		return CreateRequest{}, err
 	}
-	return CreateRequest{Context: st.Context, PlanRequest: PlanRequest{
+	return CreateRequest{Context: st.Context, Index: st.Index, Batch: st.Batch, PlanRequest: PlanRequest{
 		TemplateRequest: TemplateRequest{File: r.File, Template: r.Template, Params: vals},
 		Stack:           st.Name, Namespace: st.Namespace,
 	}}, nil
@@ -69,10 +69,10 @@ func (e *Engine) RevisionRequest(ctx context.Context, stack string, number int) 
 	}
 	i := slices.IndexFunc(revs, func(r *Revision) bool { return r.Number == number })
 	if i < 0 {
-		return CreateRequest{}, fmt.Errorf("stack %q has no revision %d (see `aos history %s`)", stack, number, stack)
+		return CreateRequest{}, fmt.Errorf("%w: stack %q has no revision %d (see `aos history %s`)", ErrNotFound, stack, number, stack)
 	}
 	if number == st.Revision {
-		return CreateRequest{}, fmt.Errorf("stack %q is at revision %d already", stack, number)
+		return CreateRequest{}, &StateError{fmt.Sprintf("stack %q is at revision %d already", stack, number)}
 	}
 	req, err := e.resubmit(st, revs[i])
 	if err != nil {

@@ -59,6 +59,12 @@ type CreateRequest struct {
 	Context string `json:"context,omitempty"`
 	// Note says why, in the revision and its first event (rollback --revision, rebuild, copy).
 	Note string `json:"note,omitempty"`
+	// Index is the stack's index in a batch: ${stack.index}.
+	Index int `json:"index,omitempty"`
+	// Batch names the batch the stack belongs to.
+	Batch string `json:"batch,omitempty"`
+	// Queued says the operation waits for a batch's turn (its first event says so).
+	Queued bool `json:"queued,omitempty"`
 	// IdempotencyKey makes a retried request return the operation the first one started
 	// (RepeatedError) instead of starting another.
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
@@ -155,7 +161,7 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 	case cur.Status == StackCreateComplete || cur.Status == StackUpdateComplete || cur.Status == StackUpdateFailed ||
 		cur.Status == StackRollbackComplete || cur.Status == StackRollbackFailed:
 		if req.Namespace != "" && req.Namespace != cur.Namespace {
-			return "", "", fmt.Errorf("stack %q lives in namespace %q; an update cannot move it (copy it instead)", cur.Name, cur.Namespace)
+			return "", "", &StateError{fmt.Sprintf("stack %q lives in namespace %q; an update cannot move it (copy it instead)", cur.Name, cur.Namespace)}
 		}
 		if cur.Status != StackUpdateFailed && cur.Status != StackRollbackFailed {
 			cur.Previous = &Revision{Number: cur.Revision, File: cur.File, Template: cur.Template, Inputs: cur.Inputs, Sealed: cur.Sealed}
@@ -173,12 +179,12 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 		e.event(ctx, cur.Name, "", StackUpdateInProgress, "UserInitiated", withNote(fmt.Sprintf("revision %d: %d node(s) planned", cur.Revision, len(plan.Nodes)), req.Note))
 		return cur.Name, OpUpdate, nil
 	default:
-		return "", "", fmt.Errorf("stack %q is %s: delete it first (`aos down %s`)", cur.Name, cur.Status, cur.Name)
+		return "", "", &StateError{fmt.Sprintf("stack %q is %s: delete it first (`aos down %s`)", cur.Name, cur.Status, cur.Name)}
 	}
 	rec := &StackRecord{
 		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
 		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: revision, Lease: e.newLease(),
-		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(), RequestKey: req.IdempotencyKey,
+		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(), RequestKey: req.IdempotencyKey, Index: req.Index, Batch: req.Batch,
 	}
 	if cur != nil && cur.Status == StackDeleteComplete {
 		rec.Schedule = cur.Schedule // a stack rebuilt on a schedule keeps it
@@ -192,7 +198,11 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 		}
 		return "", "", fmt.Errorf("recording stack %q: %w", rec.Name, err)
 	}
-	e.event(ctx, rec.Name, "", StackCreateInProgress, "UserInitiated", withNote(fmt.Sprintf("revision %d: %d node(s) planned", rec.Revision, len(plan.Nodes)), req.Note))
+	reason := "UserInitiated"
+	if req.Queued {
+		reason = "Queued"
+	}
+	e.event(ctx, rec.Name, "", StackCreateInProgress, reason, withNote(fmt.Sprintf("revision %d: %d node(s) planned", rec.Revision, len(plan.Nodes)), req.Note))
 	return rec.Name, OpCreate, nil
 }
 
@@ -410,7 +420,7 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if err != nil {
 		return e.fail(ctx, n, "SecretsUnavailable", err.Error(), nil)
 	}
-	sc := &scope{inputs: vals, stack: st.Name, namespace: st.Namespace, index: n.Index,
+	sc := &scope{inputs: vals, stack: st.Name, namespace: st.Namespace, index: n.Index, stackIndex: st.Index,
 		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
 	used := map[string]bool{}
 	referencedNodes(n.Manifest, used)
@@ -880,14 +890,31 @@ func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*Node
 	return nil
 }
 
+// Begin records that an operation on an existing stack (delete, rebuild, rollback) has been
+// accepted, before the state machine runs it: the stack is IN_PROGRESS at once, under this
+// runner's lease, and the plan step continues from there. Nothing touches a cluster.
+func (e *Engine) Begin(ctx context.Context, stack, op string) error {
+	switch op {
+	case OpDelete, OpRebuild:
+		return e.beginDelete(ctx, stack, op)
+	case OpRollback:
+		st, err := e.Store.GetStack(ctx, stack)
+		if err != nil {
+			return fmt.Errorf("stack %q: %w", stack, err)
+		}
+		return e.startRollback(ctx, st)
+	}
+	return fmt.Errorf("operation %q cannot be begun ahead of its run", op)
+}
+
 // startRollback makes the last good revision the stack's template and inputs again; planning
 // then proceeds exactly as for an update, so only what the failed update changed is undone.
 func (e *Engine) startRollback(ctx context.Context, st *StackRecord) error {
 	if st.Previous == nil {
-		return fmt.Errorf("stack %q has no earlier revision to roll back to", st.Name)
+		return &StateError{fmt.Sprintf("stack %q has no earlier revision to roll back to", st.Name)}
 	}
 	if st.Status != StackUpdateFailed && st.Status != StackUpdateInProgress && st.Status != StackRollbackFailed {
-		return fmt.Errorf("stack %q is %s: only a failed update can be rolled back", st.Name, st.Status)
+		return &StateError{fmt.Sprintf("stack %q is %s: only a failed update can be rolled back (or name a revision)", st.Name, st.Status)}
 	}
 	failed := st.Reason
 	p := st.Previous
@@ -923,7 +950,7 @@ func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, 
 	if err != nil {
 		return nil, err
 	}
-	sc := &scope{inputs: vals, stack: st.Name, namespace: st.Namespace, index: -1,
+	sc := &scope{inputs: vals, stack: st.Name, namespace: st.Namespace, index: -1, stackIndex: st.Index,
 		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
 	for _, n := range nodes {
 		sc.nodes[n.ID] = n.Live

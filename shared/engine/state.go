@@ -46,6 +46,9 @@ type StackRecord struct {
 	Outputs   map[string]any `json:"outputs,omitempty"`
 	CreatedAt time.Time      `json:"createdAt"`
 	UpdatedAt time.Time      `json:"updatedAt"`
+	// Index is the stack's index in its batch (${stack.index}); Batch names the batch.
+	Index int    `json:"index,omitempty"`
+	Batch string `json:"batch,omitempty"`
 	// RequestKey is the idempotency key of the request that started the last operation.
 	RequestKey string `json:"requestKey,omitempty"`
 	// Schedule rebuilds the stack periodically (aos serve, or EventBridge Scheduler on AWS).

@@ -78,3 +78,51 @@ func RunOp(ctx context.Context, e *engine.Engine, req engine.OpRequest) (*Result
 	defer mu.Unlock()
 	return &Result{Transitions: x.Transitions(), Invocations: calls, History: x.History(), Err: runErr}, nil
 }
+
+// BatchResult is the outcome of one batch.
+type BatchResult struct {
+	Transitions int64
+	Results     []map[string]any // one per instance, in order
+	Err         error
+}
+
+// RunBatch executes statemachine/batch.asl.json: each instance is a child execution of the
+// stack state machine (the startExecution.sync:2 resource), run in this process, at most
+// in.Concurrency at once.
+func RunBatch(ctx context.Context, e *engine.Engine, in *engine.BatchInput) (*BatchResult, error) {
+	child := func(ctx context.Context, payload []byte) ([]byte, error) {
+		var p struct {
+			Input engine.OpRequest `json:"Input"`
+		}
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, err
+		}
+		res, err := RunOp(ctx, e, p.Input)
+		if err != nil {
+			return nil, err
+		}
+		if res.Err != nil {
+			// What .sync raises when the child execution fails.
+			return nil, &statemachine.Error{Name: "States.TaskFailed", Cause: fmt.Sprintf("stack %s: %v", p.Input.Stack, res.Err)}
+		}
+		return json.Marshal(map[string]any{"Status": "SUCCEEDED", "Output": map[string]any{"stack": p.Input.Stack}})
+	}
+	m, err := statemachine.Load(statemachine.BatchDefinition, map[string]statemachine.Handler{statemachine.StartStackSync: child})
+	if err != nil {
+		return nil, fmt.Errorf("loading the batch state machine: %w", err)
+	}
+	input, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	x := m.NewExecution("batch-" + in.Batch)
+	out, runErr := x.Run(ctx, input)
+	res := &BatchResult{Transitions: x.Transitions(), Err: runErr}
+	var doc struct {
+		Results []map[string]any `json:"results"`
+	}
+	if runErr == nil && json.Unmarshal(out, &doc) == nil {
+		res.Results = doc.Results
+	}
+	return res, nil
+}

@@ -67,7 +67,7 @@ func (p Path) String() string {
 // Ref is one parsed reference.
 type Ref struct {
 	Root Root
-	// Name is the input name, the node id, or the stack field ("name", "namespace").
+	// Name is the input name, the node id, or the stack field ("name", "namespace", "index").
 	Name string
 	// Output is set for ${nodes.N.outputs.X}: the output's name. Path is then empty.
 	Output string
@@ -203,8 +203,8 @@ func parseBody(body string) (*Ref, error) {
 	r := &Ref{Root: Root(root), Name: name, Path: path}
 	switch r.Root {
 	case RootStack:
-		if name != "name" && name != "namespace" {
-			return nil, fmt.Errorf("unknown stack field %q; expected stack.name or stack.namespace", name)
+		if name != "name" && name != "namespace" && name != "index" {
+			return nil, fmt.Errorf("unknown stack field %q; expected stack.name, stack.namespace or stack.index", name)
 		}
 		if len(path) > 0 {
 			return nil, fmt.Errorf("stack.%s has no fields", name)

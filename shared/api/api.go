@@ -1,0 +1,665 @@
+// Package api is the HTTP API under /v1: one router served by `aos serve` and, through
+// API Gateway (HTTP API, payload v2), by the api Lambda. Operations answer 202 with the
+// operation and a Location; reads answer JSON; errors are {"error":{"code","message","details"}}.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/schedule"
+	"github.com/aos-project/aos/shared/template"
+	"github.com/aos-project/aos/shared/view"
+)
+
+// Runner starts an operation and returns without waiting for it. name identifies the run:
+// on AWS it is the Step Functions execution name, so starting the same name twice runs once.
+type Runner interface {
+	Start(ctx context.Context, op engine.OpRequest, name string) error
+}
+
+// Scheduler keeps a stack's rebuild schedule where it fires: aos serve's cron, or an
+// EventBridge Scheduler schedule on AWS. A nil schedule removes it.
+type Scheduler interface {
+	SetSchedule(ctx context.Context, stack string, s *engine.Schedule) error
+}
+
+// Batcher starts the batch state machine (statemachine/batch.asl.json) on input whose
+// instances are recorded already, and returns without waiting.
+type Batcher interface {
+	StartBatch(ctx context.Context, in *engine.BatchInput) error
+}
+
+// MaxBody is the largest request body: a template at its limit, plus room for inputs.
+const MaxBody = template.MaxFileBytes + 256<<10
+
+// Server is the API.
+type Server struct {
+	Engine    *engine.Engine
+	Runner    Runner
+	Scheduler Scheduler // nil: schedules are refused
+	Batcher   Batcher   // nil: batches are refused
+	// Token, when set, is the bearer token every request but /healthz must carry. On AWS
+	// the HTTP API authorizes requests (IAM) before they reach the function; Token is empty.
+	Token string
+	Log   zerolog.Logger
+}
+
+// Route is one method and path the API serves.
+type Route struct{ Method, Path string }
+
+// Routes lists every route, for docs/openapi.yaml's consistency test.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.routes() {
+		out = append(out, Route{r.method, r.path})
+	}
+	return out
+}
+
+type route struct {
+	method, path string
+	h            func(w http.ResponseWriter, r *http.Request) error
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", s.health},
+		{"POST", "/v1/validate", s.validate},
+		{"POST", "/v1/plan", s.plan},
+		{"GET", "/v1/stacks", s.listStacks},
+		{"POST", "/v1/stacks", s.createStack},
+		{"GET", "/v1/stacks/{name}", s.getStack},
+		{"PUT", "/v1/stacks/{name}", s.updateStack},
+		{"DELETE", "/v1/stacks/{name}", s.deleteStack},
+		{"POST", "/v1/stacks/{name}/rollback", s.rollback},
+		{"POST", "/v1/stacks/{name}/rebuild", s.rebuild},
+		{"POST", "/v1/stacks/{name}/copy", s.copyStack},
+		{"GET", "/v1/stacks/{name}/events", s.events},
+		{"GET", "/v1/stacks/{name}/resources", s.resources},
+		{"GET", "/v1/stacks/{name}/outputs", s.outputs},
+		{"GET", "/v1/stacks/{name}/history", s.history},
+		{"PUT", "/v1/stacks/{name}/schedule", s.setSchedule},
+		{"DELETE", "/v1/stacks/{name}/schedule", s.deleteSchedule},
+		{"POST", "/v1/batches", s.createBatch},
+		{"GET", "/v1/batches/{id}", s.getBatch},
+	}
+}
+
+// Handler is the router with authentication, body limits and error mapping.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			if rt.path != "/healthz" {
+				if err := s.authorize(r); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+			rec := &statusRecorder{ResponseWriter: w, status: 200}
+			if err := rt.h(rec, r); err != nil {
+				s.fail(rec, r, err)
+			}
+			s.Log.Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
+				Dur("took", time.Since(start)).Msg("request")
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no route %s %s (see docs/openapi.yaml)", r.Method, r.URL.Path)})
+	})
+	return mux
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+// Error is an API error as the client sees it.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func (s *Server) authorize(r *http.Request) error {
+	if s.Token == "" {
+		return nil
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing bearer token: send Authorization: Bearer <token>"}
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+		return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "the bearer token is not valid"}
+	}
+	return nil
+}
+
+// fail writes err as a JSON error with the status that fits it.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	if e.Status >= 500 {
+		s.Log.Error().Err(err).Str("path", r.URL.Path).Msg("request failed")
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aos"`)
+	}
+	writeJSON(w, e.Status, map[string]any{"error": e})
+}
+
+func asError(err error) *Error {
+	var e *Error
+	var inv *engine.InvalidTemplateError
+	var tooBig *http.MaxBytesError
+	var state *engine.StateError
+	var input *engine.InputError
+	switch {
+	case errors.As(err, &input):
+		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: err.Error()}
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &inv):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_template", Message: fmt.Sprintf("the template or its inputs have %d problem(s)", len(inv.Problems)), Details: inv.Problems}
+	case errors.As(err, &tooBig):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("the request body is over %d bytes", tooBig.Limit)}
+	case errors.Is(err, engine.ErrBusy), errors.Is(err, engine.ErrVersionConflict):
+		return &Error{Status: http.StatusConflict, Code: "busy", Message: err.Error()}
+	case errors.As(err, &state):
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+	case errors.Is(err, engine.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func badRequest(format string, args ...any) error {
+	return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: fmt.Sprintf(format, args...)}
+}
+
+// decode reads a JSON body into v, refusing unknown fields.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return badRequest("request body: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, 200, map[string]string{"status": "ok"})
+	return nil
+}
+
+// TemplateBody is a template with its inputs, as requests carry it.
+type TemplateBody struct {
+	File     string         `json:"file,omitempty"`
+	Template string         `json:"template"`
+	Params   map[string]any `json:"params,omitempty"`
+}
+
+func (b TemplateBody) request() engine.TemplateRequest {
+	return engine.TemplateRequest{File: b.File, Template: b.Template, Params: b.Params}
+}
+
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
+	var b TemplateBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	resp, err := engine.Validate(r.Context(), b.request())
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if !resp.Valid {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, resp)
+	return nil
+}
+
+// StackBody asks for a stack to be created or updated.
+type StackBody struct {
+	TemplateBody
+	Stack     string `json:"stack,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Context   string `json:"context,omitempty"`
+	OnFailure string `json:"onFailure,omitempty"`
+	note      string // why, for rollback and copy
+}
+
+func (b StackBody) create(key string) engine.CreateRequest {
+	return engine.CreateRequest{Context: b.Context, IdempotencyKey: key, Note: b.note,
+		PlanRequest: engine.PlanRequest{TemplateRequest: b.request(), Stack: b.Stack, Namespace: b.Namespace}}
+}
+
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
+	var b StackBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	plan, err := s.Engine.Preview(r.Context(), b.create(""), r.URL.Query().Get("dryRun") != "false")
+	if err != nil {
+		return planError(err)
+	}
+	writeJSON(w, http.StatusOK, plan)
+	return nil
+}
+
+// planError makes the stateless plan's input errors (names, namespaces) 400s.
+func planError(err error) error {
+	if asError(err).Status == http.StatusInternalServerError && !errors.Is(err, context.Canceled) {
+		return badRequest("%v", err)
+	}
+	return err
+}
+
+// Operation is the answer to a request that started one.
+type Operation struct {
+	ID        string `json:"operationId"`
+	Stack     string `json:"stack"`
+	Operation string `json:"operation"`
+	Revision  int    `json:"revision"`
+	Status    string `json:"status"`
+	Repeated  bool   `json:"repeated,omitempty"` // the Idempotency-Key named an earlier request
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
+// executionName is unique per operation and, with an Idempotency-Key, the key itself: Step
+// Functions then refuses to run a second execution of that name.
+func executionName(st *engine.StackRecord, key string) string {
+	if key != "" {
+		n := unsafeName.ReplaceAllString(key, "-")
+		return n[:min(len(n), 80)]
+	}
+	n := fmt.Sprintf("%s-%s-r%d-%d", st.Name, st.Operation, st.Revision, time.Now().UnixMilli())
+	return n[:min(len(n), 80)]
+}
+
+func (s *Server) started(w http.ResponseWriter, r *http.Request, stack string, repeated bool) error {
+	st, err := s.Engine.Store.GetStack(r.Context(), stack)
+	if err != nil {
+		return err
+	}
+	op := Operation{ID: executionName(st, r.Header.Get("Idempotency-Key")), Stack: st.Name, Operation: st.Operation,
+		Revision: st.Revision, Status: st.Status, Repeated: repeated}
+	w.Header().Set("Location", "/v1/stacks/"+st.Name)
+	writeJSON(w, http.StatusAccepted, op)
+	return nil
+}
+
+// submit records a create or update and starts it.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, b StackBody) error {
+	if b.OnFailure != "" && b.OnFailure != "rollback" && b.OnFailure != "keep" {
+		return badRequest("onFailure %q: expected rollback or keep", b.OnFailure)
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		return badRequest("Idempotency-Key is over 200 characters")
+	}
+	name, op, err := s.Engine.SubmitOp(r.Context(), b.create(key))
+	var rep *engine.RepeatedError
+	if errors.As(err, &rep) {
+		return s.started(w, r, rep.Stack, true)
+	}
+	if err != nil {
+		return planError(err)
+	}
+	st, err := s.Engine.Store.GetStack(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	if err := s.Runner.Start(context.WithoutCancel(r.Context()), engine.OpRequest{Stack: name, Operation: op, OnFailure: b.OnFailure}, executionName(st, key)); err != nil {
+		return fmt.Errorf("starting %s of stack %q: %w", op, name, err)
+	}
+	return s.started(w, r, name, false)
+}
+
+func (s *Server) createStack(w http.ResponseWriter, r *http.Request) error {
+	var b StackBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	return s.submit(w, r, b)
+}
+
+func (s *Server) updateStack(w http.ResponseWriter, r *http.Request) error {
+	var b StackBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if b.Stack != "" && b.Stack != name {
+		return badRequest("the body names stack %q, the path %q", b.Stack, name)
+	}
+	if _, err := s.stack(r, name); err != nil {
+		return err
+	}
+	b.Stack = name
+	return s.submit(w, r, b)
+}
+
+func (s *Server) stack(r *http.Request, name string) (*engine.StackRecord, error) {
+	st, err := s.Engine.Store.GetStack(r.Context(), name)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no stack named %q", name)}
+	}
+	return st, err
+}
+
+// settled refuses an operation on a stack another operation holds.
+func settled(st *engine.StackRecord) error {
+	if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+		return fmt.Errorf("%w: stack %q is busy: %s since %s", engine.ErrBusy, st.Name, strings.ToLower(st.Status), st.UpdatedAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// operate starts an operation on an existing stack.
+func (s *Server) operate(w http.ResponseWriter, r *http.Request, op string) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if err := settled(st); err != nil {
+		return err
+	}
+	if st.Status == engine.StackDeleteComplete {
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: fmt.Sprintf("stack %q is deleted", st.Name)}
+	}
+	// Recorded before the answer, so the client's next GET shows the operation under way.
+	if err := s.Engine.Begin(r.Context(), st.Name, op); err != nil {
+		return err
+	}
+	if err := s.Runner.Start(context.WithoutCancel(r.Context()), engine.OpRequest{Stack: st.Name, Operation: op, OnFailure: "keep"}, executionName(&engine.StackRecord{Name: st.Name, Operation: op, Revision: st.Revision}, r.Header.Get("Idempotency-Key"))); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, Operation{ID: st.Name + "-" + op, Stack: st.Name, Operation: op, Revision: st.Revision, Status: st.Status})
+	return nil
+}
+
+func (s *Server) deleteStack(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Location", "/v1/stacks/"+r.PathValue("name"))
+	return s.operate(w, r, engine.OpDelete)
+}
+
+func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Location", "/v1/stacks/"+r.PathValue("name"))
+	return s.operate(w, r, engine.OpRebuild)
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		Revision int `json:"revision,omitempty"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(r, &b); err != nil {
+			return err
+		}
+	}
+	name := r.PathValue("name")
+	if b.Revision == 0 {
+		w.Header().Set("Location", "/v1/stacks/"+name)
+		return s.operate(w, r, engine.OpRollback)
+	}
+	req, err := s.Engine.RevisionRequest(r.Context(), name, b.Revision)
+	if err != nil {
+		return err
+	}
+	return s.submit(w, r, StackBody{TemplateBody: TemplateBody{File: req.File, Template: req.Template, Params: req.Params},
+		Stack: name, Namespace: req.Namespace, Context: req.Context, note: req.Note})
+}
+
+func (s *Server) copyStack(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		To        string         `json:"to"`
+		Namespace string         `json:"namespace,omitempty"`
+		Context   string         `json:"context,omitempty"`
+		Params    map[string]any `json:"params,omitempty"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if b.To == "" {
+		return badRequest(`"to" is required: the name of the new stack`)
+	}
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if cur, err := s.Engine.Store.GetStack(r.Context(), b.To); err == nil && cur.Status != engine.StackDeleteComplete {
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: fmt.Sprintf("stack %q exists already", b.To)}
+	}
+	req, err := s.Engine.Resubmission(st)
+	if err != nil {
+		return err
+	}
+	for k, v := range b.Params {
+		req.Params[k] = v
+	}
+	ctxName := req.Context
+	if b.Context != "" {
+		ctxName = b.Context
+	}
+	return s.submit(w, r, StackBody{TemplateBody: TemplateBody{File: req.File, Template: req.Template, Params: req.Params},
+		Stack: b.To, Namespace: b.Namespace, Context: ctxName, note: "copy of " + st.Name})
+}
+
+func (s *Server) listStacks(w http.ResponseWriter, r *http.Request) error {
+	stacks, err := s.Engine.Store.ListStacks(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]view.Stack, 0, len(stacks))
+	for _, st := range stacks {
+		out = append(out, view.StackOf(st))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stacks": out})
+	return nil
+}
+
+func (s *Server) getStack(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	nodes, err := s.Engine.Store.ListNodes(r.Context(), st.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stack": view.StackOf(st), "nodes": view.Nodes(nodes)})
+	return nil
+}
+
+func (s *Server) outputs(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	out := st.Outputs
+	if out == nil {
+		out = map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"outputs": out})
+	return nil
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	revs, err := s.Engine.Store.ListRevisions(r.Context(), st.Name)
+	if err != nil {
+		return err
+	}
+	out := make([]view.Revision, 0, len(revs))
+	for _, rv := range revs {
+		out = append(out, view.RevisionOf(rv))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revisions": out})
+	return nil
+}
+
+// events pages through a stack's event log: ?after=SEQ&limit=N; next is the cursor for the
+// following page (absent when there is none yet).
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	after, limit := int64(0), 100
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return badRequest("after=%q: expected a sequence number", v)
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return badRequest("limit=%q: expected 1 to 1000", v)
+		}
+	}
+	evs, err := s.Engine.Store.ListEvents(r.Context(), st.Name, after)
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{}
+	if len(evs) > limit {
+		evs = evs[:limit]
+		resp["next"] = evs[limit-1].Seq
+	}
+	if evs == nil {
+		evs = []*engine.Event{}
+	}
+	resp["events"] = evs
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// resources is each node with its object's live status, read from the cluster now.
+func (s *Server) resources(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	live, err := s.Engine.Resources(r.Context(), st)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resources": live})
+	return nil
+}
+
+func (s *Server) setSchedule(w http.ResponseWriter, r *http.Request) error {
+	if s.Scheduler == nil {
+		return &Error{Status: http.StatusNotImplemented, Code: "not_supported", Message: "this server runs no scheduler"}
+	}
+	var sc engine.Schedule
+	if err := decode(r, &sc); err != nil {
+		return err
+	}
+	if err := schedule.Check(&sc); err != nil {
+		return badRequest("%v", err)
+	}
+	return s.putSchedule(w, r, &sc)
+}
+
+func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
+	if s.Scheduler == nil {
+		return &Error{Status: http.StatusNotImplemented, Code: "not_supported", Message: "this server runs no scheduler"}
+	}
+	return s.putSchedule(w, r, nil)
+}
+
+func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, sc *engine.Schedule) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	st.Schedule = sc
+	if err := s.Engine.Store.PutStack(r.Context(), st, st.Version); err != nil {
+		if errors.Is(err, engine.ErrVersionConflict) {
+			return &Error{Status: http.StatusConflict, Code: "conflict", Message: "the stack changed while the schedule was set; retry"}
+		}
+		return err
+	}
+	if err := s.Scheduler.SetSchedule(r.Context(), st.Name, sc); err != nil {
+		return fmt.Errorf("setting the schedule of stack %q: %w", st.Name, err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stack": view.StackOf(st)})
+	return nil
+}
+
+// BatchBody asks for a batch of stacks from one template.
+type BatchBody struct {
+	TemplateBody
+	Prefix      string `json:"prefix"`
+	Count       int    `json:"count"`
+	Concurrency int    `json:"concurrency"`
+	Context     string `json:"context,omitempty"`
+}
+
+func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
+	if s.Batcher == nil {
+		return &Error{Status: http.StatusNotImplemented, Code: "not_supported", Message: "this server runs no batches"}
+	}
+	var b BatchBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	in, err := s.Engine.SubmitBatch(r.Context(), engine.BatchRequest{TemplateRequest: b.request(), Prefix: b.Prefix,
+		Count: b.Count, Concurrency: b.Concurrency, Context: b.Context})
+	if err != nil {
+		return err
+	}
+	if err := s.Batcher.StartBatch(context.WithoutCancel(r.Context()), in); err != nil {
+		return fmt.Errorf("starting batch %q: %w", in.Batch, err)
+	}
+	w.Header().Set("Location", "/v1/batches/"+in.Batch)
+	writeJSON(w, http.StatusAccepted, map[string]any{"batch": in.Batch, "count": len(in.Items), "concurrency": in.Concurrency})
+	return nil
+}
+
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.Engine.Batch(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/local"
+)
+
+func (a *app) batchCmd() *cobra.Command {
+	var f inputFlags
+	var prefix string
+	var count, concurrency int
+	cmd := &cobra.Command{
+		Use:   "batch FILE --count N --concurrency K --prefix P",
+		Short: "Create N stacks from one template, K at a time (statemachine/batch.asl.json)",
+		Long: "Validates the template once, records stacks P-0 … P-(N-1), each in its own namespace of that\n" +
+			"name and reading its index as ${stack.index}, and runs the batch state machine: one stack\n" +
+			"execution per instance, at most K at once. Exits 1 if any instance failed.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if prefix == "" {
+				return &exitError{ExitError, errors.New("--prefix is required: instances are named PREFIX-0, PREFIX-1, …")}
+			}
+			req, err := a.request(args[0], &f)
+			if err != nil {
+				return err
+			}
+			e, closeFn, err := a.engine()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			start := time.Now()
+			in, err := e.SubmitBatch(cmd.Context(), engine.BatchRequest{TemplateRequest: req, Prefix: prefix, Count: count, Concurrency: concurrency, Context: a.global.context})
+			var inv *engine.InvalidTemplateError
+			var input *engine.InputError
+			switch {
+			case errors.As(err, &inv):
+				for _, p := range inv.Problems {
+					fmt.Fprintln(a.stdout, p.String())
+				}
+				return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", args[0], len(inv.Problems))}
+			case errors.As(err, &input):
+				return &exitError{ExitInvalid, err}
+			case err != nil:
+				return &exitError{ExitError, err}
+			}
+			fmt.Fprintf(a.stderr, "batch %s: %d stack(s), %d at a time\n", in.Batch, len(in.Items), in.Concurrency)
+			res, err := local.RunBatch(cmd.Context(), e, in)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			b, err := e.Batch(cmd.Context(), in.Batch)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			if f.output == "json" {
+				_ = a.printJSON(map[string]any{"batch": b, "seconds": time.Since(start).Seconds(), "transitions": res.Transitions})
+			} else {
+				for _, m := range b.Instances {
+					fmt.Fprintf(a.stdout, "%-30s %-20s %s\n", m.Stack, m.Status, m.Reason)
+				}
+				fmt.Fprintf(a.stdout, "\nbatch %s: %v in %s\n", b.ID, b.Counts, time.Since(start).Round(time.Millisecond))
+			}
+			if b.Counts[engine.StackCreateComplete] != b.Count {
+				return &exitError{ExitError, fmt.Errorf("batch %s: %d of %d instances did not complete", b.ID, b.Count-b.Counts[engine.StackCreateComplete], b.Count)}
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVar(&prefix, "prefix", "", "instance name prefix: PREFIX-0, PREFIX-1, …")
+	cmd.Flags().IntVar(&count, "count", 1, "number of instances")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 5, "instances in progress at once (at most 40)")
+	return cmd
+}

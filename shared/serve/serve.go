@@ -1,0 +1,186 @@
+// Package serve is `aos serve`: the HTTP API (shared/api) with operations run by the embedded
+// state machine runner in this process, rebuild schedules fired by an in-process cron, and
+// batches run by the batch state machine.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/aos-project/aos/shared/api"
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/local"
+	"github.com/aos-project/aos/shared/schedule"
+)
+
+// Runner runs operations and batches in this process, in the background.
+type Runner struct {
+	Engine *engine.Engine
+	Log    zerolog.Logger
+	ctx    context.Context
+	wg     sync.WaitGroup
+}
+
+// NewRunner runs operations until ctx ends (an interrupted operation can be resumed).
+func NewRunner(ctx context.Context, e *engine.Engine, log zerolog.Logger) *Runner {
+	return &Runner{Engine: e, Log: log, ctx: ctx}
+}
+
+// Start implements api.Runner.
+func (r *Runner) Start(_ context.Context, op engine.OpRequest, name string) error {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		start := time.Now()
+		res, err := local.RunOp(r.ctx, r.Engine, op)
+		if err == nil {
+			err = res.Err
+		}
+		ev := r.Log.Info()
+		if err != nil {
+			ev = r.Log.Warn().Err(err)
+		}
+		ev.Str("execution", name).Str("stack", op.Stack).Str("operation", op.Operation).Dur("took", time.Since(start)).Msg("operation finished")
+	}()
+	return nil
+}
+
+// StartBatch implements api.Batcher.
+func (r *Runner) StartBatch(_ context.Context, in *engine.BatchInput) error {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		start := time.Now()
+		res, err := local.RunBatch(r.ctx, r.Engine, in)
+		if err == nil {
+			err = res.Err
+		}
+		ev := r.Log.Info()
+		if err != nil {
+			ev = r.Log.Warn().Err(err)
+		}
+		ev.Str("batch", in.Batch).Int("count", len(in.Items)).Dur("took", time.Since(start)).Msg("batch finished")
+	}()
+	return nil
+}
+
+// Wait waits for every operation started so far.
+func (r *Runner) Wait() { r.wg.Wait() }
+
+// Options configure a server.
+type Options struct {
+	Addr string
+	// Token is the bearer token clients must send. Empty only with Insecure, which is refused
+	// unless Addr is a loopback address.
+	Token    string
+	Insecure bool
+	Log      zerolog.Logger
+}
+
+// Server is a running aos serve.
+type Server struct {
+	API    *api.Server
+	Runner *Runner
+	Cron   *schedule.Local
+	http   *http.Server
+	ln     net.Listener
+}
+
+// New builds the server and loads the stored schedules; Serve starts it.
+func New(ctx context.Context, e *engine.Engine, o Options) (*Server, error) {
+	if o.Token == "" && !o.Insecure {
+		return nil, errors.New("aos serve needs a bearer token (--token-file or $AOS_API_TOKEN); --insecure-no-auth runs without one, on a loopback address only")
+	}
+	if o.Insecure && !loopback(o.Addr) {
+		return nil, fmt.Errorf("--insecure-no-auth is refused on %s: only a loopback address (127.0.0.1, ::1, localhost) may serve without a token", o.Addr)
+	}
+	runner := NewRunner(ctx, e, o.Log)
+	s := &Server{Runner: runner}
+	s.Cron = schedule.NewLocal(ctx, func(ctx context.Context, stack string) { s.scheduled(ctx, e, stack) })
+	s.API = &api.Server{Engine: e, Runner: runner, Batcher: runner, Scheduler: s.Cron, Token: o.Token, Log: o.Log}
+	stacks, err := e.Store.ListStacks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading schedules: %w", err)
+	}
+	for _, st := range stacks {
+		if st.Schedule != nil {
+			if err := s.Cron.SetSchedule(ctx, st.Name, st.Schedule); err != nil {
+				o.Log.Warn().Err(err).Str("stack", st.Name).Msg("stored schedule not loaded")
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: s.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Addr is where the server listens.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until ctx ends, then stops accepting requests and waits (up to a minute) for
+// running operations to reach a step they can be resumed from.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := s.http.Shutdown(shut)
+	done := make(chan struct{})
+	go func() { s.Runner.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shut.Done():
+	}
+	return err
+}
+
+// scheduled starts a stack's scheduled rebuild, unless another operation holds the stack:
+// then the firing is skipped and recorded as an event.
+func (s *Server) scheduled(ctx context.Context, e *engine.Engine, stack string) {
+	st, err := e.Store.GetStack(ctx, stack)
+	if err != nil {
+		s.Runner.Log.Warn().Err(err).Str("stack", stack).Msg("scheduled rebuild: stack unreadable")
+		return
+	}
+	if st.Schedule == nil {
+		return
+	}
+	if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+		_ = e.Store.AppendEvent(ctx, &engine.Event{Stack: st.Name, Time: time.Now().UTC(), Status: st.Status,
+			Reason: "ScheduledRebuildSkipped", Message: fmt.Sprintf("the schedule %q fired while the stack was %s", st.Schedule.Cron, strings.ToLower(st.Status))})
+		return
+	}
+	if st.Status == engine.StackDeleteComplete {
+		return
+	}
+	_ = s.Runner.Start(ctx, engine.OpRequest{Stack: st.Name, Operation: engine.OpRebuild, OnFailure: "keep"}, st.Name+"-scheduled-rebuild")
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
