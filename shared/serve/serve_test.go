@@ -14,10 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"encoding/base64"
+
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/rs/zerolog"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aos-project/aos/internal/testcluster"
+	"github.com/aos-project/aos/shared/api"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/wiring"
 )
@@ -28,6 +32,7 @@ type client struct {
 	t    *testing.T
 	base string
 	tok  string
+	api  *api.Server
 }
 
 // do sends a request and decodes the JSON answer into out (when not nil).
@@ -104,7 +109,7 @@ func start(t *testing.T, tok string, insecure bool) (*client, *engine.Engine) {
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; closeFn() })
-	return &client{t: t, base: "http://" + srv.Addr(), tok: tok}, e
+	return &client{t: t, base: "http://" + srv.Addr(), tok: tok, api: srv.API}, e
 }
 
 const app = `format: aos/v1
@@ -464,5 +469,57 @@ func TestBatchConcurrency(t *testing.T) {
 	}
 	if code, _ := c.do("POST", "/v1/batches", map[string]any{"template": app, "prefix": prefix, "count": 2, "concurrency": 1}, &e1); code != 409 {
 		t.Fatalf("batch over existing stacks: %d %+v", code, e1)
+	}
+}
+
+// The api function (API Gateway HTTP API events, payload 2.0, from aws-lambda-go's sample)
+// answers exactly as aos serve does over HTTP.
+func TestLambdaAnswersAsServe(t *testing.T) {
+	c, _ := start(t, "", true)
+	srv := &client{t: t, base: c.base}
+	sample, err := os.ReadFile("../api/testdata/apigw-v2-request-iam.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same router behind the Lambda adapter; only the transport differs.
+	handler := api.LambdaHandler(c.api.Handler())
+	stack := fmt.Sprintf("lam-%d", time.Now().UnixNano()%100000)
+	cleanupNamespaces(t, stack)
+	bad := strings.Replace(app, "dependsOn: [config]", "dependsOn: [confg]", 1)
+	for _, tc := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/v1/validate", map[string]any{"template": bad}},
+		{"POST", "/v1/validate", map[string]any{"template": app}},
+		{"GET", "/v1/stacks/nope", nil},
+		{"GET", "/v1/stacks", nil},
+		{"POST", "/v1/stacks", map[string]any{"template": bad, "stack": stack}},
+		{"GET", "/v1/nothing-here", nil},
+	} {
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(sample, &ev); err != nil {
+			t.Fatal(err)
+		}
+		path, query, _ := strings.Cut(tc.path, "?")
+		ev.RawPath, ev.RawQueryString, ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = path, query, tc.method, path
+		ev.Body, ev.IsBase64Encoded = "", false
+		if tc.body != nil {
+			b, _ := json.Marshal(tc.body)
+			ev.Body = base64.StdEncoding.EncodeToString(b)
+			ev.IsBase64Encoded = true
+		}
+		lres, err := handler(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var viaHTTP, viaLambda any
+		code, _ := srv.do(tc.method, tc.path, tc.body, &viaHTTP)
+		if err := json.Unmarshal([]byte(lres.Body), &viaLambda); err != nil {
+			t.Fatalf("%s %s: lambda body %q", tc.method, tc.path, lres.Body)
+		}
+		if code != lres.StatusCode || fmt.Sprint(viaHTTP) != fmt.Sprint(viaLambda) || lres.Headers["Content-Type"] != "application/json" {
+			t.Fatalf("%s %s: serve %d %v\nlambda %d %v", tc.method, tc.path, code, viaHTTP, lres.StatusCode, viaLambda)
+		}
 	}
 }

@@ -11,12 +11,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/rs/zerolog"
 	"k8s.io/client-go/rest"
 
+	"github.com/aos-project/aos/shared/api"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/logging"
+	"github.com/aos-project/aos/shared/schedule"
 	"github.com/aos-project/aos/shared/secrets"
+	"github.com/aos-project/aos/shared/stepfn"
 	"github.com/aos-project/aos/shared/store/bolt"
 	"github.com/aos-project/aos/shared/store/dynamo"
 )
@@ -28,7 +36,71 @@ const (
 	EnvEKSCluster = "AOS_EKS_CLUSTER"       // EKS cluster for stacks with no kube context
 	EnvKubeconfig = "AOS_KUBECONFIG"        // a kubeconfig instead of EKS (LocalStack, tests)
 	EnvMaxWait    = "AOS_CHECK_MAX_WAIT"    // how long check-ready may watch (default 20s)
+
+	EnvStackMachine  = "AOS_STACK_STATE_MACHINE_ARN" // api, trigger: the stack state machine
+	EnvBatchMachine  = "AOS_BATCH_STATE_MACHINE_ARN" // api, trigger: the batch state machine
+	EnvSchedulerRole = "AOS_SCHEDULER_ROLE_ARN"      // api: the role EventBridge Scheduler assumes
+	EnvScheduleGroup = "AOS_SCHEDULE_GROUP"          // api: the schedule group
 )
+
+// FunctionEnv lists, per function, the environment variables its code reads and needs set
+// (infra/template.yaml is checked against it). AOS_SECRET_KEY is secrets.KeyEnv.
+var FunctionEnv = map[string][]string{
+	"validate":   {EnvTable, secrets.KeyEnv},
+	"plan":       {EnvTable, secrets.KeyEnv},
+	"applynode":  {EnvTable, secrets.KeyEnv},
+	"checkready": {EnvTable, secrets.KeyEnv},
+	"api":        {EnvTable, secrets.KeyEnv, EnvStackMachine, EnvBatchMachine, EnvSchedulerRole, EnvScheduleGroup},
+	"trigger":    {EnvTable, secrets.KeyEnv, EnvStackMachine, EnvBatchMachine},
+}
+
+func need(name string) (string, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s is not set (infra/template.yaml sets it)", name)
+	}
+	return v, nil
+}
+
+// StepFunctions is the runner the api and trigger functions start executions with.
+func StepFunctions(ctx context.Context) (*stepfn.Runner, aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("AWS configuration: %w", err)
+	}
+	stack, err := need(EnvStackMachine)
+	if err != nil {
+		return nil, cfg, err
+	}
+	batch, err := need(EnvBatchMachine)
+	if err != nil {
+		return nil, cfg, err
+	}
+	return &stepfn.Runner{Client: sfn.NewFromConfig(cfg), StackMachine: stack, BatchMachine: batch}, cfg, nil
+}
+
+// LambdaAPI is the api function's server: requests are authorized by API Gateway (IAM) before
+// they arrive, so it has no token of its own.
+func LambdaAPI(ctx context.Context) (*api.Server, error) {
+	e, err := LambdaEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runner, cfg, err := StepFunctions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	role, err := need(EnvSchedulerRole)
+	if err != nil {
+		return nil, err
+	}
+	group, err := need(EnvScheduleGroup)
+	if err != nil {
+		return nil, err
+	}
+	sched := &schedule.EventBridge{Client: scheduler.NewFromConfig(cfg), StateMachineARN: runner.StackMachine, RoleARN: role, Group: group}
+	return &api.Server{Engine: e, Runner: runner, Batcher: runner, Scheduler: sched, Log: *zerolog.Ctx(logging.Lambda("api"))}, nil
+}
 
 // LambdaEngine builds the engine the apply-node and check-ready functions run: DynamoDB
 // state, secrets sealed with $AOS_SECRET_KEY, and EKS clusters by name (a stack's kube

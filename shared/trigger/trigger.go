@@ -1,0 +1,96 @@
+// Package trigger turns events into batches: SQS messages and EventBridge events whose body
+// (or detail) is a batch request, as POST /v1/batches takes it. A malformed message is never
+// dropped silently: its reason is logged and it is reported as failed, so SQS redelivers it
+// and finally moves it to the dead-letter queue.
+package trigger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/rs/zerolog"
+
+	"github.com/aos-project/aos/shared/api"
+	"github.com/aos-project/aos/shared/engine"
+)
+
+// Handler submits batches and starts them.
+type Handler struct {
+	Engine  *engine.Engine
+	Batcher api.Batcher
+}
+
+// Handle takes an SQS event (answering with the messages that failed) or an EventBridge
+// event (answering with an error when it fails, so Lambda retries it and then sends it to the
+// function's dead-letter queue).
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records    []struct{ EventSource string } `json:"Records"`
+		DetailType string                         `json:"detail-type"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("event is not JSON: %w", err)
+	}
+	switch {
+	case len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("SQS event: %w", err)
+		}
+		return h.sqs(ctx, ev), nil
+	case probe.DetailType != "":
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("EventBridge event: %w", err)
+		}
+		id, err := h.batch(ctx, ev.Detail)
+		if err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("event", ev.ID).Str("source", ev.Source).Msg("batch request refused")
+			return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+		}
+		zerolog.Ctx(ctx).Info().Str("event", ev.ID).Str("batch", id).Msg("batch started")
+		return map[string]string{"batch": id}, nil
+	}
+	return nil, errors.New("neither an SQS nor an EventBridge event")
+}
+
+func (h *Handler) sqs(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, m := range ev.Records {
+		id, err := h.batch(ctx, json.RawMessage(m.Body))
+		if err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("message", m.MessageId).
+				Str("receiveCount", m.Attributes["ApproximateReceiveCount"]).Msg("batch request refused; SQS redelivers it, then moves it to the dead-letter queue")
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
+		zerolog.Ctx(ctx).Info().Str("message", m.MessageId).Str("batch", id).Msg("batch started")
+	}
+	return resp
+}
+
+// batch submits one batch request and starts it.
+func (h *Handler) batch(ctx context.Context, body json.RawMessage) (string, error) {
+	var b api.BatchBody
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return "", fmt.Errorf("malformed batch request: %w", err)
+	}
+	if b.Template == "" || b.Prefix == "" {
+		return "", errors.New("malformed batch request: template and prefix are required")
+	}
+	in, err := h.Engine.SubmitBatch(ctx, engine.BatchRequest{TemplateRequest: engine.TemplateRequest{File: b.File, Template: b.Template, Params: b.Params},
+		Prefix: b.Prefix, Count: b.Count, Concurrency: b.Concurrency, Context: b.Context})
+	if err != nil {
+		return "", err
+	}
+	if err := h.Batcher.StartBatch(ctx, in); err != nil {
+		return "", err
+	}
+	return in.Batch, nil
+}

@@ -1,0 +1,139 @@
+package trigger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/rs/zerolog"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aos-project/aos/internal/testcluster"
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/serve"
+	"github.com/aos-project/aos/shared/wiring"
+)
+
+const tpl = `format: aos/v1
+name: triggered
+nodes:
+  config:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: config}, data: {index: "${stack.index}"}}
+outputs:
+  index: ${stack.index}
+`
+
+func setup(t *testing.T) (*Handler, *engine.Engine, *serve.Runner) {
+	testcluster.Config(t)
+	e, closeFn, err := wiring.LocalEngine(wiring.LocalOptions{StatePath: filepath.Join(t.TempDir(), "state.db"), Kubeconfig: os.Getenv(testcluster.KubeconfigEnv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeFn() })
+	runner := serve.NewRunner(context.Background(), e, zerolog.New(io.Discard))
+	return &Handler{Engine: e, Batcher: runner}, e, runner
+}
+
+func batchBody(prefix string, count int) string {
+	b, _ := json.Marshal(map[string]any{"template": tpl, "prefix": prefix, "count": count, "concurrency": 2})
+	return string(b)
+}
+
+func cleanup(t *testing.T, prefix string, n int) {
+	cs := testcluster.Client(t)
+	t.Cleanup(func() {
+		for i := range n {
+			_ = cs.CoreV1().Namespaces().Delete(context.Background(), fmt.Sprintf("%s-%d", prefix, i), metav1.DeleteOptions{})
+		}
+	})
+}
+
+func checkBatch(t *testing.T, e *engine.Engine, prefix string, n int) {
+	t.Helper()
+	b, err := e.Batch(context.Background(), prefix)
+	if err != nil || !b.Done || b.Count != n || b.Counts[engine.StackCreateComplete] != n {
+		t.Fatalf("batch %s: %+v %v", prefix, b, err)
+	}
+	for _, m := range b.Instances {
+		st, _ := e.Store.GetStack(context.Background(), m.Stack)
+		if m.Stack != fmt.Sprintf("%s-%d", prefix, m.Index) || fmt.Sprint(st.Outputs["index"]) != fmt.Sprint(m.Index) {
+			t.Fatalf("instance %s: index %d, output %v", m.Stack, m.Index, st.Outputs["index"])
+		}
+	}
+}
+
+// A real SQS event (aws-lambda-go's sample) with one good and one malformed message: the good
+// one becomes a batch exactly as POST /v1/batches makes it; the malformed one is reported as
+// failed, so SQS redelivers it and then dead-letters it, never dropped.
+func TestSQSMessages(t *testing.T) {
+	h, e, runner := setup(t)
+	prefix := fmt.Sprintf("sqs%d", time.Now().UnixNano()%100000)
+	cleanup(t, prefix, 3)
+	raw, err := os.ReadFile("testdata/sqs-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	good := ev.Records[0]
+	good.Body = batchBody(prefix, 3)
+	badJSON, badField := good, good
+	badJSON.MessageId, badJSON.Body = "MessageID_2", "Message Body"
+	badField.MessageId, badField.Body = "MessageID_3", `{"template": "x", "prefix": "p", "count": 1, "concurrency": 1, "colour": "red"}`
+	ev.Records = []events.SQSMessage{good, badJSON, badField}
+	payload, _ := json.Marshal(ev)
+	out, err := h.Handle(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := out.(events.SQSEventResponse)
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	if strings.Join(failed, ",") != "MessageID_2,MessageID_3" {
+		t.Fatalf("failed messages: %v", failed)
+	}
+	runner.Wait()
+	checkBatch(t, e, prefix, 3)
+}
+
+func TestEventBridgeEvent(t *testing.T) {
+	h, e, runner := setup(t)
+	prefix := fmt.Sprintf("eb%d", time.Now().UnixNano()%100000)
+	cleanup(t, prefix, 2)
+	raw, err := os.ReadFile("testdata/eventbridge-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	_ = json.Unmarshal(raw, &ev)
+	var detail map[string]any
+	_ = json.Unmarshal([]byte(batchBody(prefix, 2)), &detail)
+	ev["detail"] = detail
+	payload, _ := json.Marshal(ev)
+	out, err := h.Handle(context.Background(), payload)
+	if err != nil || out.(map[string]string)["batch"] != prefix {
+		t.Fatalf("EventBridge event: %v %v", out, err)
+	}
+	runner.Wait()
+	checkBatch(t, e, prefix, 2)
+	// A malformed detail fails the invocation, so Lambda retries it and then dead-letters it.
+	ev["detail"] = map[string]any{"prefix": "x"}
+	payload, _ = json.Marshal(ev)
+	if _, err := h.Handle(context.Background(), payload); err == nil || !strings.Contains(err.Error(), "template and prefix are required") {
+		t.Fatalf("malformed detail: %v", err)
+	}
+	if _, err := h.Handle(context.Background(), []byte(`{"hello": "world"}`)); err == nil {
+		t.Fatal("an unknown event was accepted")
+	}
+}
