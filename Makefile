@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 CLUSTER := hack/cluster.sh
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: help build run test bench gobench fuzz lint cluster-up cluster-down cluster-env cluster-status cluster-build clean
+.PHONY: help build package run test bench gobench fuzz lint cluster-up cluster-down cluster-env cluster-status cluster-build clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,11 @@ build: ## the aos CLI for this host, and every function as a zipped linux/arm64 
 		$(GO) run github.com/aws/aws-lambda-go/cmd/build-lambda-zip -o $(DIST)/$$fn.zip $(DIST)/$$fn/bootstrap >/dev/null; \
 		echo "built $(DIST)/$$fn.zip"; \
 	done
+
+package: build ## what `sam deploy` needs: dist/<function>.zip, checked against infra/template.yaml and the state machines
+	$(GO) test -count=1 ./infra/
+	@echo "ready: sam deploy --template-file infra/template.yaml --stack-name aos --capabilities CAPABILITY_IAM --resolve-s3 \\"
+	@echo "         --parameter-overrides SecretKeyArn=<secret ARN> EksClusterName=<cluster>   (see infra/README.md)"
 
 RUN_STATE := .cache/run/state.db
 RUN_STACK := demo

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/rs/zerolog"
 	"k8s.io/client-go/rest"
@@ -36,6 +37,12 @@ const (
 	EnvEKSCluster = "AOS_EKS_CLUSTER"       // EKS cluster for stacks with no kube context
 	EnvKubeconfig = "AOS_KUBECONFIG"        // a kubeconfig instead of EKS (LocalStack, tests)
 	EnvMaxWait    = "AOS_CHECK_MAX_WAIT"    // how long check-ready may watch (default 20s)
+	// EnvSecretKeyARN names the Secrets Manager secret holding the sealing key (base64, 32
+	// bytes); read once per cold start. $AOS_SECRET_KEY itself wins (tests, LocalStack).
+	EnvSecretKeyARN = "AOS_SECRET_KEY_ARN"
+	// EnvKubeconfigARN names a Secrets Manager secret holding a kubeconfig: clusters reached
+	// without EKS IAM (any cluster; LocalStack). Its contexts are the stacks' kube contexts.
+	EnvKubeconfigARN = "AOS_KUBECONFIG_SECRET_ARN"
 
 	EnvStackMachine  = "AOS_STACK_STATE_MACHINE_ARN" // api, trigger: the stack state machine
 	EnvBatchMachine  = "AOS_BATCH_STATE_MACHINE_ARN" // api, trigger: the batch state machine
@@ -46,12 +53,48 @@ const (
 // FunctionEnv lists, per function, the environment variables its code reads and needs set
 // (infra/template.yaml is checked against it). AOS_SECRET_KEY is secrets.KeyEnv.
 var FunctionEnv = map[string][]string{
-	"validate":   {EnvTable, secrets.KeyEnv},
-	"plan":       {EnvTable, secrets.KeyEnv},
-	"applynode":  {EnvTable, secrets.KeyEnv},
-	"checkready": {EnvTable, secrets.KeyEnv},
-	"api":        {EnvTable, secrets.KeyEnv, EnvStackMachine, EnvBatchMachine, EnvSchedulerRole, EnvScheduleGroup},
-	"trigger":    {EnvTable, secrets.KeyEnv, EnvStackMachine, EnvBatchMachine},
+	"validate":   {EnvTable, EnvSecretKeyARN},
+	"plan":       {EnvTable, EnvSecretKeyARN},
+	"applynode":  {EnvTable, EnvSecretKeyARN},
+	"checkready": {EnvTable, EnvSecretKeyARN},
+	"api":        {EnvTable, EnvSecretKeyARN, EnvStackMachine, EnvBatchMachine, EnvSchedulerRole, EnvScheduleGroup},
+	"trigger":    {EnvTable, EnvSecretKeyARN, EnvStackMachine, EnvBatchMachine},
+}
+
+// fromSecretsManager copies secrets into the places the engine reads them: the sealing key
+// into $AOS_SECRET_KEY, a kubeconfig into a 0600 file named by $AOS_KUBECONFIG.
+func fromSecretsManager(ctx context.Context, cfg aws.Config) error {
+	keyARN, kcARN := os.Getenv(EnvSecretKeyARN), os.Getenv(EnvKubeconfigARN)
+	if (keyARN == "" || os.Getenv(secrets.KeyEnv) != "") && (kcARN == "" || os.Getenv(EnvKubeconfig) != "") {
+		return nil
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	get := func(arn string) (string, error) {
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+		if err != nil {
+			return "", fmt.Errorf("reading secret %s: %w", arn, err)
+		}
+		return aws.ToString(out.SecretString), nil
+	}
+	if keyARN != "" && os.Getenv(secrets.KeyEnv) == "" {
+		v, err := get(keyARN)
+		if err != nil {
+			return err
+		}
+		os.Setenv(secrets.KeyEnv, v)
+	}
+	if kcARN != "" && os.Getenv(EnvKubeconfig) == "" {
+		v, err := get(kcARN)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(os.TempDir(), "aos-kubeconfig")
+		if err := os.WriteFile(path, []byte(v), 0o600); err != nil {
+			return fmt.Errorf("writing the kubeconfig: %w", err)
+		}
+		os.Setenv(EnvKubeconfig, path)
+	}
+	return nil
 }
 
 func need(name string) (string, error) {
@@ -114,16 +157,19 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if err := fromSecretsManager(ctx, awsCfg); err != nil {
+		return nil, err
+	}
 	if os.Getenv(secrets.KeyEnv) == "" {
-		return nil, fmt.Errorf("%s is not set: the function needs the key that seals secret inputs", secrets.KeyEnv)
+		return nil, fmt.Errorf("neither %s nor %s is set: the function needs the key that seals secret inputs", EnvSecretKeyARN, secrets.KeyEnv)
 	}
 	sealer, err := secrets.LoadOrCreate("")
 	if err != nil {
 		return nil, err
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	maxWait := 20 * time.Second
 	if v := os.Getenv(EnvMaxWait); v != "" {

@@ -30,8 +30,27 @@ func TestLambdaEngineNeedsItsTable(t *testing.T) {
 	}
 	t.Setenv(EnvTable, "t")
 	t.Setenv(secrets.KeyEnv, "")
-	if _, err := LambdaEngine(context.Background()); err == nil || !strings.Contains(err.Error(), "AOS_SECRET_KEY is not set") {
+	t.Setenv(EnvSecretKeyARN, "")
+	if _, err := LambdaEngine(context.Background()); err == nil || !strings.Contains(err.Error(), "neither AOS_SECRET_KEY_ARN nor AOS_SECRET_KEY is set") {
 		t.Fatalf("without a key: %v", err)
+	}
+}
+
+// The kubeconfig and the sealing key come from Secrets Manager when their ARNs are set; a
+// Secrets Manager that cannot be reached is an error naming the secret, never a silent
+// default. (Loopback only: the endpoint is a closed port.)
+func TestSecretsManagerIsAskedForTheKey(t *testing.T) {
+	t.Setenv(EnvTable, "t")
+	t.Setenv(secrets.KeyEnv, "")
+	t.Setenv(EnvSecretKeyARN, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:aos-key")
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	_, err := LambdaEngine(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "reading secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:aos-key") {
+		t.Fatalf("key from an unreachable Secrets Manager: %v", err)
 	}
 }
 
