@@ -115,9 +115,9 @@ type state struct {
 	MaxConcurrency int
 	// MaxConcurrencyPath reads the limit from the input (a batch's requested concurrency).
 	MaxConcurrencyPath string
-	Branches       []*machineDef
-	Error          string
-	Cause          string
+	Branches           []*machineDef
+	Error              string
+	Cause              string
 }
 
 // Fields each state type may use; anything else is refused at load.
