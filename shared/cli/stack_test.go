@@ -132,4 +132,10 @@ func TestUpFailureExits1WithTheReason(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "broken  FAILED") {
 		t.Fatalf("status after failure: %s", out)
 	}
+	// Fixed, up creates again in place.
+	good := write(t, "good.yaml", "format: aos/v1\nname: bad\nnodes:\n  broken:\n    manifest: {apiVersion: apps/v1, kind: Deployment, metadata: {name: broken}, spec: {selector: {matchLabels: {app: b}}, template: {metadata: {labels: {app: b}}, spec: {containers: [{name: c, image: x}]}}}}\n")
+	code, out, errs = run(t, "", append(g, "up", good, "--stack", stack)...)
+	if code != ExitOK || !strings.Contains(out, "creating again after a failed create") || !strings.Contains(out, "CREATE_COMPLETE") {
+		t.Fatalf("up after a failed create: exit %d\n%s\n%s", code, out, errs)
+	}
 }

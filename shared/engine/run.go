@@ -158,6 +158,25 @@ func (e *Engine) SubmitOp(ctx context.Context, req CreateRequest) (string, strin
 		}
 	case strings.HasSuffix(cur.Status, "_IN_PROGRESS"):
 		return "", "", busyError(cur)
+	case cur.Status == StackCreateFailed:
+		// A failed create has no good revision to return to; it stays for inspection, and the
+		// next up creates again in place: nodes that were applied and are unchanged are left
+		// alone, the rest applied, nodes the template dropped deleted.
+		if req.Namespace != "" && req.Namespace != cur.Namespace {
+			return "", "", &StateError{fmt.Sprintf("stack %q lives in namespace %q; delete it (`aos down %s`) to create it elsewhere", cur.Name, cur.Namespace, cur.Name)}
+		}
+		cur.File, cur.Template, cur.Inputs, cur.Sealed = req.file(), req.Template, inputs, sealed
+		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt, cur.Lease = StackCreateInProgress, OpCreate, "", e.now().UTC(), e.newLease()
+		cur.Revision++
+		cur.RequestKey = req.IdempotencyKey
+		if err := e.recordRevision(ctx, cur, withNote("after a failed create", req.Note)); err != nil {
+			return "", "", err
+		}
+		if err := e.Store.PutStack(ctx, cur, cur.Version); err != nil {
+			return "", "", fmt.Errorf("stack %q: %w", cur.Name, err)
+		}
+		e.event(ctx, cur.Name, "", StackCreateInProgress, "UserInitiated", fmt.Sprintf("revision %d: creating again after a failed create, %d node(s) planned", cur.Revision, len(plan.Nodes)))
+		return cur.Name, OpCreate, nil
 	case cur.Status == StackCreateComplete || cur.Status == StackUpdateComplete || cur.Status == StackUpdateFailed ||
 		cur.Status == StackRollbackComplete || cur.Status == StackRollbackFailed:
 		if req.Namespace != "" && req.Namespace != cur.Namespace {
