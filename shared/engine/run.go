@@ -621,7 +621,11 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 		if err != nil {
 			return CheckResponse{}, err
 		}
-		changed, err := e.evaluate(ctx, client, inflight, red, &resp, nil)
+		objs, err := e.fetch(ctx, client, st, inflight)
+		if err != nil {
+			return CheckResponse{}, err
+		}
+		changed, err := e.evaluate(ctx, client, inflight, red, &resp, objs)
 		if err != nil {
 			return CheckResponse{}, err
 		}
@@ -760,6 +764,48 @@ func (e *Engine) evaluate(ctx context.Context, c *kube.Client, inflight []*NodeR
 	return changed, nil
 }
 
+// fetch reads the in-flight nodes' objects with one LIST per resource and namespace (by the
+// stack's label), so a check costs a few requests however many nodes are in flight. An
+// object the list misses (its label removed by someone) is read by name; a missing one is
+// nil, which evaluate reports as deleted.
+func (e *Engine) fetch(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord) (map[string]*unstructured.Unstructured, error) {
+	type group struct {
+		gvr schema.GroupVersionResource
+		ns  string
+	}
+	lists := map[group]map[string]*unstructured.Unstructured{}
+	objs := make(map[string]*unstructured.Unstructured, len(inflight))
+	for _, n := range inflight {
+		gvr, err := c.Resource(ctx, *n.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("node %q: %w", n.ID, err)
+		}
+		g := group{gvr, n.Ref.Namespace}
+		if _, ok := lists[g]; !ok {
+			if lists[g], err = c.ListStack(ctx, gvr, g.ns, st.Name); err != nil {
+				return nil, err
+			}
+		}
+		u := lists[g][n.Ref.Name]
+		if u == nil || u.GetKind() != n.Ref.Kind {
+			if u, err = c.Get(ctx, *n.Ref); err != nil {
+				return nil, fmt.Errorf("node %q: %w", n.ID, err)
+			}
+		}
+		objs[n.ID] = u
+	}
+	return objs, nil
+}
+
+func (e *Engine) evaluateAll(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord, red *secrets.Redactor, resp *CheckResponse) error {
+	objs, err := e.fetch(ctx, c, st, inflight)
+	if err != nil {
+		return err
+	}
+	_, err = e.evaluate(ctx, c, inflight, red, resp, objs)
+	return err
+}
+
 // captureLive keeps what references may read. Secret objects keep no data at all; every other
 // object has the values of secret inputs redacted.
 func captureLive(u *unstructured.Unstructured, red *secrets.Redactor) map[string]any {
@@ -844,12 +890,10 @@ func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord,
 		select {
 		case <-ctx.Done():
 			// Timeouts are noticed by evaluating once more.
-			_, err := e.evaluate(context.WithoutCancel(ctx), c, inflight, red, resp, nil)
-			return err
+			return e.evaluateAll(context.WithoutCancel(ctx), c, st, inflight, red, resp)
 		case u := <-events:
 			if u == nil {
-				_, err := e.evaluate(context.WithoutCancel(ctx), c, inflight, red, resp, nil)
-				return err
+				return e.evaluateAll(context.WithoutCancel(ctx), c, st, inflight, red, resp)
 			}
 			var n *NodeRecord
 			for _, names := range byName {

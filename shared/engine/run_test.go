@@ -345,8 +345,17 @@ nodes:
 	if !resp.Failure || n.Status != engine.NodeFailed || n.Reason != "ApplyFailed" || !strings.Contains(n.Message, "spec.selector: Required value") {
 		t.Fatalf("broken node = %s %s %q (resp %+v)", n.Status, n.Reason, n.Message, resp)
 	}
-	if _, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}}); err == nil || !strings.Contains(err.Error(), "is CREATE_FAILED: delete it first") {
+	// A failed create is created again in place by the next submission (and fails the
+	// same way here).
+	again, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
 		t.Fatalf("second create of the same stack: %v", err)
+	}
+	if resp, _ := drive(t, e, stack, again.Ready); !resp.Failure || resp.Status != engine.StackCreateFailed {
+		t.Fatalf("second create: %+v", resp)
+	}
+	if st, _ := e.Store.GetStack(context.Background(), stack); st.Revision != 2 {
+		t.Fatalf("revision after creating again: %d", st.Revision)
 	}
 }
 

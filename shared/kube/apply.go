@@ -473,3 +473,23 @@ func (c *Client) DryRun(ctx context.Context, obj *unstructured.Unstructured, o A
 	}
 	return live, result, nil
 }
+
+// ListStack reads, in one request, every object of one resource (and namespace) that belongs
+// to a stack, by name: check-ready reads all of a stack's in-flight objects of a kind this way
+// instead of one GET each.
+func (c *Client) ListStack(ctx context.Context, gvr schema.GroupVersionResource, namespace, stack string) (map[string]*unstructured.Unstructured, error) {
+	ri := c.ri(Ref{GVR: gvr, Namespace: namespace})
+	var list *unstructured.UnstructuredList
+	err := retry(ctx, DefaultRetry, "list "+gvr.Resource, func() (err error) {
+		list, err = ri.List(ctx, metav1.ListOptions{LabelSelector: LabelStack + "=" + stack})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s of stack %s: %w", gvr.Resource, stack, err)
+	}
+	out := make(map[string]*unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		out[list.Items[i].GetName()] = &list.Items[i]
+	}
+	return out, nil
+}

@@ -367,3 +367,23 @@ func TestInvalidObjectFailsAtOnceWithServerMessage(t *testing.T) {
 		t.Fatalf("the API server's error is not kept in the chain: %T", err)
 	}
 }
+
+// ListStack finds a stack's objects by its label, with their kind set (check-ready matches
+// them to nodes by name and kind), and nothing of another stack.
+func TestListStack(t *testing.T) {
+	c := client(t)
+	ns := testcluster.Namespace(t, testcluster.Client(t), "kube-list")
+	for i := range 3 {
+		apply(t, c, obj(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: cm%d, namespace: %s}}`, i, ns), owner(ns, fmt.Sprint("n", i)))
+	}
+	other := owner(ns, "x")
+	other.Stack = "another-stack"
+	other2 := apply(t, c, obj(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: theirs, namespace: %s}}`, ns), other)
+	got, err := c.ListStack(context.Background(), other2.Ref.GVR, ns, "test-stack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["cm1"] == nil || got["cm1"].GetKind() != "ConfigMap" || got["theirs"] != nil {
+		t.Fatalf("ListStack: %d objects, cm1 kind %q", len(got), got["cm1"].GetKind())
+	}
+}
