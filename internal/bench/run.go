@@ -53,6 +53,10 @@ type Run struct {
 	Invocations map[string]int64 `json:"invocations,omitempty"`
 	StoreReads  int64            `json:"storeReads,omitempty"`
 	StoreWrites int64            `json:"storeWrites,omitempty"`
+	// ObservedPath is the critical path with each node's apply-to-ready time as this run saw
+	// it (from its events): what the cluster, loaded by the whole stack, allowed. Makespan
+	// over it is AOS's own scheduling overhead.
+	ObservedPath float64 `json:"observedCriticalPathSeconds,omitempty"`
 }
 
 // ShapeResult is every tool's runs of one shape, and the shape's critical path.
@@ -312,9 +316,14 @@ func (b *bench) aos(ctx context.Context, s Shape, ns, dir string) (Run, error) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Stack.Status != engine.StackCreateComplete {
 		return Run{}, fmt.Errorf("aos up: %v, status %q\n%s", err, res.Stack.Status, tail(out.String()))
 	}
+	observed, err := b.observedPath(ctx, s, dir, ns)
+	if err != nil {
+		return Run{}, err
+	}
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	run := Run{Seconds: took.Seconds(), CPUSeconds: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
-		Transitions: res.Cost.Transitions, Invocations: res.Cost.Invocations, StoreReads: res.Cost.StoreReads, StoreWrites: res.Cost.StoreWrites}
+		Transitions: res.Cost.Transitions, Invocations: res.Cost.Invocations, StoreReads: res.Cost.StoreReads, StoreWrites: res.Cost.StoreWrites,
+		ObservedPath: observed.Seconds()}
 	if ru != nil {
 		run.MaxRSSMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
@@ -411,4 +420,31 @@ func median(runs []Run, f func(Run) float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// observedPath reads the run's events and returns the critical path of the apply-to-ready
+// times it observed.
+func (b *bench) observedPath(ctx context.Context, s Shape, dir, stack string) (time.Duration, error) {
+	out, err := exec.CommandContext(ctx, b.cfg.AOS, "--state", filepath.Join(dir, "state.db"), "events", stack, "-o", "json").Output()
+	if err != nil {
+		return 0, fmt.Errorf("aos events: %w", err)
+	}
+	var evs []struct {
+		Node, Status string
+		Time         time.Time
+	}
+	if err := json.Unmarshal(out, &evs); err != nil {
+		return 0, err
+	}
+	applied, ready := map[string]time.Time{}, map[string]time.Time{}
+	for _, e := range evs {
+		switch {
+		case e.Status == "WAITING" && applied[e.Node].IsZero():
+			applied[e.Node] = e.Time
+		case e.Status == "READY":
+			ready[e.Node] = e.Time
+		}
+	}
+	cp, _ := s.CriticalPath(func(n Node) time.Duration { return ready[n.ID].Sub(applied[n.ID]) })
+	return cp, nil
 }

@@ -25,8 +25,8 @@ const (
 // Write prints the results as Markdown tables.
 func Write(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "## Makespan against the critical path (%s, %d CPUs, medians of %d runs)\n\n", r.Date.Format("2006-01-02"), r.CPUs, runsOf(r))
-	fmt.Fprintln(w, "| shape | nodes | levels | critical path | AOS | AOS ÷ critical path | kubectl apply+wait per level | helm install --wait per level | best wave-by-wave | ≤ 1.10× | beats both peers |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| shape | nodes | levels | critical path | AOS | AOS ÷ critical path | critical path as the run saw it | AOS ÷ that | kubectl apply+wait per level | helm install --wait per level | best wave-by-wave | ≤ 1.10× | beats both peers |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	secs := func(r Run) float64 { return r.Seconds }
 	for _, s := range r.Shapes {
 		aos := median(s.Runs["aos"], secs)
@@ -36,8 +36,9 @@ func Write(w io.Writer, r *Results) {
 		if len(s.Runs["kubectl"]) > 0 && len(s.Runs["helm"]) > 0 {
 			beats = mark(aos < k && aos < h)
 		}
-		fmt.Fprintf(w, "| %s (%s) | %d | %d | %.2f s | %.2f s | %.3f | %s | %s | %.2f s | %s | %s |\n",
-			s.Shape, s.About, s.Nodes, s.Levels, s.CriticalPath, aos, ratio, opt(k), opt(h), s.WaveBound, mark(ratio <= maxRatio), beats)
+		seen := median(s.Runs["aos"], func(r Run) float64 { return r.ObservedPath })
+		fmt.Fprintf(w, "| %s (%s) | %d | %d | %.2f s | %.2f s | %.3f | %.2f s | %.3f | %s | %s | %.2f s | %s | %s |\n",
+			s.Shape, s.About, s.Nodes, s.Levels, s.CriticalPath, aos, ratio, seen, aos/seen, opt(k), opt(h), s.WaveBound, mark(ratio <= maxRatio), beats)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Cost per node (AOS, medians)")
@@ -86,6 +87,8 @@ func Write(w io.Writer, r *Results) {
 		ratio := aos / s.CriticalPath
 		rss := median(s.Runs["aos"], func(r Run) float64 { return r.MaxRSSMiB })
 		fmt.Fprintf(w, "| `aos up` of %d nodes (%s): makespan ÷ critical path | %.2f s ÷ %.2f s = %.3f | ≤ 1.10 | %s |\n", s.Nodes, s.About, aos, s.CriticalPath, ratio, mark(ratio <= maxRatio))
+		seen := median(s.Runs["aos"], func(r Run) float64 { return r.ObservedPath })
+		fmt.Fprintf(w, "| `aos up` of %d nodes: makespan ÷ the critical path as the run saw it | %.2f s ÷ %.2f s = %.3f | (diagnostic) | - |\n", s.Nodes, aos, seen, aos/seen)
 		fmt.Fprintf(w, "| `aos up` of %d nodes: peak memory (max RSS) | %.0f MiB | < 500 MiB | %s |\n", s.Nodes, rss, mark(rss < maxScaleMemoryMiB))
 	}
 	fmt.Fprintln(w)

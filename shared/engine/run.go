@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -431,10 +432,9 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if n.Status != NodePending && n.Status != NodeApplying {
 		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
 	}
-	n.Status = NodeApplying
-	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
-		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
-	}
+	// No APPLYING write before the apply: server-side apply is idempotent, and the write
+	// after it is conditional on the version read here, so a concurrent duplicate of this
+	// call loses that write and reports what the first recorded. One write per apply.
 	vals, red, err := e.inputs(st)
 	if err != nil {
 		return e.fail(ctx, n, "SecretsUnavailable", err.Error(), nil)
@@ -621,16 +621,17 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 		if err != nil {
 			return CheckResponse{}, err
 		}
-		objs, err := e.fetch(ctx, client, st, inflight)
+		total := totals(ctx, client, nodes)
+		f, err := e.fetch(ctx, client, st, inflight, total)
 		if err != nil {
 			return CheckResponse{}, err
 		}
-		changed, err := e.evaluate(ctx, client, inflight, red, &resp, objs)
+		changed, err := e.evaluate(ctx, client, inflight, red, &resp, f.objs)
 		if err != nil {
 			return CheckResponse{}, err
 		}
 		if !changed && e.MaxWait > 0 {
-			if err := e.watchOnce(ctx, client, st, inflight, red, &resp); err != nil {
+			if err := e.watchOnce(ctx, client, st, inflight, total, f.rv, red, &resp); err != nil {
 				return CheckResponse{}, err
 			}
 		}
@@ -746,8 +747,9 @@ func (e *Engine) evaluate(ctx context.Context, c *kube.Client, inflight []*NodeR
 			n.Status, n.Reason, n.Message = NodeFailed, r.Reason, red.String(r.Message)
 			resp.Failed = append(resp.Failed, n.ID)
 		default:
-			if n.Reason != r.Reason || n.Message != r.Message {
-				// Remember the latest progress for timeouts and status views, without an event.
+			if n.Reason != r.Reason {
+				// Remember progress for status views when its reason changes, without an
+				// event (every message change would cost a write per status update).
 				n.Reason, n.Message = r.Reason, red.String(r.Message)
 				if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
 					return changed, fmt.Errorf("node %q: %w", n.ID, err)
@@ -764,45 +766,104 @@ func (e *Engine) evaluate(ctx context.Context, c *kube.Client, inflight []*NodeR
 	return changed, nil
 }
 
-// fetch reads the in-flight nodes' objects with one LIST per resource and namespace (by the
-// stack's label), so a check costs a few requests however many nodes are in flight. An
-// object the list misses (its label removed by someone) is read by name; a missing one is
-// nil, which evaluate reports as deleted.
-func (e *Engine) fetch(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord) (map[string]*unstructured.Unstructured, error) {
-	type group struct {
-		gvr schema.GroupVersionResource
-		ns  string
-	}
-	lists := map[group]map[string]*unstructured.Unstructured{}
-	objs := make(map[string]*unstructured.Unstructured, len(inflight))
+// group is one resource in one namespace: what one LIST or WATCH covers.
+type group struct {
+	gvr schema.GroupVersionResource
+	ns  string
+}
+
+// fetched is what a check read of the in-flight objects, and from where to watch for the
+// next change: a resourceVersion per group, taken before the objects were read, so no change
+// falls between the read and the watch.
+type fetched struct {
+	objs map[string]*unstructured.Unstructured // by node id; nil: gone
+	rv   map[group]string
+}
+
+// fetch reads the in-flight nodes' objects. Per resource and namespace it costs one LIST by
+// the stack's label when most of the stack's objects there are in flight, else one GET per
+// in-flight node (at most 8 at once): listing 200 READY Deployments to learn about 3 in
+// flight would cost more than it saves. total counts the stack's objects per group.
+func (e *Engine) fetch(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord, total map[group]int) (*fetched, error) {
+	f := &fetched{objs: make(map[string]*unstructured.Unstructured, len(inflight)), rv: map[group]string{}}
+	byGroup := map[group][]*NodeRecord{}
 	for _, n := range inflight {
 		gvr, err := c.Resource(ctx, *n.Ref)
 		if err != nil {
 			return nil, fmt.Errorf("node %q: %w", n.ID, err)
 		}
 		g := group{gvr, n.Ref.Namespace}
-		if _, ok := lists[g]; !ok {
-			if lists[g], err = c.ListStack(ctx, gvr, g.ns, st.Name); err != nil {
+		byGroup[g] = append(byGroup[g], n)
+	}
+	var mu sync.Mutex
+	for g, nodes := range byGroup {
+		if 2*len(nodes) >= total[g] {
+			list, rv, err := c.ListStack(ctx, g.gvr, g.ns, st.Name)
+			if err != nil {
 				return nil, err
 			}
-		}
-		u := lists[g][n.Ref.Name]
-		if u == nil || u.GetKind() != n.Ref.Kind {
-			if u, err = c.Get(ctx, *n.Ref); err != nil {
-				return nil, fmt.Errorf("node %q: %w", n.ID, err)
+			f.rv[g] = rv
+			for _, n := range nodes {
+				if u := list[n.Ref.Name]; u != nil && u.GetKind() == n.Ref.Kind {
+					f.objs[n.ID] = u
+				}
 			}
+		} else {
+			rv, err := c.CurrentVersion(ctx, g.gvr, g.ns, st.Name)
+			if err != nil {
+				return nil, err
+			}
+			f.rv[g] = rv
 		}
-		objs[n.ID] = u
+		// GET what the list did not cover (or missed: a label removed by someone).
+		sem := make(chan struct{}, 8)
+		var wg sync.WaitGroup
+		var firstErr error
+		for _, n := range nodes {
+			if _, ok := f.objs[n.ID]; ok {
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				u, err := c.Get(ctx, *n.Ref)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("node %q: %w", n.ID, err)
+				}
+				f.objs[n.ID] = u
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return nil, firstErr
+		}
 	}
-	return objs, nil
+	return f, nil
 }
 
-func (e *Engine) evaluateAll(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord, red *secrets.Redactor, resp *CheckResponse) error {
-	objs, err := e.fetch(ctx, c, st, inflight)
+// totals counts the stack's applied objects per group.
+func totals(ctx context.Context, c *kube.Client, nodes []*NodeRecord) map[group]int {
+	out := map[group]int{}
+	for _, n := range nodes {
+		if n.Ref == nil || n.Status == NodeDeleted {
+			continue
+		}
+		if gvr, err := c.Resource(ctx, *n.Ref); err == nil {
+			out[group{gvr, n.Ref.Namespace}]++
+		}
+	}
+	return out
+}
+
+func (e *Engine) evaluateAll(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord, total map[group]int, red *secrets.Redactor, resp *CheckResponse) error {
+	f, err := e.fetch(ctx, c, st, inflight, total)
 	if err != nil {
 		return err
 	}
-	_, err = e.evaluate(ctx, c, inflight, red, resp, objs)
+	_, err = e.evaluate(ctx, c, inflight, red, resp, f.objs)
 	return err
 }
 
@@ -819,7 +880,7 @@ func captureLive(u *unstructured.Unstructured, red *secrets.Redactor) map[string
 
 // watchOnce watches the in-flight objects until one of them changes phase, the earliest
 // timeout passes, or MaxWait ends.
-func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord, red *secrets.Redactor, resp *CheckResponse) error {
+func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord, inflight []*NodeRecord, total map[group]int, rv map[group]string, red *secrets.Redactor, resp *CheckResponse) error {
 	wait := e.MaxWait
 	for _, n := range inflight {
 		if left := n.Timeout - e.now().Sub(n.AppliedAt); left < wait {
@@ -828,17 +889,13 @@ func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord,
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait+10*time.Millisecond)
 	defer cancel()
-	type key struct {
-		gvr schema.GroupVersionResource
-		ns  string
-	}
-	byName := map[key]map[string]*NodeRecord{}
+	byName := map[group]map[string]*NodeRecord{}
 	for _, n := range inflight {
 		gvr, err := c.Resource(ctx, *n.Ref)
 		if err != nil {
 			return err
 		}
-		k := key{gvr, n.Ref.Namespace}
+		k := group{gvr, n.Ref.Namespace}
 		if byName[k] == nil {
 			byName[k] = map[string]*NodeRecord{}
 		}
@@ -854,7 +911,9 @@ func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord,
 		} else {
 			ri = c.Dynamic.Resource(k.gvr)
 		}
-		w, err := ri.Watch(ctx, metav1.ListOptions{LabelSelector: kube.LabelStack + "=" + st.Name})
+		// From the version read before the objects were: only changes since, no replay of
+		// every object of the stack.
+		w, err := ri.Watch(ctx, metav1.ListOptions{LabelSelector: kube.LabelStack + "=" + st.Name, ResourceVersion: rv[k]})
 		if err != nil {
 			// A watch is an optimisation; the next check polls anyway.
 			zerolog.Ctx(ctx).Debug().Err(err).Msg("watch failed; falling back to polling")
@@ -867,7 +926,13 @@ func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord,
 				case <-ctx.Done():
 					return
 				case ev, ok := <-w.ResultChan():
-					if !ok {
+					if !ok || ev.Type == watch.Error {
+						// Closed or expired (410 Gone): read everything again now rather
+						// than wait out the long poll.
+						select {
+						case events <- nil:
+						case <-ctx.Done():
+						}
 						return
 					}
 					u, isObj := ev.Object.(*unstructured.Unstructured)
@@ -890,10 +955,10 @@ func (e *Engine) watchOnce(ctx context.Context, c *kube.Client, st *StackRecord,
 		select {
 		case <-ctx.Done():
 			// Timeouts are noticed by evaluating once more.
-			return e.evaluateAll(context.WithoutCancel(ctx), c, st, inflight, red, resp)
+			return e.evaluateAll(context.WithoutCancel(ctx), c, st, inflight, total, red, resp)
 		case u := <-events:
 			if u == nil {
-				return e.evaluateAll(context.WithoutCancel(ctx), c, st, inflight, red, resp)
+				return e.evaluateAll(context.WithoutCancel(ctx), c, st, inflight, total, red, resp)
 			}
 			var n *NodeRecord
 			for _, names := range byName {

@@ -475,9 +475,8 @@ func (c *Client) DryRun(ctx context.Context, obj *unstructured.Unstructured, o A
 }
 
 // ListStack reads, in one request, every object of one resource (and namespace) that belongs
-// to a stack, by name: check-ready reads all of a stack's in-flight objects of a kind this way
-// instead of one GET each.
-func (c *Client) ListStack(ctx context.Context, gvr schema.GroupVersionResource, namespace, stack string) (map[string]*unstructured.Unstructured, error) {
+// to a stack, by name, and the list's resourceVersion (to watch from).
+func (c *Client) ListStack(ctx context.Context, gvr schema.GroupVersionResource, namespace, stack string) (map[string]*unstructured.Unstructured, string, error) {
 	ri := c.ri(Ref{GVR: gvr, Namespace: namespace})
 	var list *unstructured.UnstructuredList
 	err := retry(ctx, DefaultRetry, "list "+gvr.Resource, func() (err error) {
@@ -485,11 +484,26 @@ func (c *Client) ListStack(ctx context.Context, gvr schema.GroupVersionResource,
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s of stack %s: %w", gvr.Resource, stack, err)
+		return nil, "", fmt.Errorf("list %s of stack %s: %w", gvr.Resource, stack, err)
 	}
 	out := make(map[string]*unstructured.Unstructured, len(list.Items))
 	for i := range list.Items {
 		out[list.Items[i].GetName()] = &list.Items[i]
 	}
-	return out, nil
+	return out, list.GetResourceVersion(), nil
+}
+
+// CurrentVersion is the resourceVersion of a stack's objects of one resource now, read with a
+// one-item list: where a watch starts so that it misses nothing that happens afterwards.
+func (c *Client) CurrentVersion(ctx context.Context, gvr schema.GroupVersionResource, namespace, stack string) (string, error) {
+	ri := c.ri(Ref{GVR: gvr, Namespace: namespace})
+	var list *unstructured.UnstructuredList
+	err := retry(ctx, DefaultRetry, "list "+gvr.Resource, func() (err error) {
+		list, err = ri.List(ctx, metav1.ListOptions{LabelSelector: LabelStack + "=" + stack, Limit: 1})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("list %s of stack %s: %w", gvr.Resource, stack, err)
+	}
+	return list.GetResourceVersion(), nil
 }

@@ -379,9 +379,12 @@ func TestListStack(t *testing.T) {
 	other := owner(ns, "x")
 	other.Stack = "another-stack"
 	other2 := apply(t, c, obj(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: theirs, namespace: %s}}`, ns), other)
-	got, err := c.ListStack(context.Background(), other2.Ref.GVR, ns, "test-stack")
-	if err != nil {
-		t.Fatal(err)
+	got, rv, err := c.ListStack(context.Background(), other2.Ref.GVR, ns, "test-stack")
+	if err != nil || rv == "" {
+		t.Fatal(err, rv)
+	}
+	if cur, err := c.CurrentVersion(context.Background(), other2.Ref.GVR, ns, "test-stack"); err != nil || cur == "" {
+		t.Fatalf("CurrentVersion: %q %v", cur, err)
 	}
 	if len(got) != 3 || got["cm1"] == nil || got["cm1"].GetKind() != "ConfigMap" || got["theirs"] != nil {
 		t.Fatalf("ListStack: %d objects, cm1 kind %q", len(got), got["cm1"].GetKind())
