@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/aos-project/aos/shared/refs"
+	"github.com/aos-project/aos/shared/template"
 )
 
 // scope is what references resolve against when a node is applied.
@@ -146,4 +147,46 @@ func referencedNodes(v any, into map[string]bool) {
 			referencedNodes(e, into)
 		}
 	}
+}
+
+// liveRoots maps each node to the top-level fields of its live object that the template
+// reads (through ${nodes.N.path}, ${nodes.N.outputs.X} and stack outputs); "" stands for the
+// whole object. A node nothing reads maps to no fields.
+func liveRoots(t *template.Template) map[string]map[string]bool {
+	outPath := map[string]map[string]refs.Path{}
+	for _, n := range t.Nodes {
+		outPath[n.ID] = map[string]refs.Path{}
+		for _, o := range n.Outputs {
+			outPath[n.ID][o.Name] = o.Path
+		}
+	}
+	out := map[string]map[string]bool{}
+	add := func(r *refs.Ref) {
+		if r == nil || r.Root != refs.RootNodes {
+			return
+		}
+		p := r.Path
+		if r.Output != "" {
+			p = outPath[r.Name][r.Output]
+		}
+		if out[r.Name] == nil {
+			out[r.Name] = map[string]bool{}
+		}
+		if len(p) == 0 || p[0].IsIndex {
+			out[r.Name][""] = true
+			return
+		}
+		out[r.Name][p[0].Field] = true
+	}
+	for _, n := range t.Nodes {
+		for _, u := range n.Uses {
+			add(u.Ref)
+		}
+	}
+	for _, o := range t.Outputs {
+		for _, u := range o.Uses {
+			add(u.Ref)
+		}
+	}
+	return out
 }

@@ -254,10 +254,14 @@ func createStackEndToEnd(t *testing.T, store string) {
 	if raw := dump(); !bytes.Contains(raw, []byte(`"db-auth"`)) || bytes.Contains(raw, []byte(password)) {
 		t.Fatal("the store does not hold the stack, or holds the secret input's value in plain text")
 	}
+	// Live values keep what the template reads: db-svc's spec (clusterIP, the port output),
+	// nothing of settings, which nothing reads.
 	settings, _ := e.Store.GetNode(ctx, stack, "settings")
-	if u := settings.Live["data"].(map[string]any)["url"].(string); !strings.Contains(u, secrets.Redacted) {
-		t.Fatalf("live value of settings not redacted: %q", u)
+	dbSvc, _ := e.Store.GetNode(ctx, stack, "db-svc")
+	if settings.Live != nil || dbSvc.Live["spec"] == nil || dbSvc.Live["status"] != nil || dbSvc.Live["metadata"] != nil {
+		t.Fatalf("live values kept: settings %v, db-svc keys %v", settings.Live, dbSvc.Keep)
 	}
+
 	evs, _ := e.Store.ListEvents(ctx, stack, 0)
 	if len(evs) < 11 {
 		t.Fatalf("only %d events", len(evs))
@@ -416,4 +420,44 @@ outputs:
 		t.Fatalf("unexpected end state %v %v", bolt.nodes, bolt.out)
 	}
 	t.Logf("%d identical events on both stores", len(bolt.events))
+}
+
+// A live value the template reads is kept, with secret inputs redacted in it and in outputs.
+func TestKeptLiveValuesAreRedacted(t *testing.T) {
+	t.Parallel()
+	e, dump := newEngine(t, "bolt")
+	cs := testcluster.Client(t)
+	stack := fmt.Sprintf("keep-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	const pw = "kept-value-secret-123"
+	src := `format: aos/v1
+name: keep
+inputs:
+  pw: {type: string, secret: true}
+nodes:
+  cfg:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg}, data: {url: "db://u:${inputs.pw}@h"}}
+outputs:
+  url: ${nodes.cfg.data.url}
+`
+	created, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+		TemplateRequest: engine.TemplateRequest{Template: src, RawParams: map[string]string{"pw": pw}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := drive(t, e, stack, created.Ready); !resp.Done {
+		t.Fatalf("not done: %+v", resp)
+	}
+	n, _ := e.Store.GetNode(context.Background(), stack, "cfg")
+	url, _ := n.Live["data"].(map[string]any)["url"].(string)
+	if !n.Trimmed || fmt.Sprint(n.Keep) != "[data]" || !strings.Contains(url, secrets.Redacted) || strings.Contains(url, pw) {
+		t.Fatalf("kept live value: trimmed %v keep %v url %q", n.Trimmed, n.Keep, url)
+	}
+	st, _ := e.Store.GetStack(context.Background(), stack)
+	if out := fmt.Sprint(st.Outputs["url"]); !strings.Contains(out, secrets.Redacted) || strings.Contains(out, pw) {
+		t.Fatalf("output: %q", out)
+	}
+	if bytes.Contains(dump(), []byte(pw)) {
+		t.Fatal("the secret is in the store")
+	}
 }

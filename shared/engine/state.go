@@ -112,7 +112,11 @@ type NodeRecord struct {
 	AppliedAt time.Time      `json:"appliedAt,omitzero"`
 	ReadyAt   time.Time      `json:"readyAt,omitzero"`
 	Live      map[string]any `json:"live,omitempty"` // captured at READY, secrets redacted
-	Version   int64          `json:"version"`
+	// Trimmed says Live keeps only the top-level fields in Keep: those the template's
+	// references and outputs read. Records without it keep the whole object.
+	Trimmed bool     `json:"trimmed,omitempty"`
+	Keep    []string `json:"keep,omitempty"`
+	Version int64    `json:"version"`
 }
 
 func (n *NodeRecord) planned(revision int) bool { return n.Revision == revision }

@@ -4,6 +4,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -39,6 +40,37 @@ type Store struct {
 	db     *bbolt.DB
 	users  int
 	closed bool
+
+	// stacks caches decoded stack records by name with the bytes they were decoded from: a
+	// stack record carries its template, and every apply-node reads it, so a 1,000-node stack
+	// decoded its template a thousand times. Reusing the decoded record while the stored
+	// bytes are unchanged costs a comparison instead.
+	cacheMu sync.Mutex
+	stacks  map[string]cachedStack
+}
+
+type cachedStack struct {
+	raw []byte
+	rec engine.StackRecord
+}
+
+// copyStack returns a record callers may change: its pointer fields are copied; its maps are
+// only ever replaced, never changed in place.
+func copyStack(r *engine.StackRecord) *engine.StackRecord {
+	c := *r
+	if r.Lease != nil {
+		l := *r.Lease
+		c.Lease = &l
+	}
+	if r.Previous != nil {
+		p := *r.Previous
+		c.Previous = &p
+	}
+	if r.Schedule != nil {
+		s := *r.Schedule
+		c.Schedule = &s
+	}
+	return &c
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -162,12 +194,34 @@ func putVersioned(tx *bbolt.Tx, bucket, key []byte, expect int64, v any, setVers
 }
 
 func (s *Store) GetStack(_ context.Context, name string) (*engine.StackRecord, error) {
-	var r engine.StackRecord
-	err := s.view(func(tx *bbolt.Tx) error { return get(tx, bucketStacks, []byte(name), &r) })
+	var out *engine.StackRecord
+	err := s.view(func(tx *bbolt.Tx) error {
+		data := tx.Bucket(bucketStacks).Get([]byte(name))
+		if data == nil {
+			return engine.ErrNotFound
+		}
+		s.cacheMu.Lock()
+		defer s.cacheMu.Unlock()
+		if c, ok := s.stacks[name]; ok && bytes.Equal(c.raw, data) {
+			out = copyStack(&c.rec)
+			return nil
+		}
+		var r engine.StackRecord
+		if err := json.Unmarshal(data, &r); err != nil {
+			return err
+		}
+		if s.stacks == nil {
+			s.stacks = map[string]cachedStack{}
+		}
+		// data lives in bbolt's memory map only for the transaction: keep a copy.
+		s.stacks[name] = cachedStack{raw: bytes.Clone(data), rec: r}
+		out = copyStack(&r)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &r, nil
+	return out, nil
 }
 
 func (s *Store) ListStacks(_ context.Context) ([]*engine.StackRecord, error) {

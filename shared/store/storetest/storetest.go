@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,6 +197,27 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 		}
 		if revs, _ := s.ListRevisions(ctx, "nobody"); len(revs) != 0 {
 			t.Fatalf("revisions of an unknown stack: %v", revs)
+		}
+	})
+	t.Run("a record read is the caller's to change", func(t *testing.T) {
+		s := newStore(t)
+		rec := &engine.StackRecord{Name: "c", Template: strings.Repeat("x", 1000), Lease: &engine.Lease{Holder: "a"}, Previous: &engine.Revision{Number: 1}}
+		if err := s.PutStack(ctx, rec, 0); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			got, err := s.GetStack(ctx, "c")
+			if err != nil || got.Lease.Holder != "a" || got.Previous.Number != 1 || got.Status != "" {
+				t.Fatalf("read: %+v %v", got, err)
+			}
+			got.Lease.Holder, got.Previous.Number, got.Status = "b", 2, "CHANGED"
+		}
+		rec.Status = "STORED"
+		if err := s.PutStack(ctx, rec, rec.Version); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetStack(ctx, "c"); got.Status != "STORED" {
+			t.Fatalf("a write is read back: %q", got.Status)
 		}
 	})
 }
