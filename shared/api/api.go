@@ -271,9 +271,12 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &b); err != nil {
 		return err
 	}
+	if _, err := engine.Plan(r.Context(), b.create("").PlanRequest); err != nil {
+		return planError(err)
+	}
 	plan, err := s.Engine.Preview(r.Context(), b.create(""), r.URL.Query().Get("dryRun") != "false")
 	if err != nil {
-		return planError(err)
+		return err
 	}
 	writeJSON(w, http.StatusOK, plan)
 	return nil
@@ -331,13 +334,18 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b StackBody) err
 	if len(key) > 200 {
 		return badRequest("Idempotency-Key is over 200 characters")
 	}
+	// The stateless plan first: whatever it refuses is the request's fault (400); what
+	// SubmitOp refuses after it is the stack's state (409) or the server's (500).
+	if _, err := engine.Plan(r.Context(), b.create(key).PlanRequest); err != nil {
+		return planError(err)
+	}
 	name, op, err := s.Engine.SubmitOp(r.Context(), b.create(key))
 	var rep *engine.RepeatedError
 	if errors.As(err, &rep) {
 		return s.started(w, r, rep.Stack, true)
 	}
 	if err != nil {
-		return planError(err)
+		return err
 	}
 	st, err := s.Engine.Store.GetStack(r.Context(), name)
 	if err != nil {
