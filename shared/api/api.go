@@ -389,21 +389,13 @@ func (s *Server) stack(r *http.Request, name string) (*engine.StackRecord, error
 	return st, err
 }
 
-// settled refuses an operation on a stack another operation holds.
-func settled(st *engine.StackRecord) error {
-	if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
-		return fmt.Errorf("%w: stack %q is busy: %s since %s", engine.ErrBusy, st.Name, strings.ToLower(st.Status), st.UpdatedAt.Format(time.RFC3339))
-	}
-	return nil
-}
-
 // operate starts an operation on an existing stack.
 func (s *Server) operate(w http.ResponseWriter, r *http.Request, op string) error {
 	st, err := s.stack(r, r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	if err := settled(st); err != nil {
+	if err := engine.Settled(st); err != nil {
 		return err
 	}
 	if st.Status == engine.StackDeleteComplete {
@@ -462,29 +454,15 @@ func (s *Server) copyStack(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	if b.To == "" {
-		return badRequest(`"to" is required: the name of the new stack`)
-	}
-	st, err := s.stack(r, r.PathValue("name"))
-	if err != nil {
+	if _, err := s.stack(r, r.PathValue("name")); err != nil {
 		return err
 	}
-	if cur, err := s.Engine.Store.GetStack(r.Context(), b.To); err == nil && cur.Status != engine.StackDeleteComplete {
-		return &Error{Status: http.StatusConflict, Code: "conflict", Message: fmt.Sprintf("stack %q exists already", b.To)}
-	}
-	req, err := s.Engine.Resubmission(st)
+	req, err := s.Engine.CopyRequest(r.Context(), r.PathValue("name"), engine.CopyOptions{To: b.To, Namespace: b.Namespace, Context: b.Context, Params: b.Params})
 	if err != nil {
 		return err
-	}
-	for k, v := range b.Params {
-		req.Params[k] = v
-	}
-	ctxName := req.Context
-	if b.Context != "" {
-		ctxName = b.Context
 	}
 	return s.submit(w, r, StackBody{TemplateBody: TemplateBody{File: req.File, Template: req.Template, Params: req.Params},
-		Stack: b.To, Namespace: b.Namespace, Context: ctxName, note: "copy of " + st.Name})
+		Stack: req.Stack, Namespace: req.Namespace, Context: req.Context, note: req.Note})
 }
 
 func (s *Server) listStacks(w http.ResponseWriter, r *http.Request) error {

@@ -283,8 +283,8 @@ func (a *app) rebuildCmd() *cobra.Command {
 			if st.Status == engine.StackDeleteComplete {
 				return &exitError{ExitError, fmt.Errorf("stack %q is deleted; `aos up` creates it again from a template", st.Name)}
 			}
-			if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
-				return &exitError{ExitError, fmt.Errorf("stack %q is %s: wait for it, or `aos resume %s`", st.Name, st.Status, st.Name)}
+			if err := engine.Settled(st); err != nil {
+				return &exitError{ExitError, err}
 			}
 			// One execution of the state machine: delete, then create from the same revision.
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: engine.OpRebuild, OnFailure: "keep"}, output)
@@ -317,20 +317,12 @@ func (a *app) copyCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			st, err := a.stack(cmd.Context(), e, args[0])
-			if err != nil {
+			if _, err := a.stack(cmd.Context(), e, args[0]); err != nil {
 				return err
 			}
-			if cur, err := e.Store.GetStack(cmd.Context(), to); err == nil && cur.Status != engine.StackDeleteComplete {
-				return &exitError{ExitError, fmt.Errorf("stack %q exists already (%s): copy to a new name, or `aos down %s` first", to, cur.Status, to)}
-			}
-			req, err := e.Resubmission(st)
+			req, err := e.CopyRequest(cmd.Context(), args[0], engine.CopyOptions{To: to, Namespace: ns, Context: a.global.context, RawParams: raw})
 			if err != nil {
 				return &exitError{ExitError, err}
-			}
-			req.Stack, req.Namespace, req.RawParams, req.Note = to, ns, raw, "copy of "+st.Name
-			if a.global.context != "" {
-				req.Context = a.global.context
 			}
 			return a.submitAndOperate(cmd.Context(), e, req, "keep", output)
 		},

@@ -65,6 +65,14 @@ func holderGone(holder string) bool {
 	return syscall.Kill(n, 0) == syscall.ESRCH
 }
 
+// Settled refuses a stack another operation holds, saying which and since when.
+func Settled(st *StackRecord) error {
+	if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+		return busyError(st)
+	}
+	return nil
+}
+
 func busyError(st *StackRecord) error {
 	msg := fmt.Sprintf("stack %q is busy: %s started at %s", st.Name, strings.ToLower(st.Status), st.UpdatedAt.Format(time.RFC3339))
 	if st.Lease != nil {

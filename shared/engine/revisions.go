@@ -81,3 +81,40 @@ func (e *Engine) RevisionRequest(ctx context.Context, stack string, number int) 
 	req.Note = fmt.Sprintf("back to revision %d", number)
 	return req, nil
 }
+
+// CopyOptions say where a copy goes and which inputs it changes.
+type CopyOptions struct {
+	To        string
+	Namespace string // default: To
+	Context   string // default: the original's
+	Params    map[string]any
+	RawParams map[string]string // -p key=value, typed by each input's schema
+}
+
+// CopyRequest is the create of a new stack from another's current template and inputs
+// (secret inputs included), with o's overrides. The target name must be free.
+func (e *Engine) CopyRequest(ctx context.Context, from string, o CopyOptions) (CreateRequest, error) {
+	if o.To == "" {
+		return CreateRequest{}, &InputError{"the name of the new stack is required"}
+	}
+	st, err := e.Store.GetStack(ctx, from)
+	if err != nil {
+		return CreateRequest{}, fmt.Errorf("stack %q: %w", from, err)
+	}
+	if cur, err := e.Store.GetStack(ctx, o.To); err == nil && cur.Status != StackDeleteComplete {
+		return CreateRequest{}, &StateError{fmt.Sprintf("stack %q exists already (%s): copy to a new name, or delete it first", o.To, cur.Status)}
+	}
+	req, err := e.Resubmission(st)
+	if err != nil {
+		return CreateRequest{}, err
+	}
+	for k, v := range o.Params {
+		req.Params[k] = v
+	}
+	req.Stack, req.Namespace, req.RawParams, req.Note = o.To, o.Namespace, o.RawParams, "copy of "+st.Name
+	req.Index, req.Batch = 0, ""
+	if o.Context != "" {
+		req.Context = o.Context
+	}
+	return req, nil
+}
