@@ -57,13 +57,20 @@ func delay(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 // random nodes of the level before. Delays 0.5–3 s. Fixed seed.
 func Lattice(levels, width int) Shape {
 	rng := rand.New(rand.NewPCG(7, 11))
-	s := Shape{Name: fmt.Sprintf("lattice-%dx%d", levels, width), About: fmt.Sprintf("%d levels × %d, random edges, 0.5–3 s", levels, width)}
+	return layered(fmt.Sprintf("lattice-%dx%d", levels, width), fmt.Sprintf("%d levels × %d, random edges, 0.5–3 s", levels, width),
+		"l", levels, width, rng, func() time.Duration { return delay(rng, 500*time.Millisecond, 3*time.Second) })
+}
+
+// layered builds levels × width nodes named <p><level>-<i>, each after the first level
+// depending on one to three random nodes of the level before.
+func layered(name, about, p string, levels, width int, rng *rand.Rand, delay func() time.Duration) Shape {
+	s := Shape{Name: name, About: about}
 	for l := range levels {
 		for w := range width {
-			nd := Node{ID: fmt.Sprintf("l%d-%d", l, w), Delay: delay(rng, 500*time.Millisecond, 3*time.Second)}
+			nd := Node{ID: fmt.Sprintf("%s%d-%d", p, l, w), Delay: delay()}
 			if l > 0 {
 				for k := 0; k < 1+rng.IntN(3); k++ {
-					d := fmt.Sprintf("l%d-%d", l-1, rng.IntN(width))
+					d := fmt.Sprintf("%s%d-%d", p, l-1, rng.IntN(width))
 					if !slices.Contains(nd.Deps, d) {
 						nd.Deps = append(nd.Deps, d)
 					}
@@ -119,23 +126,8 @@ func Random(n int) Shape {
 // Layers is levels × width nodes, each depending on one to three nodes of the level before,
 // all with one delay: the scale shape.
 func Layers(levels, width int, d time.Duration) Shape {
-	rng := rand.New(rand.NewPCG(13, 17))
-	s := Shape{Name: fmt.Sprintf("layers-%d", levels*width), About: fmt.Sprintf("%d levels × %d, %s each", levels, width, d)}
-	for l := range levels {
-		for w := range width {
-			nd := Node{ID: fmt.Sprintf("n%d-%d", l, w), Delay: d}
-			if l > 0 {
-				for k := 0; k < 1+rng.IntN(3); k++ {
-					dep := fmt.Sprintf("n%d-%d", l-1, rng.IntN(width))
-					if !slices.Contains(nd.Deps, dep) {
-						nd.Deps = append(nd.Deps, dep)
-					}
-				}
-			}
-			s.Nodes = append(s.Nodes, nd)
-		}
-	}
-	return s
+	return layered(fmt.Sprintf("layers-%d", levels*width), fmt.Sprintf("%d levels × %d, %s each", levels, width, d),
+		"n", levels, width, rand.New(rand.NewPCG(13, 17)), func() time.Duration { return d })
 }
 
 // Levels groups node indexes by depth (longest dependency chain from a root): the waves a

@@ -470,11 +470,7 @@ func (s *Server) listStacks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]view.Stack, 0, len(stacks))
-	for _, st := range stacks {
-		out = append(out, view.StackOf(st))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"stacks": out})
+	writeJSON(w, http.StatusOK, map[string]any{"stacks": view.Stacks(stacks)})
 	return nil
 }
 
@@ -513,11 +509,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]view.Revision, 0, len(revs))
-	for _, rv := range revs {
-		out = append(out, view.RevisionOf(rv))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"revisions": out})
+	writeJSON(w, http.StatusOK, map[string]any{"revisions": view.Revisions(revs)})
 	return nil
 }
 
@@ -620,6 +612,11 @@ type BatchBody struct {
 	Context     string `json:"context,omitempty"`
 }
 
+// Request is the engine's form of the body.
+func (b BatchBody) Request() engine.BatchRequest {
+	return engine.BatchRequest{TemplateRequest: b.request(), Prefix: b.Prefix, Count: b.Count, Concurrency: b.Concurrency, Context: b.Context}
+}
+
 func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	if s.Batcher == nil {
 		return &Error{Status: http.StatusNotImplemented, Code: "not_supported", Message: "this server runs no batches"}
@@ -628,8 +625,7 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	in, err := s.Engine.SubmitBatch(r.Context(), engine.BatchRequest{TemplateRequest: b.request(), Prefix: b.Prefix,
-		Count: b.Count, Concurrency: b.Concurrency, Context: b.Context})
+	in, err := s.Engine.SubmitBatch(r.Context(), b.Request())
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -32,9 +31,6 @@ func terminal(w io.Writer) (width, height int, ok bool) {
 // state and how long it has been at it, and a summary line. The last frame stays on screen.
 func (a *app) live(ctx context.Context, e *engine.Engine, stack string, width, height int) (stop func()) {
 	start := time.Now()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
 	drawn := 0
 	draw := func() {
 		ctx := context.WithoutCancel(ctx)
@@ -60,21 +56,7 @@ func (a *app) live(ctx context.Context, e *engine.Engine, stack string, width, h
 		io.WriteString(a.stdout, b.String())
 		drawn = max(drawn, len(lines))
 	}
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				draw()
-				return
-			case <-t.C:
-				draw()
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
+	return every(250*time.Millisecond, draw)
 }
 
 // frame renders the live view: a summary line, then one line per node, in the order nodes

@@ -169,9 +169,6 @@ func (a *app) follow(ctx context.Context, e *engine.Engine, stack string, enable
 	if len(evs) > 0 {
 		after = evs[len(evs)-1].Seq - 1 // show the event that started this operation
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
 	flush := func() {
 		evs, err := e.Store.ListEvents(context.WithoutCancel(ctx), stack, after)
 		if err != nil {
@@ -182,17 +179,26 @@ func (a *app) follow(ctx context.Context, e *engine.Engine, stack string, enable
 			after = ev.Seq
 		}
 	}
+	return every(100*time.Millisecond, flush)
+}
+
+// every calls fn at each tick until stop is called, and once more as it stops, so the last
+// state is always shown.
+func every(d time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(100 * time.Millisecond)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
-				flush()
+				fn()
 				return
 			case <-t.C:
-				flush()
+				fn()
 			}
 		}
 	}()
@@ -341,10 +347,7 @@ func (a *app) historyCmd() *cobra.Command {
 		if err != nil {
 			return &exitError{ExitError, err}
 		}
-		views := make([]view.Revision, 0, len(revs))
-		for _, r := range revs {
-			views = append(views, view.RevisionOf(r))
-		}
+		views := view.Revisions(revs)
 		if output == "json" {
 			return a.printJSON(views)
 		}
@@ -566,10 +569,7 @@ func (a *app) listCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			views := make([]view.Stack, 0, len(stacks))
-			for _, st := range stacks {
-				views = append(views, view.StackOf(st))
-			}
+			views := view.Stacks(stacks)
 			if output == "json" {
 				return a.printJSON(views)
 			}

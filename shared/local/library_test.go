@@ -12,10 +12,12 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/kube"
 	"github.com/aos-project/aos/shared/template"
 )
 
@@ -99,17 +101,7 @@ func TestLibraryTemplatesDeployAndDelete(t *testing.T) {
 				t.Fatalf("create: %v (%s: %s)", res.Err, st.Status, st.Reason)
 			}
 			c, _ := e.Kube(ctx, "")
-			for _, n := range nodes {
-				live, err := c.Get(ctx, *n.Ref)
-				if err != nil || live == nil {
-					t.Fatalf("node %s: live object: %v", n.ID, err)
-				}
-				var left []string
-				unresolved(live.Object, "", &left)
-				if len(left) > 0 {
-					t.Fatalf("node %s: unresolved references in the live object: %v", n.ID, left)
-				}
-			}
+			liveAndResolved(t, c, nodes, "after create")
 			for _, o := range tpl.Outputs {
 				if v, ok := st.Outputs[o.Name]; !ok || v == nil || v == "" {
 					t.Fatalf("output %s = %v", o.Name, v)
@@ -142,19 +134,12 @@ func TestLibraryTemplatesDeployAndDelete(t *testing.T) {
 				t.Fatalf("update (%s): %v (%s: %s)", changed, res.Err, st.Status, st.Reason)
 			}
 			rewritten := 0
+			lives := liveAndResolved(t, c, nodes, "after update")
 			for _, n := range nodes {
 				if n.Status != engine.NodeReady {
 					t.Fatalf("after update: node %s is %s", n.ID, n.Status)
 				}
-				live, err := c.Get(ctx, *n.Ref)
-				if err != nil || live == nil {
-					t.Fatalf("after update: node %s: %v", n.ID, err)
-				}
-				var left []string
-				unresolved(live.Object, "", &left)
-				if len(left) > 0 {
-					t.Fatalf("after update: node %s: unresolved references: %v", n.ID, left)
-				}
+				live := lives[n.ID]
 				if rv, had := before[n.ID]; had && hashes[n.ID] == n.AppliedHash && live.GetResourceVersion() != rv {
 					t.Fatalf("node %s did not change but was written (resourceVersion %s -> %s)", n.ID, rv, live.GetResourceVersion())
 				}
@@ -200,4 +185,24 @@ func bumpOneInput(tpl *template.Template, raw map[string]string) string {
 		}
 	}
 	return "nothing"
+}
+
+// liveAndResolved reads every node's object, failing when one is missing or still holds an
+// unresolved reference.
+func liveAndResolved(t *testing.T, c *kube.Client, nodes []*engine.NodeRecord, when string) map[string]*unstructured.Unstructured {
+	t.Helper()
+	out := map[string]*unstructured.Unstructured{}
+	for _, n := range nodes {
+		live, err := c.Get(context.Background(), *n.Ref)
+		if err != nil || live == nil {
+			t.Fatalf("%s: node %s: live object: %v", when, n.ID, err)
+		}
+		var left []string
+		unresolved(live.Object, "", &left)
+		if len(left) > 0 {
+			t.Fatalf("%s: node %s: unresolved references in the live object: %v", when, n.ID, left)
+		}
+		out[n.ID] = live
+	}
+	return out
 }

@@ -36,40 +36,46 @@ func NewRunner(ctx context.Context, e *engine.Engine, log zerolog.Logger) *Runne
 
 // Start implements api.Runner.
 func (r *Runner) Start(_ context.Context, op engine.OpRequest, name string) error {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		start := time.Now()
+	r.background(func() error {
 		res, err := local.RunOp(r.ctx, r.Engine, op)
-		if err == nil {
-			err = res.Err
-		}
-		ev := r.Log.Info()
 		if err != nil {
-			ev = r.Log.Warn().Err(err)
+			return err
 		}
-		ev.Str("execution", name).Str("stack", op.Stack).Str("operation", op.Operation).Dur("took", time.Since(start)).Msg("operation finished")
-	}()
+		return res.Err
+	}, func(ev *zerolog.Event) {
+		ev.Str("execution", name).Str("stack", op.Stack).Str("operation", op.Operation)
+	}, "operation finished")
 	return nil
 }
 
 // StartBatch implements api.Batcher.
 func (r *Runner) StartBatch(_ context.Context, in *engine.BatchInput) error {
+	r.background(func() error {
+		res, err := local.RunBatch(r.ctx, r.Engine, in)
+		if err != nil {
+			return err
+		}
+		return res.Err
+	}, func(ev *zerolog.Event) {
+		ev.Str("batch", in.Batch).Int("count", len(in.Items))
+	}, "batch finished")
+	return nil
+}
+
+// background runs fn, then logs how it ended.
+func (r *Runner) background(fn func() error, fields func(*zerolog.Event), msg string) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		start := time.Now()
-		res, err := local.RunBatch(r.ctx, r.Engine, in)
-		if err == nil {
-			err = res.Err
-		}
+		err := fn()
 		ev := r.Log.Info()
 		if err != nil {
 			ev = r.Log.Warn().Err(err)
 		}
-		ev.Str("batch", in.Batch).Int("count", len(in.Items)).Dur("took", time.Since(start)).Msg("batch finished")
+		fields(ev)
+		ev.Dur("took", time.Since(start)).Msg(msg)
 	}()
-	return nil
 }
 
 // Wait waits for every operation started so far.

@@ -84,8 +84,7 @@ func (h *Handler) batch(ctx context.Context, body json.RawMessage) (string, erro
 	if b.Template == "" || b.Prefix == "" {
 		return "", errors.New("malformed batch request: template and prefix are required")
 	}
-	in, err := h.Engine.SubmitBatch(ctx, engine.BatchRequest{TemplateRequest: engine.TemplateRequest{File: b.File, Template: b.Template, Params: b.Params},
-		Prefix: b.Prefix, Count: b.Count, Concurrency: b.Concurrency, Context: b.Context})
+	in, err := h.Engine.SubmitBatch(ctx, b.Request())
 	if err != nil {
 		return "", err
 	}

@@ -97,3 +97,21 @@ func RevisionOf(r *engine.Revision) Revision {
 	}
 	return v
 }
+
+// Stacks is the view of a list of stack records.
+func Stacks(records []*engine.StackRecord) []Stack {
+	out := make([]Stack, 0, len(records))
+	for _, st := range records {
+		out = append(out, StackOf(st))
+	}
+	return out
+}
+
+// Revisions is the view of a stack's revisions.
+func Revisions(revs []*engine.Revision) []Revision {
+	out := make([]Revision, 0, len(revs))
+	for _, r := range revs {
+		out = append(out, RevisionOf(r))
+	}
+	return out
+}
