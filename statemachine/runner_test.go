@@ -281,3 +281,31 @@ func TestDefinitionsPassASLValidator(t *testing.T) {
 		t.Fatalf("asl-validator accepted a Task without Resource:\n%s", out)
 	}
 }
+
+// MaxConcurrencyPath takes the limit from the input (a batch's requested concurrency); a
+// value that is not a non-negative integer fails the state by name.
+func TestMapMaxConcurrencyPath(t *testing.T) {
+	var running, peak atomic.Int64
+	res := map[string]Handler{"arn:work": handler(func(in map[string]any) (any, error) {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		running.Add(-1)
+		return in, nil
+	})}
+	def := `{"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items","MaxConcurrencyPath":"$.limit",
+		"ItemProcessor":{"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":"arn:work","End":true}}},
+		"ResultPath":"$.results","End":true}}}`
+	if _, _, err := run(t, def, res, `{"limit":3,"items":[{},{},{},{},{},{},{},{},{}]}`); err != nil {
+		t.Fatal(err)
+	}
+	if p := peak.Load(); p != 3 {
+		t.Fatalf("MaxConcurrencyPath 3, but at most %d iterations ran at once", p)
+	}
+	_, _, err := run(t, def, res, `{"limit":"three","items":[{}]}`)
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Name != "States.Runtime" || !strings.Contains(ae.Cause, `state "Each": MaxConcurrencyPath`) {
+		t.Fatalf("a limit that is not a number: %v", err)
+	}
+}
