@@ -302,14 +302,15 @@ type Operation struct {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 
-// executionName is unique per operation and, with an Idempotency-Key, the key itself: Step
-// Functions then refuses to run a second execution of that name.
-func executionName(st *engine.StackRecord, key string) string {
+// executionName is the operation's id and its Step Functions execution name: the
+// Idempotency-Key when there is one, else stack, operation and revision, which no other
+// operation of the stack shares (revisions keep counting across delete and re-create).
+// Step Functions refuses a second execution of a name, so a retried start runs once.
+func executionName(stack, op string, revision int, key string) string {
+	n := fmt.Sprintf("%s-%s-r%d", stack, op, revision)
 	if key != "" {
-		n := unsafeName.ReplaceAllString(key, "-")
-		return n[:min(len(n), 80)]
+		n = unsafeName.ReplaceAllString(key, "-")
 	}
-	n := fmt.Sprintf("%s-%s-r%d-%d", st.Name, st.Operation, st.Revision, time.Now().UnixMilli())
 	return n[:min(len(n), 80)]
 }
 
@@ -318,7 +319,7 @@ func (s *Server) started(w http.ResponseWriter, r *http.Request, stack string, r
 	if err != nil {
 		return err
 	}
-	op := Operation{ID: executionName(st, r.Header.Get("Idempotency-Key")), Stack: st.Name, Operation: st.Operation,
+	op := Operation{ID: executionName(st.Name, st.Operation, st.Revision, r.Header.Get("Idempotency-Key")), Stack: st.Name, Operation: st.Operation,
 		Revision: st.Revision, Status: st.Status, Repeated: repeated}
 	w.Header().Set("Location", "/v1/stacks/"+st.Name)
 	writeJSON(w, http.StatusAccepted, op)
@@ -351,7 +352,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b StackBody) err
 	if err != nil {
 		return err
 	}
-	if err := s.Runner.Start(context.WithoutCancel(r.Context()), engine.OpRequest{Stack: name, Operation: op, OnFailure: b.OnFailure}, executionName(st, key)); err != nil {
+	if err := s.Runner.Start(context.WithoutCancel(r.Context()), engine.OpRequest{Stack: name, Operation: op, OnFailure: b.OnFailure}, executionName(st.Name, op, st.Revision, key)); err != nil {
 		return fmt.Errorf("starting %s of stack %q: %w", op, name, err)
 	}
 	return s.started(w, r, name, false)
@@ -405,10 +406,15 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request, op string) erro
 	if err := s.Engine.Begin(r.Context(), st.Name, op); err != nil {
 		return err
 	}
-	if err := s.Runner.Start(context.WithoutCancel(r.Context()), engine.OpRequest{Stack: st.Name, Operation: op, OnFailure: "keep"}, executionName(&engine.StackRecord{Name: st.Name, Operation: op, Revision: st.Revision}, r.Header.Get("Idempotency-Key"))); err != nil {
+	id := executionName(st.Name, op, st.Revision, r.Header.Get("Idempotency-Key"))
+	if err := s.Runner.Start(context.WithoutCancel(r.Context()), engine.OpRequest{Stack: st.Name, Operation: op, OnFailure: "keep"}, id); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, Operation{ID: st.Name + "-" + op, Stack: st.Name, Operation: op, Revision: st.Revision, Status: st.Status})
+	after, err := s.Engine.Store.GetStack(r.Context(), st.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, Operation{ID: id, Stack: st.Name, Operation: op, Revision: after.Revision, Status: after.Status})
 	return nil
 }
 

@@ -195,9 +195,9 @@ func TestAPILifecycle(t *testing.T) {
 
 	// Create, with an Idempotency-Key the retry repeats.
 	var op struct {
-		OperationID, Stack, Operation string
-		Revision                      int
-		Repeated                      bool
+		OperationID, Stack, Operation, Status string
+		Revision                              int
+		Repeated                              bool
 	}
 	body := map[string]any{"template": app, "stack": stack, "params": map[string]any{"message": "one", "delay": "2s"}}
 	code, h := c.do("POST", "/v1/stacks", body, &op, "Idempotency-Key", "create-"+stack)
@@ -314,7 +314,10 @@ func TestAPILifecycle(t *testing.T) {
 		t.Fatalf("copy: %+v", s)
 	}
 	for _, n := range []string{stack, copyName} {
-		if code, _ := c.do("DELETE", "/v1/stacks/"+n, nil, &op); code != 202 || op.Operation != "delete" {
+		// Accepted means under way: the answer already says DELETE_IN_PROGRESS, and its id
+		// is the execution's name.
+		if code, _ := c.do("DELETE", "/v1/stacks/"+n, nil, &op); code != 202 || op.Operation != "delete" ||
+			op.Status != "DELETE_IN_PROGRESS" || op.OperationID != fmt.Sprintf("%s-delete-r%d", n, op.Revision) {
 			t.Fatalf("delete %s: %d %+v", n, code, op)
 		}
 		if s := c.wait(n); s.Stack.Status != "DELETE_COMPLETE" {
