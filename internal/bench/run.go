@@ -185,10 +185,7 @@ func Measure(ctx context.Context, cfg Config) (*Results, error) {
 // calibrate measures, for each pod delay, how long one Deployment takes from create to its
 // pod Ready on this cluster, alone: the per-node time the critical path is made of.
 func (b *bench) calibrate(ctx context.Context, delays map[time.Duration]bool) error {
-	ns, err := b.namespace(ctx, "cal")
-	if err != nil {
-		return err
-	}
+	ns := b.namespace("cal")
 	nso := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
 	if _, err := b.cs.CoreV1().Namespaces().Create(ctx, nso, metav1.CreateOptions{}); err != nil {
 		return err
@@ -243,13 +240,13 @@ func (b *bench) applyAlone(ctx context.Context, ns string, dep *appsv1.Deploymen
 }
 
 // namespace names a fresh namespace for one run.
-func (b *bench) namespace(ctx context.Context, what string) (string, error) {
+func (b *bench) namespace(what string) string {
 	b.seq++
 	ns := fmt.Sprintf("bench-%s-%d-%d", what, time.Now().Unix()%100000, b.seq)
 	if len(ns) > 63 {
 		ns = ns[:63]
 	}
-	return strings.TrimRight(ns, "-"), nil
+	return strings.TrimRight(ns, "-")
 }
 
 // dropNamespace deletes a run's namespace and waits until it is gone, so that one run's
@@ -268,10 +265,7 @@ func (b *bench) dropNamespace(ns string) {
 }
 
 func (b *bench) deploy(ctx context.Context, tool string, s Shape) (Run, error) {
-	ns, err := b.namespace(ctx, tool[:3]+"-"+s.Name)
-	if err != nil {
-		return Run{}, err
-	}
+	ns := b.namespace(tool[:3] + "-" + s.Name)
 	dir := filepath.Join(b.cfg.Work, ns)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Run{}, err
