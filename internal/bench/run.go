@@ -299,7 +299,7 @@ func (b *bench) aos(ctx context.Context, s Shape, ns, dir string) (Run, error) {
 		return Run{}, fmt.Errorf("aos up: %v\n%s%s", err, errb.String(), tail(out.String()))
 	}
 	var res struct {
-		Stack struct{ Status string }
+		Stack struct{ Status engine.StackStatus }
 		Cost  struct {
 			Transitions int64            `json:"stateTransitions"`
 			Invocations map[string]int64 `json:"invocations"`

@@ -271,9 +271,6 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	if _, err := engine.Plan(r.Context(), b.create("").PlanRequest); err != nil {
-		return planError(err)
-	}
 	plan, err := s.Engine.Preview(r.Context(), b.create(""), r.URL.Query().Get("dryRun") != "false")
 	if err != nil {
 		return err
@@ -282,22 +279,14 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// planError makes the stateless plan's input errors (names, namespaces) 400s.
-func planError(err error) error {
-	if asError(err).Status == http.StatusInternalServerError && !errors.Is(err, context.Canceled) {
-		return badRequest("%v", err)
-	}
-	return err
-}
-
 // Operation is the answer to a request that started one.
 type Operation struct {
-	ID        string `json:"operationId"`
-	Stack     string `json:"stack"`
-	Operation string `json:"operation"`
-	Revision  int    `json:"revision"`
-	Status    string `json:"status"`
-	Repeated  bool   `json:"repeated,omitempty"` // the Idempotency-Key named an earlier request
+	ID        string             `json:"operationId"`
+	Stack     string             `json:"stack"`
+	Operation string             `json:"operation"`
+	Revision  int                `json:"revision"`
+	Status    engine.StackStatus `json:"status"`
+	Repeated  bool               `json:"repeated,omitempty"` // the Idempotency-Key named an earlier request
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
@@ -335,12 +324,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b StackBody) err
 	if len(key) > 200 {
 		return badRequest("Idempotency-Key is over 200 characters")
 	}
-	// The stateless plan first: whatever it refuses is the request's fault (400); what
-	// SubmitOp refuses after it is the stack's state (409) or the server's (500).
-	if _, err := engine.Plan(r.Context(), b.create(key).PlanRequest); err != nil {
-		return planError(err)
-	}
-	name, op, err := s.Engine.SubmitOp(r.Context(), b.create(key))
+	name, op, err := s.Engine.Submit(r.Context(), b.create(key))
 	var rep *engine.RepeatedError
 	if errors.As(err, &rep) {
 		return s.started(w, r, rep.Stack, true)

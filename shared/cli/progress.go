@@ -79,7 +79,7 @@ func frame(st *engine.StackRecord, nodes []*engine.NodeRecord, now time.Time, el
 		return sorted[i].ID < sorted[j].ID
 	})
 	var parts []string
-	for _, s := range []engine.NodeStatus{engine.NodeReady, engine.NodeWaiting, engine.NodeApplying, engine.NodePending, engine.NodeDeleting, engine.NodeDeleted, engine.NodeFailed, engine.NodeSkipped} {
+	for _, s := range []engine.NodeStatus{engine.NodeReady, engine.NodeWaiting, engine.NodePending, engine.NodeDeleting, engine.NodeDeleted, engine.NodeFailed} {
 		if count[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", count[s], strings.ToLower(string(s))))
 		}
@@ -109,7 +109,7 @@ func frame(st *engine.StackRecord, nodes []*engine.NodeRecord, now time.Time, el
 		switch {
 		case !n.ReadyAt.IsZero() && !n.AppliedAt.IsZero():
 			took = n.ReadyAt.Sub(n.AppliedAt).Round(100 * time.Millisecond).String()
-		case !n.AppliedAt.IsZero() && (n.Status == engine.NodeWaiting || n.Status == engine.NodeApplying || n.Status == engine.NodeDeleting):
+		case !n.AppliedAt.IsZero() && (n.Status == engine.NodeWaiting || n.Status == engine.NodeDeleting):
 			took = now.Sub(n.AppliedAt).Round(100 * time.Millisecond).String()
 		}
 		detail := n.Reason
@@ -130,7 +130,7 @@ func mark(s engine.NodeStatus) string {
 		return "✓"
 	case engine.NodeFailed:
 		return "✗"
-	case engine.NodePending, engine.NodeSkipped:
+	case engine.NodePending:
 		return "·"
 	}
 	return "…"

@@ -253,7 +253,7 @@ func (a *app) rollbackCmd() *cobra.Command {
 
 // submitAndOperate records a create or update and runs it.
 func (a *app) submitAndOperate(ctx context.Context, e *engine.Engine, req engine.CreateRequest, onFailure, output string) error {
-	name, op, err := e.SubmitOp(ctx, req)
+	name, op, err := e.Submit(ctx, req)
 	var inv *engine.InvalidTemplateError
 	if errors.As(err, &inv) {
 		for _, p := range inv.Problems {
@@ -606,7 +606,7 @@ func (a *app) followEvents(ctx context.Context, e *engine.Engine, stack string, 
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return &exitError{ExitError, err}
 		}
-		if len(evs) == 0 && (st == nil || !strings.HasSuffix(st.Status, "_IN_PROGRESS")) {
+		if len(evs) == 0 && (st == nil || !st.Status.InProgress()) {
 			return nil
 		}
 		select {

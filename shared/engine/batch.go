@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -65,7 +64,7 @@ func (e *Engine) SubmitBatch(ctx context.Context, req BatchRequest) (*BatchInput
 	in := &BatchInput{Batch: req.Prefix, Concurrency: min(req.Concurrency, req.Count)}
 	for i := range req.Count {
 		name := fmt.Sprintf("%s-%d", req.Prefix, i)
-		_, op, err := e.SubmitOp(ctx, CreateRequest{Context: req.Context, Index: i, Batch: req.Prefix, Queued: true,
+		_, op, err := e.Submit(ctx, CreateRequest{Context: req.Context, Index: i, Batch: req.Prefix, Queued: true,
 			Note:        fmt.Sprintf("batch %s, instance %d of %d", req.Prefix, i+1, req.Count),
 			PlanRequest: PlanRequest{TemplateRequest: req.TemplateRequest, Stack: name}})
 		if err != nil {
@@ -78,19 +77,19 @@ func (e *Engine) SubmitBatch(ctx context.Context, req BatchRequest) (*BatchInput
 
 // BatchStatus is where each instance of a batch stands.
 type BatchStatus struct {
-	ID        string         `json:"id"`
-	Count     int            `json:"count"`
-	Done      bool           `json:"done"`
-	Counts    map[string]int `json:"counts"` // by stack status
-	Instances []BatchMember  `json:"instances"`
+	ID        string              `json:"id"`
+	Count     int                 `json:"count"`
+	Done      bool                `json:"done"`
+	Counts    map[StackStatus]int `json:"counts"` // by stack status
+	Instances []BatchMember       `json:"instances"`
 }
 
 // BatchMember is one instance.
 type BatchMember struct {
-	Stack  string `json:"stack"`
-	Index  int    `json:"index"`
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
+	Stack  string      `json:"stack"`
+	Index  int         `json:"index"`
+	Status StackStatus `json:"status"`
+	Reason string      `json:"reason,omitempty"`
 }
 
 // Batch reports on the stacks of a batch.
@@ -99,14 +98,14 @@ func (e *Engine) Batch(ctx context.Context, id string) (*BatchStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &BatchStatus{ID: id, Counts: map[string]int{}, Done: true}
+	b := &BatchStatus{ID: id, Counts: map[StackStatus]int{}, Done: true}
 	for _, st := range stacks {
 		if st.Batch != id {
 			continue
 		}
 		b.Instances = append(b.Instances, BatchMember{Stack: st.Name, Index: st.Index, Status: st.Status, Reason: st.Reason})
 		b.Counts[st.Status]++
-		if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+		if st.Status.InProgress() {
 			b.Done = false
 		}
 	}

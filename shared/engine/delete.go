@@ -4,28 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/aos-project/aos/shared/kube"
 )
-
-// Stack statuses of a delete.
-const (
-	StackDeleteInProgress = "DELETE_IN_PROGRESS"
-	StackDeleteComplete   = "DELETE_COMPLETE"
-	StackDeleteFailed     = "DELETE_FAILED"
-)
-
-// StartDelete begins deleting a stack: every node not yet deleted goes back to PENDING (in a
-// delete, PENDING means "to delete") and the first nodes to delete — those nothing else
-// depends on — come back as Startable. Deletion runs in reverse dependency order through
-// DeleteNode and CheckReady, exactly as creation runs forward.
-func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckResponse, error) {
-	return e.startDelete(ctx, req.Stack, OpDelete)
-}
 
 // startDelete records op (delete, or the first phase of rebuild) as the stack's operation,
 // so a resumed run knows what it was doing.
@@ -47,7 +32,7 @@ func (e *Engine) beginDelete(ctx context.Context, stack, op string) error {
 	if st.Status == StackDeleteComplete {
 		return &StateError{fmt.Sprintf("stack %q is already deleted", st.Name)}
 	}
-	if strings.HasSuffix(st.Status, "_IN_PROGRESS") && e.heldElsewhere(st) {
+	if st.Status.InProgress() && e.heldElsewhere(st) {
 		return busyError(st)
 	}
 	nodes, err := e.Store.ListNodes(ctx, st.Name)
@@ -67,19 +52,11 @@ func (e *Engine) beginDelete(ctx context.Context, stack, op string) error {
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}
-	e.event(ctx, st.Name, "", StackDeleteInProgress, "UserInitiated", map[string]string{OpRebuild: "rebuild: deleting, then creating again"}[op])
+	e.event(ctx, st.Name, "", string(StackDeleteInProgress), "UserInitiated", map[string]string{OpRebuild: "rebuild: deleting, then creating again"}[op])
 	return nil
 }
 
-// DeleteNode deletes one node's object, or keeps it when the node says deletePolicy: retain.
-func (e *Engine) DeleteNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
-	st, n, err := e.loadNode(ctx, req)
-	if err != nil {
-		return NodeResponse{}, err
-	}
-	return e.deleteNode(ctx, st, n)
-}
-
+// deleteNode deletes one node's object, or keeps it when the node says deletePolicy: retain.
 func (e *Engine) deleteNode(ctx context.Context, st *StackRecord, n *NodeRecord) (NodeResponse, error) {
 	if n.Status != NodePending {
 		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
@@ -104,49 +81,28 @@ func (e *Engine) deleteNode(ctx context.Context, st *StackRecord, n *NodeRecord)
 	return e.settle(ctx, n, NodeDeleting, "Deleting", n.Ref.String()+" is being deleted")
 }
 
-func (e *Engine) settle(ctx context.Context, n *NodeRecord, status NodeStatus, reason, msg string) (NodeResponse, error) {
-	n.Status, n.Reason, n.Message = status, reason, msg
-	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
-		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
-	}
-	e.event(ctx, n.Stack, n.ID, string(status), reason, msg)
-	return NodeResponse{Node: n.ID, Status: status, Message: msg}, nil
-}
-
 // checkDelete is CheckReady for a stack being deleted: it notices objects that are gone
 // (polling for up to MaxWait when nothing changed) and returns the nodes whose dependents
 // are all deleted.
 func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*NodeRecord) (CheckResponse, error) {
 	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
-	var deleting []*NodeRecord
-	for _, n := range nodes {
-		if n.Status == NodeDeleting {
-			deleting = append(deleting, n)
-		}
-	}
-	if err := e.awaitGone(ctx, st, deleting, &resp); err != nil {
+	gone, err := e.awaitGone(ctx, st, withStatus(nodes, NodeDeleting))
+	if err != nil {
 		return resp, err
 	}
-	tallyDeletion(nodes, &resp)
-	retained := false
-	for _, n := range nodes {
-		retained = retained || n.Status == NodeDeleted && n.Reason == "Retained"
-	}
-	resp.Done = !resp.Failure && resp.InFlight == 0 && resp.Pending == 0
-	if resp.InFlight > 0 && len(resp.Startable) == 0 && e.MaxWait == 0 {
-		resp.WaitSeconds = 1
-	}
-	switch {
-	case resp.Done:
-		if !retained {
+	resp.Ready = append(resp.Ready, gone...)
+	v := decideDelete(nodes)
+	resp.take(v, e.MaxWait)
+	switch ended, ok := v.Ended(); {
+	case ended && ok:
+		st.Status, st.Outputs = StackDeleteComplete, nil
+		if !v.Retained {
 			if err := e.deleteNamespace(ctx, st); err != nil {
 				st.Status, st.Reason = StackDeleteFailed, err.Error()
 				resp.Done, resp.Failure = false, true
-				break
 			}
 		}
-		st.Status, st.Outputs = StackDeleteComplete, nil
-	case resp.Failure && resp.InFlight == 0 && len(resp.Startable) == 0:
+	case ended:
 		st.Status = StackDeleteFailed
 		for _, n := range nodes {
 			if n.Status == NodeFailed {
@@ -160,92 +116,47 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 		if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 			return resp, fmt.Errorf("stack %q: %w", st.Name, err)
 		}
-		e.event(ctx, st.Name, "", st.Status, "", st.Reason)
+		e.event(ctx, st.Name, "", string(st.Status), "", st.Reason)
 	}
 	resp.Status = st.Status
 	return resp, nil
 }
 
 // awaitGone notices deleted objects among the DELETING nodes, polling for up to MaxWait when
-// none is gone yet, and records them DELETED.
-func (e *Engine) awaitGone(ctx context.Context, st *StackRecord, deleting []*NodeRecord, resp *CheckResponse) error {
+// none is gone yet, records them DELETED, and returns their ids.
+func (e *Engine) awaitGone(ctx context.Context, st *StackRecord, deleting []*NodeRecord) ([]string, error) {
 	if len(deleting) == 0 {
-		return nil
+		return nil, nil
 	}
 	client, err := e.Kube(ctx, st.Context)
 	if err != nil {
-		return fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		return nil, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
 	}
-	deadline := e.now().Add(e.MaxWait)
-	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 250*time.Millisecond) {
-		changed := false
+	var gone []string
+	// The poll's own context ends with MaxWait; reads and writes run on ctx, so the last look
+	// is never cut short. With MaxWait 0 it looks once.
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, e.MaxWait, true, func(context.Context) (bool, error) {
 		for _, n := range deleting {
 			if n.Status != NodeDeleting {
 				continue
 			}
-			gone, err := client.Gone(ctx, *n.Ref)
+			ok, err := client.Gone(ctx, *n.Ref)
 			if err != nil {
-				return fmt.Errorf("node %q: %w", n.ID, err)
+				return false, fmt.Errorf("node %q: %w", n.ID, err)
 			}
-			if gone {
+			if ok {
 				if _, err := e.settle(ctx, n, NodeDeleted, "Deleted", n.Ref.String()+" deleted"); err != nil {
-					return err
+					return false, err
 				}
-				resp.Ready = append(resp.Ready, n.ID)
-				changed = true
+				gone = append(gone, n.ID)
 			}
 		}
-		if changed || !e.now().Before(deadline) {
-			return nil
-		}
-		time.Sleep(delay)
+		return len(gone) > 0, nil
+	})
+	if err != nil && (ctx.Err() != nil || !wait.Interrupted(err)) {
+		return nil, err
 	}
-}
-
-// removeStale runs the last phase of an update: the nodes the new revision no longer has are
-// deleted in reverse dependency order, after every other node is READY. It fills in resp's
-// startable, in-flight and pending counts for them.
-func (e *Engine) removeStale(ctx context.Context, st *StackRecord, removals []*NodeRecord, resp *CheckResponse) error {
-	var deleting []*NodeRecord
-	for _, n := range removals {
-		if n.Status == NodeDeleting {
-			deleting = append(deleting, n)
-		}
-	}
-	if err := e.awaitGone(ctx, st, deleting, resp); err != nil {
-		return err
-	}
-	tallyDeletion(removals, resp)
-	return nil
-}
-
-// tallyDeletion counts, for nodes being deleted, those in flight, failed and pending, and
-// hands out the pending ones whose dependents (among nodes) are all DELETED.
-func tallyDeletion(nodes []*NodeRecord, resp *CheckResponse) {
-	dependents := map[string][]*NodeRecord{}
-	for _, n := range nodes {
-		for _, d := range n.DependsOn {
-			dependents[d] = append(dependents[d], n)
-		}
-	}
-	for _, n := range nodes {
-		switch n.Status {
-		case NodeDeleting:
-			resp.InFlight++
-		case NodeFailed:
-			resp.Failure = true
-			resp.Failed = append(resp.Failed, n.ID)
-		case NodePending:
-			resp.Pending++
-			free := true
-			for _, d := range dependents[n.ID] {
-				free = free && d.Status == NodeDeleted
-			}
-			if free {
-				resp.Startable = append(resp.Startable, n.ID)
-			}
-		}
-	}
+	return gone, nil
 }
 
 // deleteNamespace removes the namespace AOS created for the stack, waiting until it is gone.

@@ -67,14 +67,14 @@ func holderGone(holder string) bool {
 
 // Settled refuses a stack another operation holds, saying which and since when.
 func Settled(st *StackRecord) error {
-	if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+	if st.Status.InProgress() {
 		return busyError(st)
 	}
 	return nil
 }
 
 func busyError(st *StackRecord) error {
-	msg := fmt.Sprintf("stack %q is busy: %s started at %s", st.Name, strings.ToLower(st.Status), st.UpdatedAt.Format(time.RFC3339))
+	msg := fmt.Sprintf("stack %q is busy: %s started at %s", st.Name, strings.ToLower(string(st.Status)), st.UpdatedAt.Format(time.RFC3339))
 	if st.Lease != nil {
 		msg += fmt.Sprintf(" by %s (lease until %s; `aos resume %s` continues it after that)", st.Lease.Holder, st.Lease.Until.Format(time.RFC3339), st.Name)
 	} else {
@@ -92,7 +92,7 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 // renewLease keeps the lease while an operation runs: it refuses when another live runner
 // holds it, and writes only when half the lease has passed, so a check costs no write.
 func (e *Engine) renewLease(ctx context.Context, st *StackRecord) error {
-	if !strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+	if !st.Status.InProgress() {
 		return nil
 	}
 	if e.heldElsewhere(st) {
@@ -115,7 +115,7 @@ func (e *Engine) TakeOver(ctx context.Context, stack string) (*StackRecord, erro
 	if err != nil {
 		return nil, fmt.Errorf("stack %q: %w", stack, err)
 	}
-	if !strings.HasSuffix(st.Status, "_IN_PROGRESS") {
+	if !st.Status.InProgress() {
 		return st, fmt.Errorf("stack %q is %s: nothing to resume", st.Name, st.Status)
 	}
 	if e.heldElsewhere(st) {
@@ -129,6 +129,6 @@ func (e *Engine) TakeOver(ctx context.Context, stack string) (*StackRecord, erro
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return st, fmt.Errorf("stack %q: %w", st.Name, err)
 	}
-	e.event(ctx, st.Name, "", st.Status, "Resumed", fmt.Sprintf("%s takes over from %s", st.Lease.Holder, prev))
+	e.event(ctx, st.Name, "", string(st.Status), "Resumed", fmt.Sprintf("%s takes over from %s", st.Lease.Holder, prev))
 	return st, nil
 }

@@ -53,10 +53,10 @@ func TestLeaseRefusesASecondRunnerUntilItExpires(t *testing.T) {
 	b := &Engine{Store: st, Sealer: sealer, Holder: "runner-b", LeaseFor: time.Minute, Now: now}
 	ctx := context.Background()
 	src := "format: aos/v1\nname: l\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
-	if _, err := a.Submit(ctx, CreateRequest{PlanRequest: PlanRequest{TemplateRequest: TemplateRequest{Template: src}}}); err != nil {
+	if _, _, err := a.Submit(ctx, CreateRequest{PlanRequest: PlanRequest{TemplateRequest: TemplateRequest{Template: src}}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := b.Submit(ctx, CreateRequest{PlanRequest: PlanRequest{TemplateRequest: TemplateRequest{Template: src}}})
+	_, _, err := b.Submit(ctx, CreateRequest{PlanRequest: PlanRequest{TemplateRequest: TemplateRequest{Template: src}}})
 	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), `stack "l" is busy: create_in_progress started at 2026-11-22T01:00:00Z by runner-a`) {
 		t.Fatalf("second submit: %v", err)
 	}

@@ -69,27 +69,33 @@ type PlanResponse struct {
 	Skipped      []string `json:"skipped"`
 }
 
-// Plan computes the node set, order and actions for a new stack.
+// Plan computes the node set, order and actions for a new stack. What it refuses is the
+// request's fault: an *InvalidTemplateError or an *InputError.
 func Plan(ctx context.Context, req PlanRequest) (PlanResponse, error) {
-	start := time.Now()
 	r, _, probs := load(req.TemplateRequest)
 	if len(probs) > 0 {
 		return PlanResponse{}, &InvalidTemplateError{Problems: probs}
 	}
+	return planOf(ctx, r, req)
+}
+
+// planOf is Plan of a template already loaded.
+func planOf(ctx context.Context, r *template.Resolved, req PlanRequest) (PlanResponse, error) {
+	start := time.Now()
 	t := r.Template
 	stack := req.Stack
 	if stack == "" {
 		stack = t.Name
 	}
 	if errs := validation.IsDNS1123Label(stack); len(errs) > 0 {
-		return PlanResponse{}, fmt.Errorf("stack name %q: %s", stack, errs[0])
+		return PlanResponse{}, &InputError{fmt.Sprintf("stack name %q: %s", stack, errs[0])}
 	}
 	ns := req.Namespace
 	if ns == "" {
 		ns = stack
 	}
 	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-		return PlanResponse{}, fmt.Errorf("namespace %q: %s", ns, errs[0])
+		return PlanResponse{}, &InputError{fmt.Sprintf("namespace %q: %s", ns, errs[0])}
 	}
 	levels, err := r.Graph.Levels()
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/aos-project/aos/shared/diff"
 	"github.com/aos-project/aos/shared/kube"
-	"github.com/aos-project/aos/shared/refs"
 	"github.com/aos-project/aos/shared/secrets"
 	"github.com/aos-project/aos/shared/template"
 )
@@ -25,7 +24,11 @@ import (
 // the API server as a server-side dry-run apply: the plan then shows, field by field, what
 // would change in the live object, and which objects the server would refuse.
 func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (PlanResponse, error) {
-	plan, err := Plan(ctx, req.PlanRequest)
+	r, _, probs := load(req.TemplateRequest)
+	if len(probs) > 0 {
+		return PlanResponse{}, &InvalidTemplateError{Problems: probs}
+	}
+	plan, err := planOf(ctx, r, req.PlanRequest)
 	if err != nil {
 		return plan, err
 	}
@@ -47,7 +50,6 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 			byID[n.ID] = n
 		}
 	}
-	r, _, _ := load(req.TemplateRequest)
 	red := redactorFor(r)
 	// renders holds the manifests that can be rendered now, for the dry run.
 	renders := map[string]map[string]any{}
@@ -62,22 +64,17 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		if rec == nil || rec.AppliedHash == "" {
 			pn.Action = ActionCreate
 			if !referencesNodes(in.Node.Manifest) {
-				sc := &scope{inputs: r.Inputs, stack: st.Name, namespace: st.Namespace, index: in.Index, stackIndex: st.Index}
+				sc := newScope(st, r.Inputs, in.Index)
 				if m, err := render(in.Node.Manifest, sc, set(in.Node.TextRefs)); err == nil {
 					renders[pn.ID] = m.(map[string]any)
 				}
 			}
 			continue
 		}
-		sc := &scope{inputs: r.Inputs, stack: st.Name, namespace: st.Namespace, index: in.Index, stackIndex: st.Index,
-			nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
+		sc := newScope(st, r.Inputs, in.Index)
 		for _, d := range in.Node.Deps() {
 			if dr := byID[d]; dr != nil {
-				sc.nodes[d] = dr.Live
-				sc.outputs[d] = map[string]refs.Path{}
-				for _, o := range dr.Outputs {
-					sc.outputs[d][o.Name] = o.Path
-				}
+				sc.dependOn(dr)
 			}
 		}
 		rendered, err := render(in.Node.Manifest, sc, set(in.Node.TextRefs))

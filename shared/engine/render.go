@@ -20,6 +20,23 @@ type scope struct {
 	outputs map[string]map[string]refs.Path
 }
 
+// newScope is what a stack's node (index: its copy number, -1 outside count) or outputs
+// (index -1) resolve against, before any dependency is added.
+func newScope(st *StackRecord, inputs map[string]any, index int) *scope {
+	return &scope{inputs: inputs, stack: st.Name, namespace: st.Namespace, index: index, stackIndex: st.Index,
+		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
+}
+
+// dependOn makes a node's live values and outputs readable.
+func (s *scope) dependOn(n *NodeRecord) {
+	s.nodes[n.ID] = n.Live
+	out := make(map[string]refs.Path, len(n.Outputs))
+	for _, o := range n.Outputs {
+		out[o.Name] = o.Path
+	}
+	s.outputs[n.ID] = out
+}
+
 func (s *scope) lookup(r *refs.Ref) (any, error) {
 	switch r.Root {
 	case refs.RootInputs:

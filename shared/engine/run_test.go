@@ -406,7 +406,7 @@ outputs:
 		}
 		st, _ := e.Store.GetStack(context.Background(), stack)
 		r.out = st.Outputs
-		r.nodes["(stack)"] = st.Status
+		r.nodes["(stack)"] = string(st.Status)
 		return r
 	}
 	bolt, dyn := deploy("bolt"), deploy("dynamodb")
@@ -416,7 +416,7 @@ outputs:
 	if fmt.Sprint(bolt.nodes) != fmt.Sprint(dyn.nodes) || fmt.Sprint(bolt.out) != fmt.Sprint(dyn.out) {
 		t.Fatalf("end state differs:\n bolt %v %v\n dynamodb %v %v", bolt.nodes, bolt.out, dyn.nodes, dyn.out)
 	}
-	if bolt.nodes["(stack)"] != engine.StackCreateComplete || bolt.out["b"] != "a" {
+	if bolt.nodes["(stack)"] != string(engine.StackCreateComplete) || bolt.out["b"] != "a" {
 		t.Fatalf("unexpected end state %v %v", bolt.nodes, bolt.out)
 	}
 	t.Logf("%d identical events on both stores", len(bolt.events))

@@ -9,21 +9,6 @@ import (
 	"github.com/aos-project/aos/shared/template"
 )
 
-// NodeStatus is where one node of a stack stands.
-type NodeStatus string
-
-// Node statuses (design.md §2).
-const (
-	NodePending  NodeStatus = "PENDING"
-	NodeApplying NodeStatus = "APPLYING"
-	NodeWaiting  NodeStatus = "WAITING"
-	NodeReady    NodeStatus = "READY"
-	NodeFailed   NodeStatus = "FAILED"
-	NodeDeleting NodeStatus = "DELETING"
-	NodeDeleted  NodeStatus = "DELETED"
-	NodeSkipped  NodeStatus = "SKIPPED"
-)
-
 // StackRecord is a stack as the store keeps it. Secret input values are sealed.
 type StackRecord struct {
 	Name      string `json:"name"`
@@ -35,7 +20,7 @@ type StackRecord struct {
 	Inputs   map[string]any `json:"inputs"` // non-secret inputs
 	// Sealed holds each secret input's value, encrypted (shared/secrets).
 	Sealed    map[string]string `json:"sealed,omitempty"`
-	Status    string            `json:"status"`
+	Status    StackStatus       `json:"status"`
 	Operation string            `json:"operation,omitempty"` // create, update, delete
 	Revision  int               `json:"revision"`
 	// Lease is held by the runner of an operation in progress.
@@ -73,7 +58,7 @@ type Revision struct {
 	Inputs    map[string]any    `json:"inputs"`
 	Sealed    map[string]string `json:"sealed,omitempty"`
 	Operation string            `json:"operation,omitempty"`
-	Status    string            `json:"status,omitempty"`
+	Status    StackStatus       `json:"status,omitempty"`
 	Reason    string            `json:"reason,omitempty"`
 	Note      string            `json:"note,omitempty"`
 	StartedAt time.Time         `json:"startedAt,omitzero"`
@@ -91,7 +76,7 @@ type NodeRecord struct {
 	TextRefs  []string              `json:"textRefs,omitempty"`
 	DependsOn []string              `json:"dependsOn"`
 	Timeout   time.Duration         `json:"timeout"`
-	Conds     []template.Condition  `json:"conditions,omitempty"`
+	Conds     []kube.Condition      `json:"conditions,omitempty"`
 	Outputs   []template.NodeOutput `json:"outputs,omitempty"`
 	Adopt     bool                  `json:"adopt,omitempty"`
 	Replace   bool                  `json:"replace,omitempty"`

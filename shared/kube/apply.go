@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -399,28 +400,29 @@ func (c *Client) deleteAndWait(ctx context.Context, ri dynamic.ResourceInterface
 	if gone, err := c.issueDelete(ctx, ri, ref, uid); gone || err != nil {
 		return err
 	}
-	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+	var last *unstructured.Unstructured
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		u, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) || err == nil && u.GetUID() != uid {
-			return nil
-		}
-		if err != nil {
+		switch {
+		case apierrors.IsNotFound(err) || err == nil && u.GetUID() != uid:
+			return true, nil
+		case err == nil:
+			last = u
+		case ctx.Err() == nil:
 			if ok, _ := Transient(err); !ok {
-				return apiError(ref, "wait for deletion of", err)
+				return false, apiError(ref, "wait for deletion of", err)
 			}
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			fin := ""
-			if err == nil && len(u.GetFinalizers()) > 0 {
-				fin = " (finalizers: " + strings.Join(u.GetFinalizers(), ", ") + ")"
-			}
-			return fmt.Errorf("%s is still being deleted%s: %w", ref, fin, ctx.Err())
-		case <-t.C:
+		return false, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		fin := ""
+		if last != nil && len(last.GetFinalizers()) > 0 {
+			fin = " (finalizers: " + strings.Join(last.GetFinalizers(), ", ") + ")"
 		}
+		return fmt.Errorf("%s is still being deleted%s: %w", ref, fin, ctx.Err())
 	}
+	return err
 }
 
 // errors.As helpers for callers.

@@ -17,7 +17,6 @@ import (
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/kube"
 	"github.com/aos-project/aos/shared/refs"
-	"github.com/aos-project/aos/shared/template"
 )
 
 const readyDelay = "pod-ready.stage.kwok.x-k8s.io/delay"
@@ -54,7 +53,7 @@ func apply(t *testing.T, c *kube.Client, u *unstructured.Unstructured, o kube.Ap
 }
 
 // waitPhase polls the live object until it reaches want (or FAILED, or the timeout).
-func waitPhase(t *testing.T, c *kube.Client, ref kube.Ref, conds []template.Condition, want kube.Phase, timeout time.Duration) (kube.Readiness, *unstructured.Unstructured) {
+func waitPhase(t *testing.T, c *kube.Client, ref kube.Ref, conds []kube.Condition, want kube.Phase, timeout time.Duration) (kube.Readiness, *unstructured.Unstructured) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var r kube.Readiness
@@ -190,7 +189,7 @@ func TestCRDAndCustomResourceInOneSession(t *testing.T) {
 	waitPhase(t, c, crd.Ref, nil, kube.PhaseReady, 30*time.Second)
 	// The same client has never seen the kind: applying it must refresh discovery.
 	cr := apply(t, c, obj(t, `{apiVersion: %s/v1, kind: Backup, metadata: {name: nightly}, spec: {retentionDays: 7}}`, group), owner(ns, "cr"))
-	conds := []template.Condition{{Path: mustPath(t, ".spec.retentionDays"), Op: ">=", Value: int64(1)}}
+	conds := []kube.Condition{{Path: mustPath(t, ".spec.retentionDays"), Op: ">=", Value: int64(1)}}
 	waitPhase(t, c, cr.Ref, conds, kube.PhaseReady, 10*time.Second)
 
 	_, err := c.Apply(context.Background(), obj(t, `{apiVersion: nowhere.aos.dev/v1, kind: Ghost, metadata: {name: g}}`), owner(ns, "ghost"))
@@ -213,7 +212,7 @@ func TestCustomConditions(t *testing.T) {
 	cs := testcluster.Client(t)
 	ns := testcluster.Namespace(t, cs, "kube-conds")
 	a := apply(t, c, obj(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: gate}, data: {state: pending}}`), owner(ns, "gate"))
-	conds := []template.Condition{
+	conds := []kube.Condition{
 		{Path: mustPath(t, ".data.state"), Op: "in", Value: []any{"open", "ajar"}},
 		{Path: mustPath(t, ".metadata.labels.missing"), Op: "notExists"},
 	}

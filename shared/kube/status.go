@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/aos-project/aos/shared/refs"
-	"github.com/aos-project/aos/shared/template"
 )
 
 // Phase is where an applied object stands.
@@ -22,6 +21,15 @@ const (
 	PhaseFailed  Phase = "FAILED"
 )
 
+// Condition is a custom readiness rule on the live object (a template's ready.conditions).
+// Its own type, not the template's, so that this package knows nothing of templates; the
+// field names are those the store has always written.
+type Condition struct {
+	Path  refs.Path
+	Op    string
+	Value any
+}
+
 // Readiness is the verdict on one live object.
 type Readiness struct {
 	Phase   Phase  `json:"phase"`
@@ -32,7 +40,7 @@ type Readiness struct {
 // Evaluate decides whether a live object is ready: kstatus's rules, corrected where they are
 // too lenient for "ready means ready", then the node's own conditions. A nil object (deleted
 // from under us) has failed.
-func Evaluate(u *unstructured.Unstructured, conds []template.Condition) Readiness {
+func Evaluate(u *unstructured.Unstructured, conds []Condition) Readiness {
 	if u == nil {
 		return Readiness{PhaseFailed, "NotFound", "the object no longer exists"}
 	}
@@ -109,7 +117,7 @@ func jobReadiness(u *unstructured.Unstructured) Readiness {
 }
 
 // holds evaluates one custom condition on the live object.
-func holds(obj map[string]any, c template.Condition) (bool, string) {
+func holds(obj map[string]any, c Condition) (bool, string) {
 	v, err := refs.Get(obj, c.Path)
 	exists := err == nil
 	switch c.Op {

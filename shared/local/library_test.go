@@ -84,7 +84,7 @@ func TestLibraryTemplatesDeployAndDelete(t *testing.T) {
 					}
 				}
 			})
-			if _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+			if _, _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
 				TemplateRequest: engine.TemplateRequest{File: f, Template: string(data), RawParams: raw}}}); err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func TestLibraryTemplatesDeployAndDelete(t *testing.T) {
 				live, _ := c.Get(ctx, *n.Ref)
 				before[n.ID], hashes[n.ID] = live.GetResourceVersion(), n.AppliedHash
 			}
-			if _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+			if _, _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
 				TemplateRequest: engine.TemplateRequest{File: f, Template: string(data), RawParams: raw}}}); err != nil {
 				t.Fatal(err)
 			}

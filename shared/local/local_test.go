@@ -58,7 +58,7 @@ func TestCreateAndDeleteThroughTheStateMachine(t *testing.T) {
 	ctx := context.Background()
 	stack := fmt.Sprintf("fan-%d", time.Now().UnixNano()%100000)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
-	if _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: fan}}}); err != nil {
+	if _, _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: fan}}}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -107,7 +107,7 @@ func TestFailedNodeEndsTheExecutionInFail(t *testing.T) {
 	stack := fmt.Sprintf("failing-%d", time.Now().UnixNano()%100000)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
 	src := "format: aos/v1\nname: f\nnodes:\n  bad:\n    manifest: {apiVersion: apps/v1, kind: Deployment, metadata: {name: bad}, spec: {template: {spec: {containers: [{name: c, image: x}]}}}}\n"
-	if _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}}); err != nil {
+	if _, _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := Run(ctx, e, stack, engine.OpCreate)

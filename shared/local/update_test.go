@@ -81,7 +81,7 @@ func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
 	submit := func(src string) string {
 		t.Helper()
-		_, op, err := e.SubmitOp(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+		_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestFailedUpdateRollsBack(t *testing.T) {
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
 	up := func(src, onFailure string) (*Result, string) {
 		t.Helper()
-		_, op, err := e.SubmitOp(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+		_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +216,7 @@ func TestFailedUpdateRollsBack(t *testing.T) {
 	var sawFail, sawRollback bool
 	for _, ev := range evs {
 		sawFail = sawFail || ev.Node == "app" && ev.Status == "FAILED" && strings.Contains(ev.Message, "spec.selector: Required value")
-		sawRollback = sawRollback || ev.Status == engine.StackRollbackInProgress && strings.Contains(ev.Message, "back to revision 1")
+		sawRollback = sawRollback || ev.Status == string(engine.StackRollbackInProgress) && strings.Contains(ev.Message, "back to revision 1")
 	}
 	if !sawFail || !sawRollback {
 		t.Fatalf("events lack the failure (%v) or the rollback (%v)", sawFail, sawRollback)

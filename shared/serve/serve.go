@@ -168,9 +168,9 @@ func (s *Server) scheduled(ctx context.Context, e *engine.Engine, stack string) 
 	if st.Schedule == nil {
 		return
 	}
-	if strings.HasSuffix(st.Status, "_IN_PROGRESS") {
-		err := e.Store.AppendEvent(ctx, &engine.Event{Stack: st.Name, Time: time.Now().UTC(), Status: st.Status,
-			Reason: "ScheduledRebuildSkipped", Message: fmt.Sprintf("the schedule %q fired while the stack was %s", st.Schedule.Cron, strings.ToLower(st.Status))})
+	if st.Status.InProgress() {
+		err := e.Store.AppendEvent(ctx, &engine.Event{Stack: st.Name, Time: time.Now().UTC(), Status: string(st.Status),
+			Reason: "ScheduledRebuildSkipped", Message: fmt.Sprintf("the schedule %q fired while the stack was %s", st.Schedule.Cron, strings.ToLower(string(st.Status)))})
 		if err != nil {
 			s.Runner.Log.Warn().Err(err).Str("stack", stack).Msg("skipped scheduled rebuild not recorded")
 		}

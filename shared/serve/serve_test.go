@@ -442,7 +442,7 @@ func TestBatchConcurrency(t *testing.T) {
 			if ev.Node != "" && from.IsZero() {
 				from = ev.Time
 			}
-			if ev.Status == engine.StackCreateComplete {
+			if ev.Status == string(engine.StackCreateComplete) {
 				to = ev.Time
 			}
 		}

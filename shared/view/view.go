@@ -11,19 +11,19 @@ import (
 
 // Stack is what read commands show of a stack: never sealed values or the template.
 type Stack struct {
-	Name      string           `json:"name"`
-	Namespace string           `json:"namespace"`
-	Context   string           `json:"context,omitempty"`
-	Status    string           `json:"status"`
-	Reason    string           `json:"reason,omitempty"`
-	Inputs    map[string]any   `json:"inputs"`
-	Secret    []string         `json:"secretInputs,omitempty"`
-	Outputs   map[string]any   `json:"outputs,omitempty"`
-	Operation string           `json:"operation,omitempty"`
-	Revision  int              `json:"revision"`
-	Schedule  *engine.Schedule `json:"schedule,omitempty"`
-	CreatedAt time.Time        `json:"createdAt"`
-	UpdatedAt time.Time        `json:"updatedAt"`
+	Name      string             `json:"name"`
+	Namespace string             `json:"namespace"`
+	Context   string             `json:"context,omitempty"`
+	Status    engine.StackStatus `json:"status"`
+	Reason    string             `json:"reason,omitempty"`
+	Inputs    map[string]any     `json:"inputs"`
+	Secret    []string           `json:"secretInputs,omitempty"`
+	Outputs   map[string]any     `json:"outputs,omitempty"`
+	Operation string             `json:"operation,omitempty"`
+	Revision  int                `json:"revision"`
+	Schedule  *engine.Schedule   `json:"schedule,omitempty"`
+	CreatedAt time.Time          `json:"createdAt"`
+	UpdatedAt time.Time          `json:"updatedAt"`
 }
 
 // StackOf is the view of a stack record.
@@ -71,17 +71,17 @@ func Nodes(nodes []*engine.NodeRecord) []Node {
 
 // Revision is what history shows of a revision: never the sealed values.
 type Revision struct {
-	Number    int            `json:"number"`
-	Operation string         `json:"operation"`
-	Status    string         `json:"status"`
-	Reason    string         `json:"reason,omitempty"`
-	Note      string         `json:"note,omitempty"`
-	File      string         `json:"file"`
-	Inputs    map[string]any `json:"inputs"`
-	Secret    []string       `json:"secretInputs,omitempty"`
-	StartedAt time.Time      `json:"startedAt"`
-	EndedAt   time.Time      `json:"endedAt,omitzero"`
-	Seconds   float64        `json:"seconds,omitempty"`
+	Number    int                `json:"number"`
+	Operation string             `json:"operation"`
+	Status    engine.StackStatus `json:"status"`
+	Reason    string             `json:"reason,omitempty"`
+	Note      string             `json:"note,omitempty"`
+	File      string             `json:"file"`
+	Inputs    map[string]any     `json:"inputs"`
+	Secret    []string           `json:"secretInputs,omitempty"`
+	StartedAt time.Time          `json:"startedAt"`
+	EndedAt   time.Time          `json:"endedAt,omitzero"`
+	Seconds   float64            `json:"seconds,omitempty"`
 }
 
 // RevisionOf is the view of a revision.

@@ -86,7 +86,10 @@ func TestLambdaFunctionsCreateANode(t *testing.T) {
 		_ = testcluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{})
 	})
 	src := "format: aos/v1\nname: w\nnodes:\n  cm:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cm}, data: {stack: \"${stack.name}\"}}\n"
-	if _, err := e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}}); err != nil {
+	if _, _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.PlanStack(ctx, engine.OpRequest{Stack: stack, Operation: engine.OpCreate}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := lambda.NewHandler(e.ApplyNode).Invoke(ctx, []byte(`{"stack":"`+stack+`","node":"cm"}`))

@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/secrets"
+)
+
+// NodeRequest names one node of a stack.
+type NodeRequest struct {
+	Stack string `json:"stack"`
+	Node  string `json:"node"`
+}
+
+// NodeResponse says where the node stands after the call.
+type NodeResponse struct {
+	Node    string     `json:"node"`
+	Status  NodeStatus `json:"status"`
+	Message string     `json:"message,omitempty"`
+}
+
+// ApplyNode resolves a node's references from its dependencies' live values and applies it;
+// while the stack is being deleted, or for a node the new revision dropped, it deletes the
+// node instead, so the state machine runs one function for both directions. It is
+// idempotent: a node already applied is reported, not applied again.
+func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
+	st, n, err := e.loadNode(ctx, req)
+	if err != nil {
+		return NodeResponse{}, err
+	}
+	if st.Status == StackDeleteInProgress || n.Remove {
+		return e.deleteNode(ctx, st, n)
+	}
+	if n.Status != NodePending {
+		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
+	}
+	// No APPLYING write before the apply: server-side apply is idempotent, and the write
+	// after it is conditional on the version read here, so a concurrent duplicate of this
+	// call loses that write and reports what the first recorded. One write per apply.
+	vals, red, err := e.inputs(st)
+	if err != nil {
+		return e.fail(ctx, n, "SecretsUnavailable", err.Error(), nil)
+	}
+	sc := newScope(st, vals, n.Index)
+	used := map[string]bool{}
+	referencedNodes(n.Manifest, used)
+	for dep := range used {
+		d, err := e.Store.GetNode(ctx, st.Name, dep)
+		if err != nil {
+			return NodeResponse{}, fmt.Errorf("node %q: dependency %q: %w", n.ID, dep, err)
+		}
+		if d.Status != NodeReady {
+			return e.fail(ctx, n, "DependencyNotReady", fmt.Sprintf("dependency %q is %s, not READY", dep, d.Status), red)
+		}
+		sc.dependOn(d)
+	}
+	rendered, err := render(n.Manifest, sc, set(n.TextRefs))
+	if err != nil {
+		return e.fail(ctx, n, "ReferenceError", err.Error(), red)
+	}
+	client, err := e.Kube(ctx, st.Context)
+	if err != nil {
+		return NodeResponse{}, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+	}
+	hash := fingerprint(rendered)
+	if n.Ref != nil && hash == n.AppliedHash {
+		// Unchanged since it was last applied: leave the object alone (no write, so its
+		// resourceVersion stays) and let check-ready confirm it is still ready.
+		live, err := client.Get(ctx, *n.Ref)
+		if err != nil {
+			return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+		}
+		if live != nil {
+			n.Status, n.AppliedAt, n.Reason, n.Message = NodeWaiting, e.now().UTC(), "Unchanged", ""
+			if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+				return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+			}
+			e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Unchanged", n.Ref.String()+" is as the template says")
+			return NodeResponse{Node: n.ID, Status: n.Status}, nil
+		}
+	}
+	owner := kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: n.ID}
+	if err := e.ensureNamespace(ctx, client, st); err != nil {
+		return e.fail(ctx, n, "NamespaceError", err.Error(), red)
+	}
+	obj := &unstructured.Unstructured{Object: rendered.(map[string]any)}
+	applied, err := client.Apply(ctx, obj, kube.ApplyOptions{Owner: owner, Adopt: n.Adopt, Replace: n.Replace})
+	if err != nil {
+		return e.fail(ctx, n, applyReason(err), err.Error(), red)
+	}
+	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash = NodeWaiting, &applied.Ref, e.now().UTC(), "", hash
+	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+	}
+	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Applied", fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)))
+	return NodeResponse{Node: n.ID, Status: n.Status}, nil
+}
+
+func appliedVerb(a *kube.Applied) string {
+	switch {
+	case a.Replaced:
+		return "replaced (immutable change)"
+	case a.Adopted:
+		return "adopted"
+	case a.Created:
+		return "created"
+	}
+	return "updated"
+}
+
+func (e *Engine) loadNode(ctx context.Context, req NodeRequest) (*StackRecord, *NodeRecord, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	n, err := e.Store.GetNode(ctx, req.Stack, req.Node)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stack %q node %q: %w", req.Stack, req.Node, err)
+	}
+	return st, n, nil
+}
+
+func applyReason(err error) string {
+	switch {
+	case kube.IsOwnership(err):
+		return "OwnedElsewhere"
+	case kube.IsImmutable(err):
+		return "ImmutableField"
+	case kube.IsUnknownKind(err):
+		return "UnknownKind"
+	}
+	return "ApplyFailed"
+}
+
+// ensureNamespace creates the stack's namespace (owned by the stack) if it is missing.
+func (e *Engine) ensureNamespace(ctx context.Context, c *kube.Client, st *StackRecord) error {
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": st.Namespace}}}
+	ref, err := c.Resolve(ctx, ns, "")
+	if err != nil {
+		return err
+	}
+	live, err := c.Get(ctx, ref)
+	if err != nil || live != nil {
+		return err
+	}
+	_, err = c.Apply(ctx, ns, kube.ApplyOptions{Owner: kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: "(namespace)"}})
+	return err
+}
+
+// fail records a node FAILED with why, secret values redacted.
+func (e *Engine) fail(ctx context.Context, n *NodeRecord, reason, msg string, red *secrets.Redactor) (NodeResponse, error) {
+	if red != nil {
+		msg = red.String(msg)
+	}
+	return e.settle(ctx, n, NodeFailed, reason, msg)
+}
+
+// settle records where a node now stands, with an event.
+func (e *Engine) settle(ctx context.Context, n *NodeRecord, status NodeStatus, reason, msg string) (NodeResponse, error) {
+	n.Status, n.Reason, n.Message = status, reason, msg
+	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+	}
+	e.event(ctx, n.Stack, n.ID, string(status), reason, msg)
+	return NodeResponse{Node: n.ID, Status: status, Message: msg}, nil
+}
+
+// fingerprint identifies a rendered manifest (JSON encoding sorts map keys).
+func fingerprint(m any) string {
+	b, _ := json.Marshal(m)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/secrets"
+)
+
+// CheckRequest names the stack to check.
+type CheckRequest struct {
+	Stack string `json:"stack"`
+}
+
+// CheckResponse is what the state machine's Choice looks at.
+type CheckResponse struct {
+	Stack string `json:"stack"`
+	// Startable are PENDING nodes whose dependencies are all READY: apply them next.
+	Startable []string `json:"startable"`
+	// Ready and Failed list the nodes that changed during this call.
+	Ready  []string `json:"ready"`
+	Failed []string `json:"failed"`
+	// InFlight counts nodes applied and not yet ready; Pending those not started.
+	InFlight int `json:"inFlight"`
+	Pending  int `json:"pending"`
+	// Done: every node is READY. Failure: some node FAILED (nothing new is started then).
+	Done    bool        `json:"done"`
+	Failure bool        `json:"failure"`
+	Status  StackStatus `json:"status"`
+	// WaitSeconds is how long to wait before the next check when nothing is startable.
+	WaitSeconds int `json:"waitSeconds"`
+}
+
+func (r *CheckResponse) take(v verdict, maxWait time.Duration) {
+	r.Startable, r.InFlight, r.Pending, r.Failure, r.Done = v.Startable, v.InFlight, v.Pending, v.Failure, v.Done
+	r.Failed = append(r.Failed, v.Failed...)
+	r.WaitSeconds = v.waitSeconds(maxWait)
+}
+
+// CheckReady checks every in-flight node of a stack in one call, records READY and FAILED
+// nodes with their live values, and returns the nodes that became startable. When nothing
+// changed it watches the in-flight objects for up to MaxWait, so readiness is noticed the
+// moment it happens rather than at the next poll.
+func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckResponse, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	nodes, err := e.Store.ListNodes(ctx, req.Stack)
+	if err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: listing nodes: %w", req.Stack, err)
+	}
+	if err := e.renewLease(ctx, st); err != nil {
+		return CheckResponse{}, err
+	}
+	if st.Status == StackDeleteInProgress {
+		return e.checkDelete(ctx, st, nodes)
+	}
+	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
+	if err := e.observe(ctx, st, nodes, &resp); err != nil {
+		return CheckResponse{}, err
+	}
+	v := decide(nodes)
+	if v.Blocked != nil {
+		if _, err := e.fail(ctx, v.Blocked, "Blocked", v.Why, nil); err != nil {
+			return CheckResponse{}, err
+		}
+	}
+	if deleting := withStatus(v.Removing, NodeDeleting); len(deleting) > 0 {
+		gone, err := e.awaitGone(ctx, st, deleting)
+		if err != nil {
+			return CheckResponse{}, err
+		}
+		resp.Ready = append(resp.Ready, gone...)
+		v = decide(nodes)
+	}
+	resp.take(v, e.MaxWait)
+	if st.Status.forward() {
+		if ended, ok := v.Ended(); ended {
+			if err := e.finishStack(ctx, st, nodes, ok); err != nil {
+				return CheckResponse{}, err
+			}
+		}
+	}
+	resp.Status = st.Status
+	return resp, nil
+}
+
+func withStatus(nodes []*NodeRecord, s NodeStatus) []*NodeRecord {
+	var out []*NodeRecord
+	for _, n := range nodes {
+		if n.Status == s {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// observe reads the in-flight nodes' objects and records the ones that became READY or
+// FAILED; when none did, it watches them for up to MaxWait.
+func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse) error {
+	inflight := withStatus(nodes, NodeWaiting)
+	if len(inflight) == 0 {
+		return nil
+	}
+	client, err := e.Kube(ctx, st.Context)
+	if err != nil {
+		return fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+	}
+	_, red, err := e.inputs(st)
+	if err != nil {
+		return err
+	}
+	var applied []kube.Ref
+	for _, n := range nodes {
+		if n.Ref != nil && n.Status != NodeDeleted {
+			applied = append(applied, *n.Ref)
+		}
+	}
+	total := client.Groups(ctx, applied)
+	targets := make([]kube.Target, len(inflight))
+	byID := make(map[string]*NodeRecord, len(inflight))
+	for i, n := range inflight {
+		targets[i], byID[n.ID] = kube.Target{ID: n.ID, Ref: *n.Ref}, n
+	}
+	snap, err := client.Fetch(ctx, st.Name, targets, total)
+	if err != nil {
+		return err
+	}
+	changed, err := e.evaluate(ctx, inflight, snap.Objects, red, resp)
+	if err != nil || changed || e.MaxWait == 0 {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, watchBudget(inflight, e.now(), e.MaxWait)+10*time.Millisecond)
+	defer cancel()
+	resync, err := client.Watch(wctx, st.Name, targets, snap.Versions, func(id string, u *unstructured.Unstructured) (bool, error) {
+		return e.evaluate(ctx, []*NodeRecord{byID[id]}, map[string]*unstructured.Unstructured{id: u}, red, resp)
+	})
+	if err != nil || !resync {
+		return err
+	}
+	// The watch ended without a change: a timeout is noticed by evaluating once more, and a
+	// closed watch by reading everything again.
+	snap, err = client.Fetch(ctx, st.Name, targets, total)
+	if err != nil {
+		return err
+	}
+	_, err = e.evaluate(ctx, inflight, snap.Objects, red, resp)
+	return err
+}
+
+// evaluate judges each in-flight node that objs holds (nil: the object is gone), records
+// transitions, and reports whether any node became READY or FAILED.
+func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[string]*unstructured.Unstructured, red *secrets.Redactor, resp *CheckResponse) (bool, error) {
+	changed := false
+	for _, n := range inflight {
+		live, ok := objs[n.ID]
+		if n.Status != NodeWaiting || !ok {
+			continue
+		}
+		r := judge(n, kube.Evaluate(live, n.Conds), e.now())
+		switch r.Phase {
+		case kube.PhaseReady:
+			n.Status, n.ReadyAt, n.Reason, n.Message = NodeReady, e.now().UTC(), r.Reason, red.String(r.Message)
+			n.Live = captureLive(live, red, n)
+			resp.Ready = append(resp.Ready, n.ID)
+		case kube.PhaseFailed:
+			n.Status, n.Reason, n.Message = NodeFailed, r.Reason, red.String(r.Message)
+			resp.Failed = append(resp.Failed, n.ID)
+		default:
+			if n.Reason != r.Reason {
+				// Remember progress for status views when its reason changes, without an
+				// event (every message change would cost a write per status update).
+				n.Reason, n.Message = r.Reason, red.String(r.Message)
+				if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+					return changed, fmt.Errorf("node %q: %w", n.ID, err)
+				}
+			}
+			continue
+		}
+		changed = true
+		if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+			return changed, fmt.Errorf("node %q: %w", n.ID, err)
+		}
+		e.event(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message)
+	}
+	return changed, nil
+}
+
+// captureLive keeps what references may read. Secret objects keep no data at all; every other
+// object has the values of secret inputs redacted.
+func captureLive(u *unstructured.Unstructured, red *secrets.Redactor, n *NodeRecord) map[string]any {
+	live := kube.Live(u)
+	if n.Trimmed {
+		// Every check-ready and apply reads node records back: keeping whole objects that
+		// nothing reads made a 1,000-node stack decode hundreds of megabytes per run.
+		for k := range live {
+			if !slices.Contains(n.Keep, k) {
+				delete(live, k)
+			}
+		}
+		if len(live) == 0 {
+			return nil
+		}
+	}
+	if u.GetAPIVersion() == "v1" && u.GetKind() == "Secret" {
+		delete(live, "data")
+		delete(live, "stringData")
+	}
+	return red.Value(live).(map[string]any)
+}

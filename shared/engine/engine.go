@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/secrets"
+)
+
+// Engine runs the stateful functions (plan, apply-node, check-ready) against a store and
+// clusters, and records the operations that start them.
+type Engine struct {
+	Store  Store
+	Sealer *secrets.Sealer
+	// Kube returns the client for a stack's kube context ("" is the default).
+	Kube func(ctx context.Context, kubeContext string) (*kube.Client, error)
+	// MaxWait bounds how long CheckReady watches for a change before answering.
+	MaxWait time.Duration
+	Now     func() time.Time
+	// Holder names this runner in leases (default host:pid); LeaseFor is how long a lease
+	// holds without renewal (default DefaultLease).
+	Holder   string
+	LeaseFor time.Duration
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// Function names: the four functions, as deployed (functions/<name>) and as the embedded
+// runner binds the state machine's Task resources.
+const (
+	FnValidate   = "validate"
+	FnPlan       = "plan"
+	FnApplyNode  = "applynode"
+	FnCheckReady = "checkready"
+)
+
+// Functions returns the handler each function runs. The Lambda entry points and the embedded
+// runner both take their handlers from here, so AWS and the CLI run the same code.
+func (e *Engine) Functions() map[string]any {
+	return map[string]any{
+		FnValidate:   e.ValidateStack,
+		FnPlan:       e.PlanStack,
+		FnApplyNode:  e.ApplyNode,
+		FnCheckReady: e.CheckReady,
+	}
+}
+
+// OpRequest is the state machine's input: which stack, which operation, and what to do if
+// an update fails ("rollback", the default, or "keep"). Payloads carry ids.
+type OpRequest struct {
+	Stack     string `json:"stack"`
+	Operation string `json:"operation"`
+	OnFailure string `json:"onFailure,omitempty"`
+}
+
+// event appends to the stack's event log. A lost event is logged, not fatal: the records it
+// describes are written already.
+func (e *Engine) event(ctx context.Context, stack, node, status, reason, msg string) {
+	ev := &Event{Stack: stack, Time: e.now().UTC(), Node: node, Status: status, Reason: reason, Message: msg}
+	if err := e.Store.AppendEvent(ctx, ev); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Str("stack", stack).Str("node", node).Msg("event not recorded")
+	}
+}
+
+// inputs opens the stack's inputs, secrets included, and a redactor for their values.
+func (e *Engine) inputs(st *StackRecord) (map[string]any, *secrets.Redactor, error) {
+	vals := make(map[string]any, len(st.Inputs)+len(st.Sealed))
+	for k, v := range st.Inputs {
+		vals[k] = v
+	}
+	var secret []any
+	for k, s := range st.Sealed {
+		v, err := e.Sealer.Open(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("input %q: %w", k, err)
+		}
+		vals[k] = v
+		secret = append(secret, v)
+	}
+	return vals, secrets.NewRedactor(secret), nil
+}

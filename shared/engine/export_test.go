@@ -1,0 +1,30 @@
+package engine
+
+import "context"
+
+// What the tests of package engine_test drive the engine with, without it being API.
+
+// CreateResponse names the stack and the nodes that can start at once.
+type CreateResponse struct {
+	Stack string
+	Nodes int
+	Ready []string
+}
+
+// Create is Submit followed by the plan step, for tests that drive the loop themselves.
+func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse, error) {
+	name, _, err := e.Submit(ctx, req)
+	if err != nil {
+		return CreateResponse{}, err
+	}
+	resp, err := e.PlanStack(ctx, OpRequest{Stack: name, Operation: OpCreate})
+	if err != nil {
+		return CreateResponse{}, err
+	}
+	return CreateResponse{Stack: name, Nodes: resp.Pending + resp.InFlight, Ready: resp.Startable}, nil
+}
+
+// StartDelete begins deleting a stack, as the plan step of a delete does.
+func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckResponse, error) {
+	return e.startDelete(ctx, req.Stack, OpDelete)
+}

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/template"
+)
+
+// ValidateStack is the state machine's validate step: the stored template and inputs are
+// checked again, so that a stack recorded by an older version, or tampered with, stops here.
+func (e *Engine) ValidateStack(ctx context.Context, req OpRequest) (ValidateResponse, error) {
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return ValidateResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	switch req.Operation {
+	case OpDelete, OpRebuild:
+		return ValidateResponse{Valid: true, Name: st.Name, Problems: []template.Problem{}, Inputs: []InputInfo{}}, nil
+	case OpCreate, OpUpdate, OpRollback, OpRecreate:
+	default:
+		return ValidateResponse{}, fmt.Errorf("unknown operation %q", req.Operation)
+	}
+	vals, _, err := e.inputs(st)
+	if err != nil {
+		return ValidateResponse{}, err
+	}
+	resp, err := Validate(ctx, TemplateRequest{File: st.File, Template: st.Template, Params: vals})
+	if err != nil {
+		return resp, err
+	}
+	if !resp.Valid {
+		return resp, &InvalidTemplateError{Problems: resp.Problems}
+	}
+	return resp, nil
+}
+
+// PlanStack is the state machine's plan step. For a create, update or rollback it records
+// every node of the revision PENDING (idempotently: a resumed run keeps the nodes it has) and
+// answers like CheckReady; for a delete it starts deleting.
+func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, error) {
+	switch req.Operation {
+	case OpDelete, OpRebuild:
+		st, err := e.Store.GetStack(ctx, req.Stack)
+		if err == nil && st.Status == StackDeleteInProgress {
+			return e.CheckReady(ctx, CheckRequest{Stack: req.Stack}) // resumed
+		}
+		return e.startDelete(ctx, req.Stack, req.Operation)
+	case OpRecreate:
+		st, err := e.Store.GetStack(ctx, req.Stack)
+		if err != nil {
+			return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+		}
+		if st.Status == StackDeleteComplete {
+			again, err := e.Resubmission(st)
+			if err != nil {
+				return CheckResponse{}, err
+			}
+			again.Note = "rebuild"
+			if _, _, err := e.Submit(ctx, again); err != nil {
+				return CheckResponse{}, fmt.Errorf("rebuilding stack %q: %w", st.Name, err)
+			}
+		}
+		// A resumed rebuild finds the stack created already: planning is idempotent.
+		req.Operation = OpCreate
+	}
+	st, err := e.Store.GetStack(ctx, req.Stack)
+	if err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
+	if req.Operation == OpRollback && st.Status != StackRollbackInProgress {
+		if err := e.startRollback(ctx, st); err != nil {
+			return CheckResponse{}, err
+		}
+	}
+	vals, _, err := e.inputs(st)
+	if err != nil {
+		return CheckResponse{}, err
+	}
+	r, _, probs := load(TemplateRequest{File: st.File, Template: st.Template, Params: vals})
+	if len(probs) > 0 {
+		return CheckResponse{}, &InvalidTemplateError{Problems: probs}
+	}
+	existing, err := e.Store.ListNodes(ctx, st.Name)
+	if err != nil {
+		return CheckResponse{}, err
+	}
+	for _, w := range planNodes(st, r, existing) {
+		// A conflict is a concurrent run of this very step writing the same record.
+		if err := e.Store.PutNode(ctx, w.rec, w.expect); err != nil && !errors.Is(err, ErrVersionConflict) {
+			return CheckResponse{}, fmt.Errorf("recording node %q: %w", w.rec.ID, err)
+		}
+	}
+	return e.CheckReady(ctx, CheckRequest{Stack: st.Name})
+}
+
+// nodeWrite is one node record to write, conditional on the version read (0: a new record).
+type nodeWrite struct {
+	rec    *NodeRecord
+	expect int64
+}
+
+// planNodes decides the node records that start revision st.Revision of a stack from the
+// resolved template and the records the stack has: every node of the template PENDING (an
+// applied one keeps its object, live values and fingerprint, so an unchanged node is left
+// alone), every node the template dropped marked for removal. Records this revision planned
+// already (a resumed run) are left as they are.
+func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []nodeWrite {
+	have := make(map[string]*NodeRecord, len(existing))
+	for _, n := range existing {
+		have[n.ID] = n
+	}
+	roots := liveRoots(r.Template)
+	var out []nodeWrite
+	wanted := make(map[string]bool, len(r.Instances))
+	for _, in := range r.Instances {
+		wanted[in.ID] = true
+		old := have[in.ID]
+		if old != nil && old.planned(st.Revision) {
+			continue
+		}
+		n := in.Node
+		nr := &NodeRecord{
+			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs,
+			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: conditions(n.Ready.Conditions),
+			Adopt: n.Adopt, Replace: n.Replace, Retain: n.DeletePolicy == "retain", Status: NodePending, Revision: st.Revision,
+		}
+		for _, o := range n.Outputs {
+			nr.Outputs = append(nr.Outputs, *o)
+		}
+		if keep := roots[in.ID]; !keep[""] {
+			nr.Trimmed = true
+			for k := range keep {
+				nr.Keep = append(nr.Keep, k)
+			}
+			slices.Sort(nr.Keep)
+		}
+		if nr.DependsOn == nil {
+			nr.DependsOn = []string{}
+		}
+		w := nodeWrite{rec: nr}
+		if old != nil {
+			w.expect = old.Version
+			if old.Status != NodeDeleted {
+				nr.Ref, nr.Live, nr.AppliedHash = old.Ref, old.Live, old.AppliedHash
+			}
+		}
+		out = append(out, w)
+	}
+	for _, old := range existing {
+		if wanted[old.ID] || old.Status == NodeDeleted || old.Remove {
+			continue
+		}
+		gone := *old
+		gone.Remove, gone.Status, gone.Reason, gone.Message, gone.Revision = true, NodePending, "", "", st.Revision
+		out = append(out, nodeWrite{rec: &gone, expect: old.Version})
+	}
+	return out
+}
+
+func conditions(cs []template.Condition) []kube.Condition {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]kube.Condition, len(cs))
+	for i, c := range cs {
+		out[i] = kube.Condition{Path: c.Path, Op: c.Op, Value: c.Value}
+	}
+	return out
+}
