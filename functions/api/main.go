@@ -9,12 +9,12 @@ import (
 
 	"github.com/aos-project/aos/shared/api"
 	"github.com/aos-project/aos/shared/logging"
-	"github.com/aos-project/aos/shared/wiring"
+	"github.com/aos-project/aos/shared/wiring/lambdaapi"
 )
 
 func main() {
 	ctx := logging.Lambda("api")
-	srv, err := wiring.LambdaAPI(ctx)
+	srv, err := lambdaapi.Server(ctx)
 	if err != nil {
 		log.Fatalf("api: %v", err)
 	}

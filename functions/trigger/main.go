@@ -10,6 +10,7 @@ import (
 	"github.com/aos-project/aos/shared/logging"
 	"github.com/aos-project/aos/shared/trigger"
 	"github.com/aos-project/aos/shared/wiring"
+	"github.com/aos-project/aos/shared/wiring/lambdaapi"
 )
 
 func main() {
@@ -18,7 +19,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("trigger: %v", err)
 	}
-	runner, _, err := wiring.StepFunctions(ctx)
+	runner, _, err := lambdaapi.StepFunctions(ctx)
 	if err != nil {
 		log.Fatalf("trigger: %v", err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/aos-project/aos/shared/store/metered"
 	"github.com/aos-project/aos/shared/template"
 	"github.com/aos-project/aos/shared/view"
-	"github.com/aos-project/aos/shared/wiring"
+	"github.com/aos-project/aos/shared/wiring/embedded"
 )
 
 // globalFlags say where state lives and which cluster to use.
@@ -28,13 +28,13 @@ type globalFlags struct {
 }
 
 func (g *globalFlags) register(root *cobra.Command) {
-	root.PersistentFlags().StringVar(&g.state, "state", "", "state file (default $AOS_STATE, else "+wiring.DefaultStatePath()+")")
+	root.PersistentFlags().StringVar(&g.state, "state", "", "state file (default $AOS_STATE, else "+embedded.DefaultStatePath()+")")
 	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	root.PersistentFlags().StringVar(&g.context, "context", "", "kube context (default: the kubeconfig's current context)")
 }
 
 func (a *app) engine() (*engine.Engine, func() error, error) {
-	e, closeFn, err := wiring.LocalEngine(wiring.LocalOptions{StatePath: a.global.state, Kubeconfig: a.global.kubeconfig, Context: a.global.context})
+	e, closeFn, err := embedded.Engine(embedded.Options{StatePath: a.global.state, Kubeconfig: a.global.kubeconfig, Context: a.global.context})
 	if err != nil {
 		return nil, nil, &exitError{ExitError, err}
 	}
@@ -456,7 +456,7 @@ func (a *app) statePath() string {
 	if a.global.state != "" {
 		return a.global.state
 	}
-	return wiring.DefaultStatePath()
+	return embedded.DefaultStatePath()
 }
 
 func (a *app) statusCmd() *cobra.Command {

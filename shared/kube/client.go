@@ -7,15 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -76,42 +72,31 @@ func New(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	m, err := newMapper(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes discovery for %s: %w", cfg.Host, err)
 	}
-	cached := memory.NewMemCacheClient(dc)
-	return &Client{Config: cfg, Dynamic: dyn, mapper: &mapper{cache: cached, rm: restmapper.NewDeferredDiscoveryRESTMapper(cached)}}, nil
-}
-
-// mapper resolves kinds to resources and refreshes discovery when a kind is unknown, so that
-// a CRD applied earlier in the same stack becomes usable without a restart.
-type mapper struct {
-	mu    sync.Mutex
-	cache discovery.CachedDiscoveryInterface
-	rm    *restmapper.DeferredDiscoveryRESTMapper
+	return &Client{Config: cfg, Dynamic: dyn, mapper: m}, nil
 }
 
 // Mapping returns the resource and scope of a kind. Discovery errors the server may recover
 // from are retried like any other API call.
 func (c *Client) Mapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	m := c.mapper
 	var mapping *meta.RESTMapping
-	lookup := func() (err error) {
-		mapping, err = m.rm.RESTMapping(gvk.GroupKind(), gvk.Version)
-		return err
+	lookup := func(fresh bool) func() error {
+		return func() (err error) {
+			mapping, err = c.mapper.mapping(ctx, gvk, fresh)
+			return err
+		}
 	}
-	err := retry(ctx, DefaultRetry, "API discovery", lookup)
+	err := retry(ctx, DefaultRetry, "API discovery", lookup(false))
 	if err == nil {
 		return mapping, nil
 	}
 	if !meta.IsNoMatchError(err) {
 		return nil, fmt.Errorf("looking up %s: %w", gvk, err)
 	}
-	m.mu.Lock()
-	m.rm.Reset()
-	m.mu.Unlock()
-	if err := retry(ctx, DefaultRetry, "API discovery", lookup); err != nil {
+	if err := retry(ctx, DefaultRetry, "API discovery", lookup(true)); err != nil {
 		if meta.IsNoMatchError(err) {
 			return nil, &UnknownKindError{GVK: gvk, Err: err}
 		}

@@ -23,7 +23,7 @@ import (
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/api"
 	"github.com/aos-project/aos/shared/engine"
-	"github.com/aos-project/aos/shared/wiring"
+	"github.com/aos-project/aos/shared/wiring/embedded"
 )
 
 const token = "serve-test-token-0123456789abcdef"
@@ -97,7 +97,7 @@ func (c *client) wait(name string) stackResp {
 func start(t *testing.T, tok string, insecure bool) (*client, *engine.Engine) {
 	t.Helper()
 	testcluster.Config(t)
-	e, closeFn, err := wiring.LocalEngine(wiring.LocalOptions{StatePath: filepath.Join(t.TempDir(), "state.db"), Kubeconfig: os.Getenv(testcluster.KubeconfigEnv)})
+	e, closeFn, err := embedded.Engine(embedded.Options{StatePath: filepath.Join(t.TempDir(), "state.db"), Kubeconfig: os.Getenv(testcluster.KubeconfigEnv)})
 	if err != nil {
 		t.Fatal(err)
 	}

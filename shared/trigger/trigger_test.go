@@ -18,7 +18,7 @@ import (
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/serve"
-	"github.com/aos-project/aos/shared/wiring"
+	"github.com/aos-project/aos/shared/wiring/embedded"
 )
 
 const tpl = `format: aos/v1
@@ -32,7 +32,7 @@ outputs:
 
 func setup(t *testing.T) (*Handler, *engine.Engine, *serve.Runner) {
 	testcluster.Config(t)
-	e, closeFn, err := wiring.LocalEngine(wiring.LocalOptions{StatePath: filepath.Join(t.TempDir(), "state.db"), Kubeconfig: os.Getenv(testcluster.KubeconfigEnv)})
+	e, closeFn, err := embedded.Engine(embedded.Options{StatePath: filepath.Join(t.TempDir(), "state.db"), Kubeconfig: os.Getenv(testcluster.KubeconfigEnv)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
-// Package wiring builds an engine from its environment, so that entry points (the Lambda
-// functions, the CLI) stay a few lines long.
+// Package wiring builds the engine the Lambda functions run from their environment, so that
+// their entry points stay a few lines long. It links only what every function needs: the
+// api and trigger functions add lambdaapi, the CLI builds its engine with embedded.
 package wiring
 
 import (
@@ -8,25 +9,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/rs/zerolog"
 	"k8s.io/client-go/rest"
 
-	"github.com/aos-project/aos/shared/api"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/kube"
-	"github.com/aos-project/aos/shared/logging"
-	"github.com/aos-project/aos/shared/schedule"
 	"github.com/aos-project/aos/shared/secrets"
-	"github.com/aos-project/aos/shared/stepfn"
-	"github.com/aos-project/aos/shared/store/bolt"
 	"github.com/aos-project/aos/shared/store/dynamo"
 )
 
@@ -97,54 +89,6 @@ func fromSecretsManager(ctx context.Context, cfg aws.Config) error {
 	return nil
 }
 
-func need(name string) (string, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return "", fmt.Errorf("%s is not set (infra/template.yaml sets it)", name)
-	}
-	return v, nil
-}
-
-// StepFunctions is the runner the api and trigger functions start executions with.
-func StepFunctions(ctx context.Context) (*stepfn.Runner, aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, cfg, fmt.Errorf("AWS configuration: %w", err)
-	}
-	stack, err := need(EnvStackMachine)
-	if err != nil {
-		return nil, cfg, err
-	}
-	batch, err := need(EnvBatchMachine)
-	if err != nil {
-		return nil, cfg, err
-	}
-	return &stepfn.Runner{Client: sfn.NewFromConfig(cfg), StackMachine: stack, BatchMachine: batch}, cfg, nil
-}
-
-// LambdaAPI is the api function's server: requests are authorized by API Gateway (IAM) before
-// they arrive, so it has no token of its own.
-func LambdaAPI(ctx context.Context) (*api.Server, error) {
-	e, err := LambdaEngine(ctx)
-	if err != nil {
-		return nil, err
-	}
-	runner, cfg, err := StepFunctions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	role, err := need(EnvSchedulerRole)
-	if err != nil {
-		return nil, err
-	}
-	group, err := need(EnvScheduleGroup)
-	if err != nil {
-		return nil, err
-	}
-	sched := &schedule.EventBridge{Client: scheduler.NewFromConfig(cfg), StateMachineARN: runner.StackMachine, RoleARN: role, Group: group}
-	return &api.Server{Engine: e, Runner: runner, Batcher: runner, Scheduler: sched, Log: *zerolog.Ctx(logging.Lambda("api"))}, nil
-}
-
 // LambdaEngine builds the engine the apply-node and check-ready functions run: DynamoDB
 // state, secrets sealed with $AOS_SECRET_KEY, and EKS clusters by name (a stack's kube
 // context names its EKS cluster; $AOS_EKS_CLUSTER is the default).
@@ -177,7 +121,7 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 			return nil, fmt.Errorf("%s=%q: %w", EnvMaxWait, v, err)
 		}
 	}
-	cache := &clients{}
+	clients := &kube.Clients{}
 	return &engine.Engine{
 		Store: dynamo.New(db, table), Sealer: sealer, MaxWait: maxWait,
 		// Every function of every execution runs as one holder: Step Functions itself keeps
@@ -191,7 +135,7 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 					return nil, errors.New("the stack names no EKS cluster and " + EnvEKSCluster + " is not set")
 				}
 			}
-			return cache.get(name, func() (*rest.Config, error) {
+			return clients.Get(name, func() (*rest.Config, error) {
 				if kc != "" {
 					return kube.LoadConfig(kube.ConfigOptions{Kubeconfig: kc, Context: name})
 				}
@@ -199,85 +143,4 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 			})
 		},
 	}, nil
-}
-
-// clients keeps one kube client per cluster, for the life of the process.
-type clients struct {
-	mu sync.Mutex
-	m  map[string]*kube.Client
-}
-
-func (c *clients) get(name string, config func() (*rest.Config, error)) (*kube.Client, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cl := c.m[name]; cl != nil {
-		return cl, nil
-	}
-	rc, err := config()
-	if err != nil {
-		return nil, err
-	}
-	cl, err := kube.New(rc)
-	if err != nil {
-		return nil, err
-	}
-	if c.m == nil {
-		c.m = map[string]*kube.Client{}
-	}
-	c.m[name] = cl
-	return cl, nil
-}
-
-// LocalOptions say where the CLI keeps state and which cluster it talks to.
-type LocalOptions struct {
-	StatePath  string // bbolt file; DefaultStatePath() when empty
-	Kubeconfig string
-	Context    string // kube context for stacks that name none
-}
-
-// DefaultStatePath is $AOS_STATE, else $XDG_STATE_HOME/aos/state.db, else
-// ~/.local/state/aos/state.db.
-func DefaultStatePath() string {
-	if p := os.Getenv("AOS_STATE"); p != "" {
-		return p
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "aos", "state.db")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "aos", "state.db")
-	}
-	return filepath.Join(home, ".local", "state", "aos", "state.db")
-}
-
-// LocalEngine builds the embedded engine: the bbolt store, a sealing key file beside it
-// (created 0600 on first use, or $AOS_SECRET_KEY), and clusters from kubeconfig contexts.
-// close releases the store.
-func LocalEngine(o LocalOptions) (e *engine.Engine, close func() error, err error) {
-	path := o.StatePath
-	if path == "" {
-		path = DefaultStatePath()
-	}
-	st, err := bolt.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	sealer, err := secrets.LoadOrCreate(filepath.Join(filepath.Dir(path), "secret.key"))
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	cache := &clients{}
-	return &engine.Engine{
-		Store: st, Sealer: sealer, MaxWait: 20 * time.Second,
-		Kube: func(ctx context.Context, name string) (*kube.Client, error) {
-			if name == "" {
-				name = o.Context
-			}
-			return cache.get(name, func() (*rest.Config, error) {
-				return kube.LoadConfig(kube.ConfigOptions{Kubeconfig: o.Kubeconfig, Context: name})
-			})
-		},
-	}, st.Close, nil
 }
