@@ -23,22 +23,22 @@ import (
 	"github.com/aos-project/aos/shared/view"
 )
 
-// Runner starts an operation and returns without waiting for it. name identifies the run:
-// on AWS it is the Step Functions execution name, so starting the same name twice runs once.
+// Runner starts operations and batches and returns without waiting for them: Step Functions
+// executions on AWS (stepfn.Runner), the embedded runner in aos serve (local.Runner). Both
+// pass shared/api/runnertest.
 type Runner interface {
+	// Start starts op as execution name: on AWS the Step Functions execution name, so
+	// starting the same name twice runs once.
 	Start(ctx context.Context, op engine.OpRequest, name string) error
+	// StartBatch starts the batch state machine (statemachine/batch.asl.json) on input whose
+	// instances are recorded already.
+	StartBatch(ctx context.Context, in *engine.BatchInput) error
 }
 
 // Scheduler keeps a stack's rebuild schedule where it fires: aos serve's cron, or an
 // EventBridge Scheduler schedule on AWS. A nil schedule removes it.
 type Scheduler interface {
 	SetSchedule(ctx context.Context, stack string, s *engine.Schedule) error
-}
-
-// Batcher starts the batch state machine (statemachine/batch.asl.json) on input whose
-// instances are recorded already, and returns without waiting.
-type Batcher interface {
-	StartBatch(ctx context.Context, in *engine.BatchInput) error
 }
 
 // MaxBody is the largest request body: a template at its limit, plus room for inputs.
@@ -49,7 +49,6 @@ type Server struct {
 	Engine    *engine.Engine
 	Runner    Runner
 	Scheduler Scheduler // nil: schedules are refused
-	Batcher   Batcher   // nil: batches are refused
 	// Token, when set, is the bearer token every request but /healthz must carry. On AWS
 	// the HTTP API authorizes requests (IAM) before they reach the function; Token is empty.
 	Token string
@@ -608,9 +607,6 @@ func (b BatchBody) Request() engine.BatchRequest {
 }
 
 func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
-	if s.Batcher == nil {
-		return &Error{Status: http.StatusNotImplemented, Code: "not_supported", Message: "this server runs no batches"}
-	}
 	var b BatchBody
 	if err := decode(r, &b); err != nil {
 		return err
@@ -619,7 +615,7 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Batcher.StartBatch(context.WithoutCancel(r.Context()), in); err != nil {
+	if err := s.Runner.StartBatch(context.WithoutCancel(r.Context()), in); err != nil {
 		return fmt.Errorf("starting batch %q: %w", in.Batch, err)
 	}
 	w.Header().Set("Location", "/v1/batches/"+in.Batch)

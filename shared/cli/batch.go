@@ -24,17 +24,16 @@ func (a *app) batchCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if prefix == "" {
-				return &exitError{ExitError, errors.New("--prefix is required: instances are named PREFIX-0, PREFIX-1, …")}
+				return errors.New("--prefix is required: instances are named PREFIX-0, PREFIX-1, …")
 			}
 			req, err := a.request(args[0], &f)
 			if err != nil {
 				return err
 			}
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			start := time.Now()
 			in, err := e.SubmitBatch(cmd.Context(), engine.BatchRequest{TemplateRequest: req, Prefix: prefix, Count: count, Concurrency: concurrency, Context: a.global.context})
 			var inv *engine.InvalidTemplateError
@@ -48,16 +47,16 @@ func (a *app) batchCmd() *cobra.Command {
 			case errors.As(err, &input):
 				return &exitError{ExitInvalid, err}
 			case err != nil:
-				return &exitError{ExitError, err}
+				return err
 			}
 			fmt.Fprintf(a.stderr, "batch %s: %d stack(s), %d at a time\n", in.Batch, len(in.Items), in.Concurrency)
 			res, err := local.RunBatch(cmd.Context(), e, in)
 			if err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			b, err := e.Batch(cmd.Context(), in.Batch)
 			if err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			if f.output == "json" {
 				_ = a.printJSON(map[string]any{"batch": b, "seconds": time.Since(start).Seconds(), "transitions": res.Transitions})
@@ -68,7 +67,7 @@ func (a *app) batchCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, "\nbatch %s: %v in %s\n", b.ID, b.Counts, time.Since(start).Round(time.Millisecond))
 			}
 			if b.Counts[engine.StackCreateComplete] != b.Count {
-				return &exitError{ExitError, fmt.Errorf("batch %s: %d of %d instances did not complete", b.ID, b.Count-b.Counts[engine.StackCreateComplete], b.Count)}
+				return fmt.Errorf("batch %s: %d of %d instances did not complete", b.ID, b.Count-b.Counts[engine.StackCreateComplete], b.Count)
 			}
 			return nil
 		},

@@ -49,9 +49,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	root := newRoot(stdin, stdout, stderr)
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.root()
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
+	for _, c := range a.closers {
+		if cerr := c(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -71,10 +77,10 @@ type app struct {
 	stdout, stderr io.Writer
 	global         globalFlags
 	store          *metered.Store // the engine's store, counted
+	closers        []func() error // what engine opened, closed by Main
 }
 
-func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+func (a *app) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "aos",
 		Short:         "Deploy whole applications to Kubernetes, in dependency order, as one stack",
@@ -88,18 +94,37 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			if v, _ := cmd.Flags().GetBool("verbose"); v {
 				level = zerolog.DebugLevel
 			}
-			logger := zerolog.New(zerolog.ConsoleWriter{Out: stderr}).Level(level).With().Timestamp().Logger()
+			logger := zerolog.New(zerolog.ConsoleWriter{Out: a.stderr}).Level(level).With().Timestamp().Logger()
 			cmd.SetContext(logger.WithContext(cmd.Context()))
 		},
 	}
 	root.PersistentFlags().BoolP("verbose", "v", false, "log what happens to stderr")
 	a.global.register(root)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	root.AddCommand(a.validateCmd(), a.graphCmd(), a.planCmd())
 	root.AddCommand(a.stackCommands()...)
 	return root
+}
+
+// outputFormat is the value of -o: text or json, refused otherwise before the command runs.
+type outputFormat string
+
+func (o *outputFormat) String() string { return string(*o) }
+func (o *outputFormat) Type() string   { return "format" }
+func (o *outputFormat) Set(s string) error {
+	if s != "text" && s != "json" {
+		return fmt.Errorf("expected text or json")
+	}
+	*o = outputFormat(s)
+	return nil
+}
+
+// outputFlag is the -o flag every command that prints takes.
+func outputFlag(cmd *cobra.Command, o *string) {
+	*o = "text"
+	cmd.Flags().VarP((*outputFormat)(o), "output", "o", "output format: text or json")
 }
 
 // inputFlags are the flags every command that reads a template takes.
@@ -113,28 +138,25 @@ func (f *inputFlags) register(cmd *cobra.Command, withOutput bool) {
 	cmd.Flags().StringArrayVarP(&f.params, "param", "p", nil, "input value as key=value, typed by the input's schema (repeatable)")
 	cmd.Flags().StringVar(&f.paramsFile, "params", "", "YAML or JSON file of input values")
 	if withOutput {
-		cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+		outputFlag(cmd, &f.output)
 	}
 }
 
 // request reads the template and inputs named on the command line.
 func (a *app) request(file string, f *inputFlags) (engine.TemplateRequest, error) {
-	if f.output != "" && f.output != "text" && f.output != "json" {
-		return engine.TemplateRequest{}, &exitError{ExitError, fmt.Errorf("-o %q: expected text or json", f.output)}
-	}
 	data, err := a.readLimited(file)
 	if err != nil {
-		return engine.TemplateRequest{}, &exitError{ExitError, err}
+		return engine.TemplateRequest{}, err
 	}
 	raw, err := template.ParseRaw(f.params)
 	if err != nil {
-		return engine.TemplateRequest{}, &exitError{ExitError, err}
+		return engine.TemplateRequest{}, err
 	}
 	req := engine.TemplateRequest{File: file, Template: string(data), RawParams: raw}
 	if f.paramsFile != "" {
 		pdata, err := a.readLimited(f.paramsFile)
 		if err != nil {
-			return req, &exitError{ExitError, err}
+			return req, err
 		}
 		vals, err := template.DecodeValues(f.paramsFile, pdata)
 		if err != nil {
@@ -223,11 +245,10 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 	if _, serr := os.Stat(a.statePath()); serr == nil && (cmd.Name() == "plan" || cmd.Name() == "up") {
 		// A stack may already exist: show what `aos up` would change. (No state file: every
 		// stack is new, and plan creates no file.)
-		e, closeFn, eerr := a.engine()
+		e, eerr := a.engine()
 		if eerr != nil {
 			return plan, eerr
 		}
-		defer closeFn()
 		plan, err = e.Preview(cmd.Context(), engine.CreateRequest{PlanRequest: preq, Context: a.global.context}, dryRun)
 	} else {
 		plan, err = engine.Plan(cmd.Context(), preq)
@@ -244,7 +265,7 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 		return plan, &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", file, len(inv.Problems))}
 	}
 	if err != nil {
-		return plan, &exitError{ExitError, err}
+		return plan, err
 	}
 	return plan, nil
 }
@@ -332,7 +353,7 @@ func (a *app) printPlan(plan engine.PlanResponse, output string) error {
 		}
 	}
 	if refused > 0 {
-		return &exitError{ExitError, fmt.Errorf("the API server would refuse %d object(s); nothing was changed", refused)}
+		return fmt.Errorf("the API server would refuse %d object(s); nothing was changed", refused)
 	}
 	return nil
 }
@@ -361,7 +382,7 @@ func (a *app) graphCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "dot" && format != "mermaid" {
-				return &exitError{ExitError, fmt.Errorf("--format %q: expected dot or mermaid", format)}
+				return fmt.Errorf("--format %q: expected dot or mermaid", format)
 			}
 			plan, err := a.plan(cmd, args[0], &f, "", "", false)
 			if err != nil {

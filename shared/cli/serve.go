@@ -31,29 +31,28 @@ func (a *app) serveCmd() *cobra.Command {
 			if tokenFile != "" {
 				data, err := os.ReadFile(tokenFile)
 				if err != nil {
-					return &exitError{ExitError, fmt.Errorf("--token-file: %w", err)}
+					return fmt.Errorf("--token-file: %w", err)
 				}
 				token = strings.TrimSpace(string(data))
 				if token == "" {
-					return &exitError{ExitError, fmt.Errorf("--token-file %s is empty", tokenFile)}
+					return fmt.Errorf("--token-file %s is empty", tokenFile)
 				}
 			}
 			if insecure {
 				token = ""
 			} else if token != "" && len(token) < 16 {
-				return &exitError{ExitError, errors.New("the API token is shorter than 16 characters: use a long random one, e.g. `openssl rand -hex 32`")}
+				return errors.New("the API token is shorter than 16 characters: use a long random one, e.g. `openssl rand -hex 32`")
 			}
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := zerolog.New(zerolog.ConsoleWriter{Out: a.stderr}).With().Timestamp().Logger()
 			srv, err := serve.New(ctx, e, serve.Options{Addr: addr, Token: token, Insecure: insecure, Log: log})
 			if err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			auth := "bearer token required"
 			if insecure {
@@ -61,7 +60,7 @@ func (a *app) serveCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "aos serve: http://%s/v1 (%s), state %s\n", srv.Addr(), auth, a.statePath())
 			if err := srv.Serve(ctx); err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			return nil
 		},

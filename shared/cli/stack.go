@@ -33,14 +33,16 @@ func (g *globalFlags) register(root *cobra.Command) {
 	root.PersistentFlags().StringVar(&g.context, "context", "", "kube context (default: the kubeconfig's current context)")
 }
 
-func (a *app) engine() (*engine.Engine, func() error, error) {
+// engine opens the embedded engine for the command; Main closes it when the command ends.
+func (a *app) engine() (*engine.Engine, error) {
 	e, closeFn, err := embedded.Engine(embedded.Options{StatePath: a.global.state, Kubeconfig: a.global.kubeconfig, Context: a.global.context})
 	if err != nil {
-		return nil, nil, &exitError{ExitError, err}
+		return nil, err
 	}
+	a.closers = append(a.closers, closeFn)
 	a.store = metered.Wrap(e.Store)
 	e.Store = a.store
-	return e, closeFn, nil
+	return e, nil
 }
 
 // cost is what one operation cost, in the units AWS bills: state transitions, function
@@ -85,11 +87,10 @@ func (a *app) upCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			ctx := cmd.Context()
 			if timeout > 0 {
 				var cancel context.CancelFunc
@@ -97,7 +98,7 @@ func (a *app) upCmd() *cobra.Command {
 				defer cancel()
 			}
 			if onFailure != "rollback" && onFailure != "keep" {
-				return &exitError{ExitError, fmt.Errorf("--on-failure %q: expected rollback or keep", onFailure)}
+				return fmt.Errorf("--on-failure %q: expected rollback or keep", onFailure)
 			}
 			return a.submitAndOperate(ctx, e, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}}, onFailure, f.output)
 		},
@@ -128,11 +129,11 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 	res, err := local.RunOp(ctx, e, req)
 	stop()
 	if err != nil {
-		return &exitError{ExitError, err}
+		return err
 	}
 	st, gerr := e.Store.GetStack(context.WithoutCancel(ctx), stack)
 	if gerr != nil {
-		return &exitError{ExitError, gerr}
+		return gerr
 	}
 	took := time.Since(start).Round(time.Millisecond)
 	nodes, _ := e.Store.ListNodes(context.WithoutCancel(ctx), stack)
@@ -152,9 +153,9 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 	}
 	if res.Err != nil {
 		if ctx.Err() != nil {
-			return &exitError{ExitError, fmt.Errorf("stopped: %w; `aos resume %s` continues", ctx.Err(), stack)}
+			return fmt.Errorf("stopped: %w; `aos resume %s` continues", ctx.Err(), stack)
 		}
-		return &exitError{ExitError, fmt.Errorf("%s %s failed: %v", op, stack, res.Err)}
+		return fmt.Errorf("%s %s failed: %v", op, stack, res.Err)
 	}
 	return nil
 }
@@ -235,15 +236,14 @@ func (a *app) rollbackCmd() *cobra.Command {
 		if revision == 0 {
 			return run(cmd, args)
 		}
-		output, _ := cmd.Flags().GetString("output")
-		e, closeFn, err := a.engine()
+		output := cmd.Flags().Lookup("output").Value.String()
+		e, err := a.engine()
 		if err != nil {
 			return err
 		}
-		defer closeFn()
 		req, err := e.RevisionRequest(cmd.Context(), args[0], revision)
 		if err != nil {
-			return &exitError{ExitError, err}
+			return err
 		}
 		return a.submitAndOperate(cmd.Context(), e, req, "rollback", output)
 	}
@@ -262,7 +262,7 @@ func (a *app) submitAndOperate(ctx context.Context, e *engine.Engine, req engine
 		return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", req.File, len(inv.Problems))}
 	}
 	if err != nil {
-		return &exitError{ExitError, err}
+		return err
 	}
 	return a.operate(ctx, e, engine.OpRequest{Stack: name, Operation: op, OnFailure: onFailure}, output)
 }
@@ -277,26 +277,25 @@ func (a *app) rebuildCmd() *cobra.Command {
 			"environment to a clean state. The stack's revisions and events continue.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			st, err := a.stack(cmd.Context(), e, args[0])
 			if err != nil {
 				return err
 			}
 			if st.Status == engine.StackDeleteComplete {
-				return &exitError{ExitError, fmt.Errorf("stack %q is deleted; `aos up` creates it again from a template", st.Name)}
+				return fmt.Errorf("stack %q is deleted; `aos up` creates it again from a template", st.Name)
 			}
 			if err := engine.Settled(st); err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			// One execution of the state machine: delete, then create from the same revision.
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: engine.OpRebuild, OnFailure: "keep"}, output)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
@@ -312,23 +311,22 @@ func (a *app) copyCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if to == "" {
-				return &exitError{ExitError, errors.New("--to NEW is required: the name of the new stack")}
+				return errors.New("--to NEW is required: the name of the new stack")
 			}
 			raw, err := template.ParseRaw(params)
 			if err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			if _, err := a.stack(cmd.Context(), e, args[0]); err != nil {
 				return err
 			}
 			req, err := e.CopyRequest(cmd.Context(), args[0], engine.CopyOptions{To: to, Namespace: ns, Context: a.global.context, RawParams: raw})
 			if err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			return a.submitAndOperate(cmd.Context(), e, req, "keep", output)
 		},
@@ -336,7 +334,7 @@ func (a *app) copyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&to, "to", "", "name of the new stack")
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace of the copy (default: its name)")
 	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "override one input as key=value (repeatable)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
@@ -345,7 +343,7 @@ func (a *app) historyCmd() *cobra.Command {
 	return a.withStack(&output, "history NAME", "List a stack's revisions: what each operation applied and how it ended", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
 		revs, err := e.Store.ListRevisions(cmd.Context(), st.Name)
 		if err != nil {
-			return &exitError{ExitError, err}
+			return err
 		}
 		views := view.Revisions(revs)
 		if output == "json" {
@@ -373,10 +371,10 @@ func (a *app) historyCmd() *cobra.Command {
 func (a *app) stack(ctx context.Context, e *engine.Engine, name string) (*engine.StackRecord, error) {
 	st, err := e.Store.GetStack(ctx, name)
 	if errors.Is(err, engine.ErrNotFound) {
-		return nil, &exitError{ExitError, fmt.Errorf("no stack named %q in %s (see `aos list`)", name, a.statePath())}
+		return nil, fmt.Errorf("no stack named %q in %s (see `aos list`)", name, a.statePath())
 	}
 	if err != nil {
-		return nil, &exitError{ExitError, err}
+		return nil, err
 	}
 	return st, nil
 }
@@ -389,18 +387,17 @@ func (a *app) opCmd(use, short, op string) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			if _, err := e.Store.GetStack(cmd.Context(), args[0]); err != nil {
-				return &exitError{ExitError, fmt.Errorf("stack %q: %w", args[0], err)}
+				return fmt.Errorf("stack %q: %w", args[0], err)
 			}
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: op, OnFailure: "keep"}, output)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
@@ -410,14 +407,13 @@ func (a *app) resumeCmd() *cobra.Command {
 		Short: "Continue an interrupted operation from the stored state",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			st, err := e.TakeOver(cmd.Context(), args[0])
 			if err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: st.Operation, OnFailure: "keep"}, "text")
 		},
@@ -430,25 +426,21 @@ func (a *app) withStack(output *string, use, short string, show func(e *engine.E
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if *output != "text" && *output != "json" {
-				return &exitError{ExitError, fmt.Errorf("-o %q: expected text or json", *output)}
-			}
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			st, err := e.Store.GetStack(cmd.Context(), args[0])
 			if errors.Is(err, engine.ErrNotFound) {
-				return &exitError{ExitError, fmt.Errorf("no stack named %q in %s (see `aos list`)", args[0], a.statePath())}
+				return fmt.Errorf("no stack named %q in %s (see `aos list`)", args[0], a.statePath())
 			}
 			if err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			return show(e, st, cmd)
 		},
 	}
-	cmd.Flags().StringVarP(output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, output)
 	return cmd
 }
 
@@ -464,7 +456,7 @@ func (a *app) statusCmd() *cobra.Command {
 	return a.withStack(&output, "status NAME", "Show a stack and each node's state", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
 		nodes, err := e.Store.ListNodes(cmd.Context(), st.Name)
 		if err != nil {
-			return &exitError{ExitError, err}
+			return err
 		}
 		if output == "json" {
 			return a.printJSON(map[string]any{"stack": view.StackOf(st), "nodes": view.Nodes(nodes)})
@@ -532,7 +524,7 @@ func (a *app) eventsCmd() *cobra.Command {
 	cmd := a.withStack(&output, "events NAME", "Print a stack's event log", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
 		evs, err := e.Store.ListEvents(cmd.Context(), st.Name, after)
 		if err != nil {
-			return &exitError{ExitError, err}
+			return err
 		}
 		if follow {
 			return a.followEvents(cmd.Context(), e, st.Name, after, output)
@@ -560,14 +552,13 @@ func (a *app) listCmd() *cobra.Command {
 		Short: "List the stacks in the state file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, closeFn, err := a.engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			defer closeFn()
 			stacks, err := e.Store.ListStacks(cmd.Context())
 			if err != nil {
-				return &exitError{ExitError, err}
+				return err
 			}
 			views := view.Stacks(stacks)
 			if output == "json" {
@@ -581,7 +572,7 @@ func (a *app) listCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
@@ -592,7 +583,7 @@ func (a *app) followEvents(ctx context.Context, e *engine.Engine, stack string, 
 	for {
 		evs, err := e.Store.ListEvents(ctx, stack, after)
 		if err != nil {
-			return &exitError{ExitError, err}
+			return err
 		}
 		for _, ev := range evs {
 			if output == "json" {
@@ -604,7 +595,7 @@ func (a *app) followEvents(ctx context.Context, e *engine.Engine, stack string, 
 		}
 		st, err := e.Store.GetStack(ctx, stack)
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return &exitError{ExitError, err}
+			return err
 		}
 		if len(evs) == 0 && (st == nil || !st.Status.InProgress()) {
 			return nil

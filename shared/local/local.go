@@ -47,6 +47,11 @@ func Run(ctx context.Context, e *engine.Engine, stack, operation string) (*Resul
 
 // RunOp executes one operation described by req.
 func RunOp(ctx context.Context, e *engine.Engine, req engine.OpRequest) (*Result, error) {
+	return Execute(ctx, e, req.Stack+"-"+req.Operation, req)
+}
+
+// Execute is RunOp as an execution of the given name.
+func Execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRequest) (*Result, error) {
 	fns := e.Functions()
 	var mu sync.Mutex
 	calls := map[string]int64{}
@@ -72,7 +77,7 @@ func RunOp(ctx context.Context, e *engine.Engine, req engine.OpRequest) (*Result
 	if err != nil {
 		return nil, err
 	}
-	x := m.NewExecution(req.Stack + "-" + req.Operation)
+	x := m.NewExecution(name)
 	_, runErr := x.Run(ctx, input)
 	mu.Lock()
 	defer mu.Unlock()
@@ -115,7 +120,7 @@ func RunBatch(ctx context.Context, e *engine.Engine, in *engine.BatchInput) (*Ba
 	if err != nil {
 		return nil, err
 	}
-	x := m.NewExecution("batch-" + in.Batch)
+	x := m.NewExecution(BatchExecution(in))
 	out, runErr := x.Run(ctx, input)
 	res := &BatchResult{Transitions: x.Transitions(), Err: runErr}
 	var doc struct {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,66 +19,6 @@ import (
 	"github.com/aos-project/aos/shared/local"
 	"github.com/aos-project/aos/shared/schedule"
 )
-
-// Runner runs operations and batches in this process, in the background.
-type Runner struct {
-	Engine *engine.Engine
-	Log    zerolog.Logger
-	ctx    context.Context
-	wg     sync.WaitGroup
-}
-
-// NewRunner runs operations until ctx ends (an interrupted operation can be resumed).
-func NewRunner(ctx context.Context, e *engine.Engine, log zerolog.Logger) *Runner {
-	return &Runner{Engine: e, Log: log, ctx: ctx}
-}
-
-// Start implements api.Runner.
-func (r *Runner) Start(_ context.Context, op engine.OpRequest, name string) error {
-	r.background(func() error {
-		res, err := local.RunOp(r.ctx, r.Engine, op)
-		if err != nil {
-			return err
-		}
-		return res.Err
-	}, func(ev *zerolog.Event) {
-		ev.Str("execution", name).Str("stack", op.Stack).Str("operation", op.Operation)
-	}, "operation finished")
-	return nil
-}
-
-// StartBatch implements api.Batcher.
-func (r *Runner) StartBatch(_ context.Context, in *engine.BatchInput) error {
-	r.background(func() error {
-		res, err := local.RunBatch(r.ctx, r.Engine, in)
-		if err != nil {
-			return err
-		}
-		return res.Err
-	}, func(ev *zerolog.Event) {
-		ev.Str("batch", in.Batch).Int("count", len(in.Items))
-	}, "batch finished")
-	return nil
-}
-
-// background runs fn, then logs how it ended.
-func (r *Runner) background(fn func() error, fields func(*zerolog.Event), msg string) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		start := time.Now()
-		err := fn()
-		ev := r.Log.Info()
-		if err != nil {
-			ev = r.Log.Warn().Err(err)
-		}
-		fields(ev)
-		ev.Dur("took", time.Since(start)).Msg(msg)
-	}()
-}
-
-// Wait waits for every operation started so far.
-func (r *Runner) Wait() { r.wg.Wait() }
 
 // Options configure a server.
 type Options struct {
@@ -94,7 +33,7 @@ type Options struct {
 // Server is a running aos serve.
 type Server struct {
 	API    *api.Server
-	Runner *Runner
+	Runner *local.Runner
 	Cron   *schedule.Local
 	http   *http.Server
 	ln     net.Listener
@@ -108,10 +47,10 @@ func New(ctx context.Context, e *engine.Engine, o Options) (*Server, error) {
 	if o.Insecure && !loopback(o.Addr) {
 		return nil, fmt.Errorf("--insecure-no-auth is refused on %s: only a loopback address (127.0.0.1, ::1, localhost) may serve without a token", o.Addr)
 	}
-	runner := NewRunner(ctx, e, o.Log)
+	runner := local.NewRunner(ctx, e, o.Log)
 	s := &Server{Runner: runner}
 	s.Cron = schedule.NewLocal(ctx, func(ctx context.Context, stack string) { s.scheduled(ctx, e, stack) })
-	s.API = &api.Server{Engine: e, Runner: runner, Batcher: runner, Scheduler: s.Cron, Token: o.Token, Log: o.Log}
+	s.API = &api.Server{Engine: e, Runner: runner, Scheduler: s.Cron, Token: o.Token, Log: o.Log}
 	stacks, err := e.Store.ListStacks(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading schedules: %w", err)

@@ -33,7 +33,7 @@ func (r *Runner) Start(ctx context.Context, op engine.OpRequest, name string) er
 	return r.start(ctx, r.StackMachine, name, op)
 }
 
-// StartBatch implements api.Batcher.
+// StartBatch implements api.Runner.
 func (r *Runner) StartBatch(ctx context.Context, in *engine.BatchInput) error {
 	return r.start(ctx, r.BatchMachine, "batch-"+in.Batch, in)
 }

@@ -3,12 +3,14 @@ package stepfn
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/aos-project/aos/shared/api/runnertest"
 	"github.com/aos-project/aos/shared/engine"
 )
 
@@ -43,4 +45,38 @@ func TestStartRequests(t *testing.T) {
 	if err := r.Start(ctx, engine.OpRequest{Stack: "shop", Operation: "create"}, "key-1"); err != nil {
 		t.Fatalf("retried start: %v", err)
 	}
+}
+
+// recorder is a Step Functions client that records StartExecution calls.
+type recorder struct {
+	mu  sync.Mutex
+	got []runnertest.Execution
+}
+
+func (r *recorder) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	machine := map[string]string{stackARN: runnertest.StackMachine, batchARN: runnertest.BatchMachine}[aws.ToString(in.StateMachineArn)]
+	r.got = append(r.got, runnertest.Execution{Machine: machine, Name: aws.ToString(in.Name), Input: json.RawMessage(aws.ToString(in.Input))})
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:aws:states:eu-west-1:1:execution:" + aws.ToString(in.Name))}, nil
+}
+
+const (
+	stackARN = "arn:aws:states:eu-west-1:1:stateMachine:aos-stack"
+	batchARN = "arn:aws:states:eu-west-1:1:stateMachine:aos-batch"
+)
+
+func TestRunnerConformance(t *testing.T) {
+	runnertest.Run(t, func(t *testing.T) runnertest.Harness {
+		rec := &recorder{}
+		return runnertest.Harness{
+			Runner: &Runner{Client: rec, StackMachine: stackARN, BatchMachine: batchARN},
+			Started: func() []runnertest.Execution {
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				return append([]runnertest.Execution(nil), rec.got...)
+			},
+			Release: func() {},
+		}
+	})
 }

@@ -18,10 +18,15 @@ import (
 	"github.com/aos-project/aos/shared/engine"
 )
 
+// Batcher starts a batch whose instances are recorded already (api.Runner does).
+type Batcher interface {
+	StartBatch(ctx context.Context, in *engine.BatchInput) error
+}
+
 // Handler submits batches and starts them.
 type Handler struct {
 	Engine  *engine.Engine
-	Batcher api.Batcher
+	Batcher Batcher
 }
 
 // Handle takes an SQS event (answering with the messages that failed) or an EventBridge

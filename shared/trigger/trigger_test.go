@@ -17,7 +17,7 @@ import (
 
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
-	"github.com/aos-project/aos/shared/serve"
+	"github.com/aos-project/aos/shared/local"
 	"github.com/aos-project/aos/shared/wiring/embedded"
 )
 
@@ -30,14 +30,14 @@ outputs:
   index: ${stack.index}
 `
 
-func setup(t *testing.T) (*Handler, *engine.Engine, *serve.Runner) {
+func setup(t *testing.T) (*Handler, *engine.Engine, *local.Runner) {
 	testcluster.Config(t)
 	e, closeFn, err := embedded.Engine(embedded.Options{StatePath: filepath.Join(t.TempDir(), "state.db"), Kubeconfig: os.Getenv(testcluster.KubeconfigEnv)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { closeFn() })
-	runner := serve.NewRunner(context.Background(), e, zerolog.New(io.Discard))
+	runner := local.NewRunner(context.Background(), e, zerolog.New(io.Discard))
 	return &Handler{Engine: e, Batcher: runner}, e, runner
 }
 

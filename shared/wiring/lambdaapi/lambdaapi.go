@@ -65,5 +65,5 @@ func Server(ctx context.Context) (*api.Server, error) {
 		return nil, err
 	}
 	sched := &schedule.EventBridge{Client: scheduler.NewFromConfig(cfg), StateMachineARN: runner.StackMachine, RoleARN: role, Group: group}
-	return &api.Server{Engine: e, Runner: runner, Batcher: runner, Scheduler: sched, Log: *zerolog.Ctx(logging.Lambda("api"))}, nil
+	return &api.Server{Engine: e, Runner: runner, Scheduler: sched, Log: *zerolog.Ctx(logging.Lambda("api"))}, nil
 }
