@@ -81,7 +81,7 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	}
 	resp.take(v, e.MaxWait)
 	if st.Status.forward() {
-		if ended, ok := v.Ended(); ended {
+		if ended, ok := v.ended(); ended {
 			if err := e.finishStack(ctx, st, nodes, ok); err != nil {
 				return CheckResponse{}, err
 			}

@@ -37,10 +37,10 @@ type verdict struct {
 	deleting bool
 }
 
-// Ended reports whether the operation is over, and if so whether it succeeded: forward, once
+// ended reports whether the operation is over, and if so whether it succeeded: forward, once
 // every node is READY or one failed and nothing is in flight; in a delete, once every node is
 // DELETED or one failed and nothing else can be deleted.
-func (v verdict) Ended() (ended, ok bool) {
+func (v verdict) ended() (ended, ok bool) {
 	switch {
 	case v.Done:
 		return true, true

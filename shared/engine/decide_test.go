@@ -46,7 +46,7 @@ type want struct {
 
 func check(t *testing.T, name string, v verdict, w want) {
 	t.Helper()
-	ended, ok := v.Ended()
+	ended, ok := v.ended()
 	got := want{startable: v.Startable, inFlight: v.InFlight, pending: v.Pending, failure: v.Failure, done: v.Done,
 		ended: ended, ok: ok, failed: v.Failed, removing: len(v.Removing)}
 	if v.Blocked != nil {

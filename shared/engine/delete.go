@@ -93,7 +93,7 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 	resp.Ready = append(resp.Ready, gone...)
 	v := decideDelete(nodes)
 	resp.take(v, e.MaxWait)
-	switch ended, ok := v.Ended(); {
+	switch ended, ok := v.ended(); {
 	case ended && ok:
 		st.Status, st.Outputs = StackDeleteComplete, nil
 		if !v.Retained {

@@ -22,7 +22,7 @@ type Engine struct {
 	MaxWait time.Duration
 	Now     func() time.Time
 	// Holder names this runner in leases (default host:pid); LeaseFor is how long a lease
-	// holds without renewal (default DefaultLease).
+	// holds without renewal (default defaultLease).
 	Holder   string
 	LeaseFor time.Duration
 }

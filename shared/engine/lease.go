@@ -19,14 +19,14 @@ type Lease struct {
 	Until  time.Time `json:"until"`
 }
 
-// DefaultLease is how long a lease holds without renewal.
-const DefaultLease = 2 * time.Minute
+// defaultLease is how long a lease holds without renewal.
+const defaultLease = 2 * time.Minute
 
 func (e *Engine) leaseFor() time.Duration {
 	if e.LeaseFor > 0 {
 		return e.LeaseFor
 	}
-	return DefaultLease
+	return defaultLease
 }
 
 // holder names this runner: Holder if set, else host:pid.
@@ -80,14 +80,14 @@ func busyError(st *StackRecord) error {
 	} else {
 		msg += fmt.Sprintf(" (`aos resume %s` continues it if that run was interrupted)", st.Name)
 	}
-	return &BusyError{msg}
+	return &busyErr{msg}
 }
 
-// BusyError says who holds a stack; it matches ErrBusy.
-type BusyError struct{ msg string }
+// busyErr says who holds a stack; it matches ErrBusy.
+type busyErr struct{ msg string }
 
-func (e *BusyError) Error() string        { return e.msg }
-func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+func (e *busyErr) Error() string        { return e.msg }
+func (e *busyErr) Is(target error) bool { return target == ErrBusy }
 
 // renewLease keeps the lease while an operation runs: it refuses when another live runner
 // holds it, and writes only when half the lease has passed, so a check costs no write.

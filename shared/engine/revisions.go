@@ -38,10 +38,10 @@ func (e *Engine) settleRevision(ctx context.Context, st *StackRecord) error {
 	return nil
 }
 
-// Resubmission is the request that records a stack's current template and inputs again (secret
+// resubmission is the request that records a stack's current template and inputs again (secret
 // inputs opened): rebuild submits it after a delete, copy with another name, namespace,
 // context or inputs.
-func (e *Engine) Resubmission(st *StackRecord) (CreateRequest, error) {
+func (e *Engine) resubmission(st *StackRecord) (CreateRequest, error) {
 	return e.resubmit(st, &Revision{Number: st.Revision, File: st.File, Template: st.Template, Inputs: st.Inputs, Sealed: st.Sealed})
 }
 
@@ -104,7 +104,7 @@ func (e *Engine) CopyRequest(ctx context.Context, from string, o CopyOptions) (C
 	if cur, err := e.Store.GetStack(ctx, o.To); err == nil && cur.Status != StackDeleteComplete {
 		return CreateRequest{}, &StateError{fmt.Sprintf("stack %q exists already (%s): copy to a new name, or delete it first", o.To, cur.Status)}
 	}
-	req, err := e.Resubmission(st)
+	req, err := e.resubmission(st)
 	if err != nil {
 		return CreateRequest{}, err
 	}

@@ -55,7 +55,7 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 			return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
 		}
 		if st.Status == StackDeleteComplete {
-			again, err := e.Resubmission(st)
+			again, err := e.resubmission(st)
 			if err != nil {
 				return CheckResponse{}, err
 			}

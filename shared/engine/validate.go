@@ -5,7 +5,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -102,10 +101,4 @@ type InvalidTemplateError struct {
 
 func (e *InvalidTemplateError) Error() string {
 	return fmt.Sprintf("template has %d problem(s):\n%s", len(e.Problems), e.Problems.Error())
-}
-
-// IsInvalidTemplate reports whether err says the template is invalid.
-func IsInvalidTemplate(err error) bool {
-	var e *InvalidTemplateError
-	return errors.As(err, &e)
 }

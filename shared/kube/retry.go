@@ -65,6 +65,11 @@ func Transient(err error) (bool, time.Duration) {
 }
 
 // retry runs op until it succeeds, fails with a non-transient error, or the policy is spent.
+//
+// Not wait.ExponentialBackoffWithContext: its Cap ends the backoff (Steps drops to 0 once the
+// cap is reached, so a capped policy gets fewer attempts than it says), it has no full jitter
+// (its Jitter only adds), and no way to wait the Retry-After a server sends with a 429. The
+// polls that need none of that (deletion, gone objects) use wait.PollUntilContext*.
 func retry(ctx context.Context, p RetryPolicy, what string, op func() error) error {
 	var err error
 	delay := p.Base
