@@ -257,12 +257,14 @@ type StackBody struct {
 	Namespace string `json:"namespace,omitempty"`
 	Context   string `json:"context,omitempty"`
 	OnFailure string `json:"onFailure,omitempty"`
-	note      string // why, for rollback and copy
+	// ResetInputs makes an update start from the inputs' defaults, not the stack's inputs.
+	ResetInputs bool   `json:"resetInputs,omitempty"`
+	note        string // why, for rollback and copy
 }
 
 func (b StackBody) create(key string) engine.CreateRequest {
 	return engine.CreateRequest{Context: b.Context, IdempotencyKey: key, Note: b.note,
-		PlanRequest: engine.PlanRequest{TemplateRequest: b.request(), Stack: b.Stack, Namespace: b.Namespace}}
+		PlanRequest: engine.PlanRequest{TemplateRequest: b.request(), Stack: b.Stack, Namespace: b.Namespace, ResetInputs: b.ResetInputs}}
 }
 
 func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {

@@ -132,6 +132,12 @@ type inputFlags struct {
 	params     []string
 	paramsFile string
 	output     string
+	reset      bool
+}
+
+// registerReset adds --reset-inputs, for the commands that update a stack.
+func (f *inputFlags) registerReset(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.reset, "reset-inputs", false, "on an existing stack, start from the inputs' defaults instead of the stack's current inputs")
 }
 
 func (f *inputFlags) register(cmd *cobra.Command, withOutput bool) {
@@ -240,7 +246,7 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 	if err != nil {
 		return engine.PlanResponse{}, err
 	}
-	preq := engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}
+	preq := engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns, ResetInputs: f.reset}
 	var plan engine.PlanResponse
 	if _, serr := os.Stat(a.statePath()); serr == nil && (cmd.Name() == "plan" || cmd.Name() == "up") {
 		// A stack may already exist: show what `aos up` would change. (No state file: every
@@ -291,10 +297,21 @@ func (a *app) planCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd, true)
+	f.registerReset(cmd)
 	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: the template's name)")
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace (default: the stack name)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", true, "for an existing stack, ask the API server what each change would do (--dry-run=false: compare with the store only)")
 	return cmd
+}
+
+func inputValue(c engine.InputChange, set bool, v any) string {
+	switch {
+	case !set:
+		return "(not set)"
+	case c.Sensitive:
+		return "(sensitive)"
+	}
+	return brief(v)
 }
 
 // printPlan shows a plan; it fails when the API server would refuse an object.
@@ -350,6 +367,12 @@ func (a *app) printPlan(plan engine.PlanResponse, output string) error {
 		}
 		if len(plan.Skipped) > 0 {
 			fmt.Fprintf(a.stdout, "\nleft out by `when`: %s\n", strings.Join(plan.Skipped, ", "))
+		}
+		if len(plan.Inputs) > 0 {
+			fmt.Fprintln(a.stdout, "\ninputs that change (the others keep their values; --reset-inputs starts from the defaults):")
+			for _, c := range plan.Inputs {
+				fmt.Fprintf(a.stdout, "    ~ %s: %s -> %s\n", c.Name, inputValue(c, c.Was, c.Old), inputValue(c, c.Is, c.New))
+			}
 		}
 	}
 	if refused > 0 {

@@ -71,7 +71,8 @@ func (a *app) upCmd() *cobra.Command {
 		Long: "Validates the template and inputs, records the stack, and runs the stack state machine\n" +
 			"(statemachine/stack.asl.json) in this process: every node starts as soon as its own\n" +
 			"dependencies are READY. On an existing stack it updates: changed nodes are re-applied,\n" +
-			"unchanged ones left alone, removed ones deleted last in reverse order.\n" +
+			"unchanged ones left alone, removed ones deleted last in reverse order. Inputs not passed\n" +
+			"keep the stack's current values, secrets included (--reset-inputs: the defaults).\n" +
 			"Prints each node's transitions, then the stack's outputs.\n" +
 			"Exits 0 when the stack is READY, 1 when it failed, 2 when the input is invalid.",
 		Args: cobra.ExactArgs(1),
@@ -100,10 +101,11 @@ func (a *app) upCmd() *cobra.Command {
 			if onFailure != "rollback" && onFailure != "keep" {
 				return fmt.Errorf("--on-failure %q: expected rollback or keep", onFailure)
 			}
-			return a.submitAndOperate(ctx, e, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns}}, onFailure, f.output)
+			return a.submitAndOperate(ctx, e, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns, ResetInputs: f.reset}}, onFailure, f.output)
 		},
 	}
 	f.register(cmd, true)
+	f.registerReset(cmd)
 	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: the template's name)")
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace for the stack's objects (default: the stack name)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (e.g. 10m); the stack can be resumed")

@@ -20,6 +20,10 @@ type PlanRequest struct {
 	Stack string `json:"stack,omitempty"`
 	// Namespace is where namespaced objects go (default: the stack's name).
 	Namespace string `json:"namespace,omitempty"`
+	// ResetInputs makes an update start from the inputs' defaults. Without it an update
+	// starts from the stack's current inputs, secrets included: what the request passes
+	// changes them, the rest keep their values.
+	ResetInputs bool `json:"resetInputs,omitempty"`
 }
 
 // Action is what an operation does to one node.
@@ -67,6 +71,19 @@ type PlanResponse struct {
 	// LongestChain is the longest dependency chain, counted in nodes.
 	LongestChain []string `json:"longestChain"`
 	Skipped      []string `json:"skipped"`
+	// Inputs lists, for an existing stack, every input whose value the operation changes.
+	Inputs []InputChange `json:"inputs,omitempty"`
+}
+
+// InputChange is one input an update changes. A secret input's values are never shown.
+type InputChange struct {
+	Name string `json:"name"`
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+	// Was and Is say whether the input had and has a value (an input added or dropped).
+	Was       bool `json:"was"`
+	Is        bool `json:"is"`
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // Plan computes the node set, order and actions for a new stack. What it refuses is the

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -24,22 +23,24 @@ import (
 // the API server as a server-side dry-run apply: the plan then shows, field by field, what
 // would change in the live object, and which objects the server would refuse.
 func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (PlanResponse, error) {
-	r, _, probs := load(req.TemplateRequest)
-	if len(probs) > 0 {
-		return PlanResponse{}, &InvalidTemplateError{Problems: probs}
+	p, err := e.prepare(ctx, req)
+	if err != nil {
+		return PlanResponse{}, err
 	}
-	plan, err := planOf(ctx, r, req.PlanRequest)
+	r, plan, st := p.r, p.plan, p.cur
+	if st == nil || st.Status == StackDeleteComplete {
+		return plan, nil
+	}
+	plan.Namespace = st.Namespace
+	before, _, err := e.inputs(st)
 	if err != nil {
 		return plan, err
 	}
-	st, err := e.Store.GetStack(ctx, plan.Stack)
-	if errors.Is(err, ErrNotFound) || err == nil && st.Status == StackDeleteComplete {
-		return plan, nil
-	}
-	if err != nil {
-		return plan, fmt.Errorf("stack %q: %w", plan.Stack, err)
-	}
-	plan.Namespace = st.Namespace
+	plan.Inputs = inputChanges(before, r.Inputs, func(name string) bool {
+		_, sealed := st.Sealed[name]
+		in := r.Template.Input(name)
+		return sealed || in != nil && in.Secret
+	})
 	records, err := e.Store.ListNodes(ctx, st.Name)
 	if err != nil {
 		return plan, err

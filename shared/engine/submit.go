@@ -37,17 +37,15 @@ func (e *RepeatedError) Error() string {
 // Submit validates a template with its inputs and records the stack (secret inputs sealed),
 // ready for the state machine's validate and plan steps, which read it by name. For a stack
 // that exists and is settled it records an update. It returns the stack's name and the
-// operation to run. Bad input is an *InvalidTemplateError or an *InputError, and changes
-// nothing.
+// operation to run. An update keeps every input the request does not pass (see
+// PlanRequest.ResetInputs). Bad input is an *InvalidTemplateError or an *InputError, and
+// changes nothing.
 func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string, error) {
-	r, _, probs := load(req.TemplateRequest)
-	if len(probs) > 0 {
-		return "", "", &InvalidTemplateError{Problems: probs}
-	}
-	plan, err := planOf(ctx, r, req.PlanRequest)
+	p, err := e.prepare(ctx, req)
 	if err != nil {
 		return "", "", err
 	}
+	r, plan, cur := p.r, p.plan, p.cur
 	inputs, sealed := map[string]any{}, map[string]string{}
 	for name, v := range r.Inputs {
 		if r.Template.Input(name).Secret {
@@ -60,13 +58,7 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 			inputs[name] = v
 		}
 	}
-	cur, err := e.Store.GetStack(ctx, plan.Stack)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		cur = nil
-	case err != nil:
-		return "", "", fmt.Errorf("stack %q: %w", plan.Stack, err)
-	case req.IdempotencyKey != "" && cur.RequestKey == req.IdempotencyKey:
+	if cur != nil && req.IdempotencyKey != "" && cur.RequestKey == req.IdempotencyKey {
 		return cur.Name, cur.Operation, &RepeatedError{Stack: cur.Name, Operation: cur.Operation, Revision: cur.Revision}
 	}
 	kind, err := submission(cur, req.Namespace)

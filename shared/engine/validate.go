@@ -23,6 +23,8 @@ type TemplateRequest struct {
 	Params map[string]any `json:"params,omitempty"`
 	// RawParams are `-p key=value` strings, typed by each input's schema; they win over Params.
 	RawParams map[string]string `json:"rawParams,omitempty"`
+	// previous are the stack's inputs an update starts from (template.Params.Previous).
+	previous map[string]any
 }
 
 func (r TemplateRequest) file() string {
@@ -84,7 +86,7 @@ func Validate(ctx context.Context, req TemplateRequest) (ValidateResponse, error
 // enough to name the template's parts.
 func load(req TemplateRequest) (*template.Resolved, *template.Template, template.Problems) {
 	file := req.file()
-	params := template.Params{Values: req.Params, Raw: req.RawParams}
+	params := template.Params{Values: req.Params, Raw: req.RawParams, Previous: req.previous}
 	r, probs := template.Validate(file, []byte(req.Template), params)
 	if r != nil {
 		return r, r.Template, nil

@@ -19,6 +19,10 @@ type Params struct {
 	Values map[string]any
 	// Raw come from `-p key=value` and are typed by the input's schema. They win over Values.
 	Raw map[string]string
+	// Previous are the values of the stack's last revision. An update starts from them, so an
+	// input not passed again keeps its value rather than falling back to its default; one the
+	// template no longer declares is dropped, not refused.
+	Previous map[string]any
 }
 
 // ParseRaw splits `key=value` flags into Params.Raw.
@@ -86,7 +90,7 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 	values := make(map[string]any, len(t.Inputs))
 	for _, in := range t.Inputs {
 		var v any
-		have := false
+		have, carried := false, false
 		if raw, ok := params.Raw[in.Name]; ok {
 			typed, err := in.typed(raw)
 			if err != nil {
@@ -96,6 +100,8 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 			v, have = typed, true
 		} else if val, ok := params.Values[in.Name]; ok {
 			v, have = val, true
+		} else if val, ok := params.Previous[in.Name]; ok {
+			v, have, carried = val, true, true
 		} else if in.HasDefault {
 			if in.badDefault {
 				continue
@@ -110,6 +116,10 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 			res, err := in.schema.Validate(gojsonschema.NewGoLoader(v))
 			if err != nil {
 				c.add(in.Pos, "", "input %q: cannot be checked: %v", in.Name, err)
+				continue
+			}
+			if !res.Valid() && carried {
+				c.add(in.Pos, "", "input %q: the value it kept from the last revision no longer fits its schema: %s (pass -p %s=VALUE, or --reset-inputs to start from the defaults)", in.Name, schemaErrors(res), in.Name)
 				continue
 			}
 			if !res.Valid() {

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aos-project/aos/internal/testcluster"
+)
+
+const workers = `format: aos/v1
+name: workers
+inputs:
+  replicas: {type: integer, default: 2}
+  with_extra: {type: boolean, default: false}
+  greeting: {type: string, default: hello}
+  password: {type: string, secret: true, minLength: 8}
+nodes:
+  config:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: config}, data: {greeting: "${inputs.greeting}"}}
+  creds:
+    manifest: {apiVersion: v1, kind: Secret, metadata: {name: creds}, stringData: {password: "${inputs.password}"}}
+  extra:
+    when: ${inputs.with_extra}
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: extra}}
+  web:
+    dependsOn: [config, creds]
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: web}
+      spec:
+        replicas: ${inputs.replicas}
+        selector: {matchLabels: {app: web}}
+        template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: x}]}}
+`
+
+// An update starts from the stack's inputs: `aos up FILE` with none passed changes nothing,
+// a secret from a params file stays in force, and --reset-inputs is how to go back to the
+// defaults.
+func TestUpdateKeepsItsInputs(t *testing.T) {
+	kc := kubeconfigPath(t)
+	cs := testcluster.Client(t)
+	state := filepath.Join(t.TempDir(), "state.db")
+	stack := fmt.Sprintf("inputs-%d", time.Now().UnixNano()%100000)
+	g := []string{"--state", state, "--kubeconfig", kc}
+	t.Cleanup(func() { run(t, "", append(g, "down", stack)...) })
+	tpl := write(t, "workers.yaml", workers)
+	const password = "first-password-value"
+	params := write(t, "p.yaml", "password: "+password+"\n")
+	code, out, errs := run(t, "", append(g, "up", tpl, "--stack", stack, "-p", "replicas=3", "-p", "with_extra=true", "-p", "greeting=bonjour", "--params", params)...)
+	if code != ExitOK {
+		t.Fatalf("create: exit %d\n%s\n%s", code, out, errs)
+	}
+	versions := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		for _, name := range []string{"config", "extra"} {
+			cm, err := cs.CoreV1().ConfigMaps(stack).Get(t.Context(), name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("configmap %s: %v", name, err)
+			}
+			out[name] = cm.ResourceVersion
+		}
+		sec, err := cs.CoreV1().Secrets(stack).Get(t.Context(), "creds", metav1.GetOptions{})
+		if err != nil || string(sec.Data["password"]) != password {
+			t.Fatalf("secret: %v", err)
+		}
+		out["creds"] = sec.ResourceVersion
+		d, err := cs.AppsV1().Deployments(stack).Get(t.Context(), "web", metav1.GetOptions{})
+		if err != nil || *d.Spec.Replicas != 3 {
+			t.Fatalf("deployment: %v", err)
+		}
+		out["web"] = d.ResourceVersion
+		return out
+	}
+	before := versions()
+
+	code, out, errs = run(t, "", append(g, "plan", tpl, "--stack", stack)...)
+	if code != ExitOK || !strings.Contains(out, "0 to create, 0 to update, 0 to delete, 4 unchanged") || strings.Contains(out, "inputs that change") {
+		t.Fatalf("plan with no inputs passed: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run(t, "", append(g, "up", tpl, "--stack", stack)...)
+	if code != ExitOK || !strings.Contains(out, "UPDATE_COMPLETE") {
+		t.Fatalf("update with no inputs passed: exit %d\n%s\n%s", code, out, errs)
+	}
+	if after := versions(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("an update that passed no inputs changed objects: %v -> %v", before, after)
+	}
+	revs := history(t, g, stack)
+	if len(revs) != 2 || revs[1].Inputs["greeting"] != "bonjour" || revs[1].Inputs["replicas"] != 3.0 || fmt.Sprint(revs[1].Secret) != "[password]" {
+		t.Fatalf("the update's revision: %+v", revs)
+	}
+
+	// What is passed changes; plan says which inputs change, secrets without their values.
+	const second = "second-password-value"
+	params2 := write(t, "p2.yaml", "password: "+second+"\n")
+	code, out, errs = run(t, "", append(g, "plan", tpl, "--stack", stack, "-p", "greeting=hi", "--params", params2)...)
+	if code != ExitOK || !strings.Contains(out, `~ greeting: "bonjour" -> "hi"`) || !strings.Contains(out, "~ password: (sensitive) -> (sensitive)") ||
+		strings.Contains(out, "replicas:") || strings.Contains(out, second) || strings.Contains(out, password) {
+		t.Fatalf("plan of two input changes: exit %d\n%s\n%s", code, out, errs)
+	}
+	// --reset-inputs starts from the defaults: a required secret must be passed again, and
+	// the defaults' effects (extra left out, 2 replicas) show in the plan.
+	code, out, errs = run(t, "", append(g, "plan", tpl, "--stack", stack, "--reset-inputs")...)
+	if code != ExitInvalid || !strings.Contains(out, `missing required input "password"`) {
+		t.Fatalf("plan --reset-inputs without the secret: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run(t, "", append(g, "plan", tpl, "--stack", stack, "--reset-inputs", "--params", params)...)
+	if code != ExitOK || !strings.Contains(out, "~ replicas: 3 -> 2") || !strings.Contains(out, "~ with_extra: true -> false") ||
+		!strings.Contains(out, `~ greeting: "bonjour" -> "hello"`) || strings.Contains(out, "password:") || !strings.Contains(out, "1 to delete") {
+		t.Fatalf("plan --reset-inputs: exit %d\n%s\n%s", code, out, errs)
+	}
+	if after := versions(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("plan changed objects: %v -> %v", before, after)
+	}
+}
