@@ -118,6 +118,8 @@ type state struct {
 	Branches           []*machineDef
 	Error              string
 	Cause              string
+	// ErrorPath and CausePath read a Fail state's error and cause from its input.
+	ErrorPath, CausePath string
 }
 
 // Fields each state type may use; anything else is refused at load.
@@ -127,7 +129,7 @@ var allowed = map[string][]string{
 	"Wait":     {"Type", "Comment", "Next", "End", "Seconds", "SecondsPath", "InputPath", "OutputPath"},
 	"Pass":     {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"},
 	"Succeed":  {"Type", "Comment", "InputPath", "OutputPath"},
-	"Fail":     {"Type", "Comment", "Error", "Cause"},
+	"Fail":     {"Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath"},
 	"Map":      {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "ItemsPath", "ItemSelector", "Parameters", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch"},
 	"Parallel": {"Type", "Comment", "Next", "End", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Parameters", "Branches", "Retry", "Catch"},
 }
@@ -223,6 +225,7 @@ func loadState(name string, f map[string]json.RawMessage, resources map[string]H
 		"Parameters": &s.Parameters, "ResultSelector": &s.ResultSelector, "Resource": &s.Resource, "TimeoutSeconds": &s.TimeoutSeconds,
 		"Retry": &s.Retry, "Catch": &s.Catch, "Default": &s.Default, "Seconds": &s.Seconds, "SecondsPath": &s.SecondsPath,
 		"ItemsPath": &s.ItemsPath, "ItemSelector": &s.ItemSelector, "MaxConcurrency": &s.MaxConcurrency, "MaxConcurrencyPath": &s.MaxConcurrencyPath, "Error": &s.Error, "Cause": &s.Cause,
+		"ErrorPath": &s.ErrorPath, "CausePath": &s.CausePath,
 	} {
 		if err := dec(key, into); err != nil {
 			return nil, err
@@ -515,7 +518,29 @@ func (x *Execution) step(ctx context.Context, s *state, input any, cctx map[stri
 	case "Succeed":
 		return x.output(s, eff, cctx), "", nil
 	case "Fail":
-		return nil, "", &Error{s.Error, s.Cause}
+		// ErrorPath and CausePath must each select a string; anything else is a
+		// States.Runtime error, as on AWS
+		// (https://docs.aws.amazon.com/step-functions/latest/dg/state-fail.html).
+		e := &Error{s.Error, s.Cause}
+		for _, f := range []struct {
+			path string
+			into *string
+		}{{s.ErrorPath, &e.Name}, {s.CausePath, &e.Cause}} {
+			if f.path == "" {
+				continue
+			}
+			p, err := parsePath(f.path)
+			if err != nil {
+				return nil, "", &Error{"States.Runtime", fmt.Sprintf("state %q: %s: %v", s.name, f.path, err)}
+			}
+			v, found := p.get(eff, cctx)
+			str, isStr := v.(string)
+			if !found || !isStr {
+				return nil, "", &Error{"States.Runtime", fmt.Sprintf("state %q: %s does not select a string", s.name, f.path)}
+			}
+			*f.into = str
+		}
+		return nil, "", e
 	case "Choice":
 		for _, r := range s.Choices {
 			if r.eval(eff, cctx) {

@@ -309,3 +309,21 @@ func TestMapMaxConcurrencyPath(t *testing.T) {
 		t.Fatalf("a limit that is not a number: %v", err)
 	}
 }
+
+// Fail's ErrorPath and CausePath select strings from the state's input; a path that selects
+// nothing, or no string, is States.Runtime
+// (https://docs.aws.amazon.com/step-functions/latest/dg/state-fail.html).
+func TestFailErrorPathAndCausePath(t *testing.T) {
+	def := `{"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e.Error", "CausePath": "$.why"}}}`
+	_, _, err := run(t, def, nil, `{"e": {"Error": "StateError"}, "why": "only a failed update can be rolled back"}`)
+	var se *Error
+	if !errors.As(err, &se) || se.Name != "StateError" || se.Cause != "only a failed update can be rolled back" {
+		t.Fatalf("fail with paths: %v", err)
+	}
+	for _, in := range []string{`{"e": {"Error": "X"}}`, `{"e": {"Error": "X"}, "why": 3}`} {
+		_, _, err := run(t, def, nil, in)
+		if !errors.As(err, &se) || se.Name != "States.Runtime" || !strings.Contains(se.Cause, "$.why does not select a string") {
+			t.Fatalf("input %s: %v", in, err)
+		}
+	}
+}

@@ -118,4 +118,15 @@ func TestUpdateKeepsItsInputs(t *testing.T) {
 	if after := versions(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("plan changed objects: %v -> %v", before, after)
 	}
+
+	// Rolling back a healthy stack is refused with the engine's own reason, and the stack
+	// is left as it was.
+	code, out, errs = run(t, "", append(g, "rollback", stack)...)
+	if code != ExitError || !strings.Contains(errs, "only a failed update can be rolled back (or name a revision)") || strings.Contains(errs, "execution history") {
+		t.Fatalf("rollback of a healthy stack: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run(t, "", append(g, "status", stack, "-o", "json")...)
+	if code != ExitOK || !strings.Contains(out, `"status": "UPDATE_COMPLETE"`) {
+		t.Fatalf("status after the refused rollback: exit %d\n%s\n%s", code, out, errs)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aos-project/aos/shared/template"
 	"github.com/aos-project/aos/shared/view"
 	"github.com/aos-project/aos/shared/wiring/embedded"
+	"github.com/aos-project/aos/statemachine"
 )
 
 // globalFlags say where state lives and which cluster to use.
@@ -156,6 +157,11 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 	if res.Err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("stopped: %w; `aos resume %s` continues", ctx.Err(), stack)
+		}
+		// A function's own message, as the settle step passed it on, not the state's name.
+		var se *statemachine.Error
+		if errors.As(res.Err, &se) && se.Cause != "" {
+			return fmt.Errorf("%s %s failed: %s", op, stack, se.Cause)
 		}
 		return fmt.Errorf("%s %s failed: %v", op, stack, res.Err)
 	}

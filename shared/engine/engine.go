@@ -34,13 +34,15 @@ func (e *Engine) now() time.Time {
 	return time.Now()
 }
 
-// Function names: the four functions, as deployed (functions/<name>) and as the embedded
+// Function names: the four functions and the settle step, as deployed (functions/<name>) and as the embedded
 // runner binds the state machine's Task resources.
 const (
 	FnValidate   = "validate"
 	FnPlan       = "plan"
 	FnApplyNode  = "applynode"
 	FnCheckReady = "checkready"
+	// FnSettle is the state machine's last step when a function failed.
+	FnSettle = "settle"
 )
 
 // Functions returns the handler each function runs. The Lambda entry points and the embedded
@@ -51,6 +53,7 @@ func (e *Engine) Functions() map[string]any {
 		FnPlan:       e.PlanStack,
 		FnApplyNode:  e.ApplyNode,
 		FnCheckReady: e.CheckReady,
+		FnSettle:     e.Settle,
 	}
 }
 

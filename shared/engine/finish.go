@@ -31,6 +31,11 @@ func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*Node
 // settleStack records the end of the stack's operation: its revision's outcome, the stack
 // with no lease, and an event.
 func (e *Engine) settleStack(ctx context.Context, st *StackRecord) error {
+	return e.settleStackAs(ctx, st, "")
+}
+
+// settleStackAs is settleStack with the event's reason.
+func (e *Engine) settleStackAs(ctx context.Context, st *StackRecord, reason string) error {
 	st.UpdatedAt, st.Lease = e.now().UTC(), nil
 	if err := e.settleRevision(ctx, st); err != nil {
 		return err
@@ -38,7 +43,7 @@ func (e *Engine) settleStack(ctx context.Context, st *StackRecord) error {
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}
-	e.event(ctx, st.Name, "", string(st.Status), "", st.Reason)
+	e.event(ctx, st.Name, "", string(st.Status), reason, st.Reason)
 	return nil
 }
 

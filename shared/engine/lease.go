@@ -80,14 +80,15 @@ func busyError(st *StackRecord) error {
 	} else {
 		msg += fmt.Sprintf(" (`aos resume %s` continues it if that run was interrupted)", st.Name)
 	}
-	return &busyErr{msg}
+	return &BusyError{msg}
 }
 
-// busyErr says who holds a stack; it matches ErrBusy.
-type busyErr struct{ msg string }
+// BusyError says who holds a stack; it matches ErrBusy. Its name is the error type the
+// settle step recognises: a run refused as busy must not settle the run it lost to.
+type BusyError struct{ msg string }
 
-func (e *busyErr) Error() string        { return e.msg }
-func (e *busyErr) Is(target error) bool { return target == ErrBusy }
+func (e *BusyError) Error() string        { return e.msg }
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
 // renewLease keeps the lease while an operation runs: it refuses when another live runner
 // holds it, and writes only when half the lease has passed, so a check costs no write.

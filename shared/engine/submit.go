@@ -108,7 +108,7 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 	}
 	if err := e.Store.PutStack(ctx, rec, 0); err != nil {
 		if errors.Is(err, ErrVersionConflict) {
-			return "", "", &busyErr{fmt.Sprintf("stack %q is busy: another run recorded it a moment ago", rec.Name)}
+			return "", "", &BusyError{fmt.Sprintf("stack %q is busy: another run recorded it a moment ago", rec.Name)}
 		}
 		return "", "", fmt.Errorf("recording stack %q: %w", rec.Name, err)
 	}

@@ -22,6 +22,7 @@ const (
 	ResPlan       = "${PlanFunctionArn}"
 	ResApplyNode  = "${ApplyNodeFunctionArn}"
 	ResCheckReady = "${CheckReadyFunctionArn}"
+	ResSettle     = "${SettleFunctionArn}"
 )
 
 func adapt(fn any) statemachine.Handler {
@@ -69,6 +70,7 @@ func Execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRe
 		ResPlan:       counted(engine.FnPlan),
 		ResApplyNode:  counted(engine.FnApplyNode),
 		ResCheckReady: counted(engine.FnCheckReady),
+		ResSettle:     counted(engine.FnSettle),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading the state machine: %w", err)

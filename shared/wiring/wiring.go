@@ -49,6 +49,7 @@ var FunctionEnv = map[string][]string{
 	"plan":       {EnvTable, EnvSecretKeyARN},
 	"applynode":  {EnvTable, EnvSecretKeyARN},
 	"checkready": {EnvTable, EnvSecretKeyARN},
+	"settle":     {EnvTable, EnvSecretKeyARN},
 	"api":        {EnvTable, EnvSecretKeyARN, EnvStackMachine, EnvBatchMachine, EnvSchedulerRole, EnvScheduleGroup},
 	"trigger":    {EnvTable, EnvSecretKeyARN, EnvStackMachine, EnvBatchMachine},
 }

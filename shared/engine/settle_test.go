@@ -1,0 +1,106 @@
+package engine_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/secrets"
+	"github.com/aos-project/aos/shared/store/bolt"
+)
+
+// Settle needs no cluster: it reads and writes the store only.
+func settleEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	dir := t.TempDir()
+	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &engine.Engine{Store: st, Sealer: sealer, Holder: "me", Now: func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }}
+}
+
+func putStack(t *testing.T, e *engine.Engine, st *engine.StackRecord) {
+	t.Helper()
+	if err := e.Store.PutStack(context.Background(), st, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func settle(t *testing.T, e *engine.Engine, stack, op, name, cause string) engine.SettleResponse {
+	t.Helper()
+	var req engine.SettleRequest
+	req.Stack, req.Operation, req.Error.Error, req.Error.Cause = stack, op, name, cause
+	resp, err := e.Settle(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestSettleEndsAnOperationAFunctionFailed(t *testing.T) {
+	e := settleEngine(t)
+	ctx := context.Background()
+	sealed, err := e.Sealer.Seal("hunter2hunter2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := &engine.Lease{Holder: "me", Until: time.Date(2026, 12, 1, 0, 2, 0, 0, time.UTC)}
+	putStack(t, e, &engine.StackRecord{Name: "web", Namespace: "web", Status: engine.StackUpdateInProgress, Operation: engine.OpUpdate,
+		Revision: 2, Sealed: map[string]string{"pw": sealed}, Lease: lease})
+	// On AWS a Lambda error's Cause is JSON; the message in it is what the stack records,
+	// with secret values redacted.
+	resp := settle(t, e, "web", engine.OpUpdate, "wrapError", `{"errorMessage":"node \"db\": store: version conflict (password hunter2hunter2)","errorType":"wrapError"}`)
+	st, _ := e.Store.GetStack(ctx, "web")
+	if st.Status != engine.StackUpdateFailed || st.Lease != nil || resp.Status != engine.StackUpdateFailed ||
+		st.Reason != `update failed: node "db": store: version conflict (password (secret))` || resp.Cause != `node "db": store: version conflict (password (secret))` {
+		t.Fatalf("settled: %s %q lease %v; answered %+v", st.Status, st.Reason, st.Lease, resp)
+	}
+	evs, _ := e.Store.ListEvents(ctx, "web", 0)
+	if len(evs) != 1 || evs[0].Status != string(engine.StackUpdateFailed) || evs[0].Reason != "OperationFailed" || strings.Contains(evs[0].Message, "hunter2") {
+		t.Fatalf("events: %+v", evs)
+	}
+	revs, _ := e.Store.ListRevisions(ctx, "web")
+	if len(revs) != 1 || revs[0].Status != engine.StackUpdateFailed || revs[0].EndedAt.IsZero() {
+		t.Fatalf("the revision's outcome: %+v", revs)
+	}
+}
+
+func TestSettleLeavesAStackTheCallNeverTook(t *testing.T) {
+	e := settleEngine(t)
+	ctx := context.Background()
+	// A refused rollback of a healthy stack: the stack stays as it is, the message goes on.
+	putStack(t, e, &engine.StackRecord{Name: "ok", Namespace: "ok", Status: engine.StackUpdateComplete, Revision: 3})
+	resp := settle(t, e, "ok", engine.OpRollback, "StateError", `stack "ok" is UPDATE_COMPLETE: only a failed update can be rolled back (or name a revision)`)
+	if st, _ := e.Store.GetStack(ctx, "ok"); st.Status != engine.StackUpdateComplete || st.Version != 1 || resp.Cause != `stack "ok" is UPDATE_COMPLETE: only a failed update can be rolled back (or name a revision)` {
+		t.Fatalf("healthy stack: %+v, answered %+v", st, resp)
+	}
+	// A run refused as busy must not end the run that holds the stack.
+	held := &engine.Lease{Holder: "me", Until: time.Date(2026, 12, 1, 0, 2, 0, 0, time.UTC)}
+	putStack(t, e, &engine.StackRecord{Name: "busy", Namespace: "busy", Status: engine.StackCreateInProgress, Operation: engine.OpCreate, Lease: held})
+	settle(t, e, "busy", engine.OpUpdate, "BusyError", `stack "busy" is busy: create_in_progress started at …`)
+	if st, _ := e.Store.GetStack(ctx, "busy"); st.Status != engine.StackCreateInProgress || st.Lease == nil {
+		t.Fatalf("busy stack: %+v", st)
+	}
+	// Nor may it end an operation another live runner holds.
+	other := &engine.Lease{Holder: "elsewhere:1", Until: time.Date(2026, 12, 1, 0, 2, 0, 0, time.UTC)}
+	putStack(t, e, &engine.StackRecord{Name: "theirs", Namespace: "theirs", Status: engine.StackDeleteInProgress, Operation: engine.OpDelete, Lease: other})
+	settle(t, e, "theirs", engine.OpDelete, "wrapError", "boom")
+	if st, _ := e.Store.GetStack(ctx, "theirs"); st.Status != engine.StackDeleteInProgress {
+		t.Fatalf("another runner's delete: %+v", st)
+	}
+	// A delete of ours ends DELETE_FAILED.
+	putStack(t, e, &engine.StackRecord{Name: "gone", Namespace: "gone", Status: engine.StackDeleteInProgress, Operation: engine.OpDelete, Lease: held})
+	settle(t, e, "gone", engine.OpDelete, "States.Timeout", `state "CheckReady": task ran longer than 120s`)
+	if st, _ := e.Store.GetStack(ctx, "gone"); st.Status != engine.StackDeleteFailed || st.Lease != nil || st.Reason != `delete failed: state "CheckReady": task ran longer than 120s` {
+		t.Fatalf("our delete: %+v", st)
+	}
+}

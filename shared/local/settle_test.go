@@ -1,0 +1,63 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/secrets"
+	"github.com/aos-project/aos/shared/store/bolt"
+	"github.com/aos-project/aos/statemachine"
+)
+
+// A function that fails ends the operation through the state machine's settle step: the real
+// ASL, run by the embedded runner, with apply-node failing as a store conflict would make it.
+// No cluster is needed: nothing gets applied.
+func TestAFailedFunctionSettlesTheStack(t *testing.T) {
+	dir := t.TempDir()
+	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := &engine.Engine{Store: st, Sealer: sealer}
+	ctx := context.Background()
+	src := "format: aos/v1\nname: s\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+	name, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns := e.Functions()
+	m, err := statemachine.Load(statemachine.StackDefinition, map[string]statemachine.Handler{
+		ResValidate:   adapt(fns[engine.FnValidate]),
+		ResPlan:       adapt(fns[engine.FnPlan]),
+		ResCheckReady: adapt(fns[engine.FnCheckReady]),
+		ResSettle:     adapt(fns[engine.FnSettle]),
+		ResApplyNode: func(context.Context, []byte) ([]byte, error) {
+			return nil, errors.New(`node "a": version conflict: someone else changed it first`)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := m.NewExecution(name + "-create")
+	_, runErr := x.Run(ctx, []byte(`{"stack":"`+name+`","operation":"`+op+`"}`))
+	var se *statemachine.Error
+	if !errors.As(runErr, &se) || se.Name != "errorString" || se.Cause != `node "a": version conflict: someone else changed it first` {
+		t.Fatalf("the execution fails with the function's error: %#v", runErr)
+	}
+	rec, err := st.GetStack(ctx, name)
+	if err != nil || rec.Status != engine.StackCreateFailed || rec.Lease != nil || rec.Reason != `create failed: node "a": version conflict: someone else changed it first` {
+		t.Fatalf("the stack after the failure: %+v %v", rec, err)
+	}
+	// Nothing is left in progress: the next up proceeds.
+	if _, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: src}}}); err != nil || op != engine.OpCreate {
+		t.Fatalf("the next up: %s %v", op, err)
+	}
+}
