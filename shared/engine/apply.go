@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -79,8 +80,8 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		}
 		if live != nil {
 			n.Status, n.AppliedAt, n.Reason, n.Message = NodeWaiting, e.now().UTC(), "Unchanged", ""
-			if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
-				return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+			if first, err := e.record(ctx, n); first != nil || err != nil {
+				return *first, err
 			}
 			e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Unchanged", n.Ref.String()+" is as the template says")
 			return NodeResponse{Node: n.ID, Status: n.Status}, nil
@@ -96,8 +97,8 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		return e.fail(ctx, n, applyReason(err), err.Error(), red)
 	}
 	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash = NodeWaiting, &applied.Ref, e.now().UTC(), "", hash
-	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
-		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+	if first, err := e.record(ctx, n); first != nil || err != nil {
+		return *first, err
 	}
 	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Applied", fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)))
 	return NodeResponse{Node: n.ID, Status: n.Status}, nil
@@ -165,11 +166,28 @@ func (e *Engine) fail(ctx context.Context, n *NodeRecord, reason, msg string, re
 // settle records where a node now stands, with an event.
 func (e *Engine) settle(ctx context.Context, n *NodeRecord, status NodeStatus, reason, msg string) (NodeResponse, error) {
 	n.Status, n.Reason, n.Message = status, reason, msg
-	if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
-		return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
+	if first, err := e.record(ctx, n); first != nil || err != nil {
+		return *first, err
 	}
 	e.event(ctx, n.Stack, n.ID, string(status), reason, msg)
 	return NodeResponse{Node: n.ID, Status: status, Message: msg}, nil
+}
+
+// record writes a node's new state, conditional on the version it was read at. Step
+// Functions and Lambda deliver at least once, so one apply-node call may run twice at once:
+// the second writer loses, and answers with what the first recorded (first), with no event
+// of its own, rather than fail the operation. first is nil when this call's write won.
+func (e *Engine) record(ctx context.Context, n *NodeRecord) (first *NodeResponse, err error) {
+	err = e.Store.PutNode(ctx, n, n.Version)
+	if err == nil {
+		return nil, nil
+	}
+	if errors.Is(err, ErrVersionConflict) {
+		if cur, gerr := e.Store.GetNode(ctx, n.Stack, n.ID); gerr == nil && cur.Status != NodePending {
+			return &NodeResponse{Node: cur.ID, Status: cur.Status, Message: cur.Message}, nil
+		}
+	}
+	return &NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 }
 
 // fingerprint identifies a rendered manifest (JSON encoding sorts map keys).

@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -97,9 +97,17 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 	case ended && ok:
 		st.Status, st.Outputs = StackDeleteComplete, nil
 		if !v.Retained {
-			if err := e.deleteNamespace(ctx, st); err != nil {
+			gone, err := e.deleteNamespace(ctx, st)
+			switch {
+			case err != nil:
 				st.Status, st.Reason = StackDeleteFailed, err.Error()
 				resp.Done, resp.Failure = false, true
+			case !gone:
+				// Still terminating: one more loop turn, not a wait that outlives the call.
+				st.Status, resp.Done, resp.InFlight = StackDeleteInProgress, false, 1
+				if e.MaxWait == 0 {
+					resp.WaitSeconds = 1
+				}
 			}
 		}
 	case ended:
@@ -159,26 +167,52 @@ func (e *Engine) awaitGone(ctx context.Context, st *StackRecord, deleting []*Nod
 	return gone, nil
 }
 
-// deleteNamespace removes the namespace AOS created for the stack, waiting until it is gone.
-// A namespace the stack did not create is left alone.
-func (e *Engine) deleteNamespace(ctx context.Context, st *StackRecord) error {
+// deleteNamespace removes the namespace AOS created for the stack once nothing else lives in
+// it, and reports whether it is gone; a namespace that is still terminating after MaxWait is
+// not gone yet, and the next check looks again. A namespace the stack did not create, or one
+// holding objects the stack did not put there, is left, with an event saying why.
+func (e *Engine) deleteNamespace(ctx context.Context, st *StackRecord) (bool, error) {
 	client, err := e.Kube(ctx, st.Context)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": st.Namespace}}}
 	ref, err := client.Resolve(ctx, ns, "")
 	if err != nil {
-		return err
+		return false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	err = client.Delete(ctx, ref, kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: "(namespace)"})
-	if kube.IsOwnership(err) {
-		return nil
+	live, err := client.Get(ctx, ref)
+	if err != nil || live == nil {
+		return live == nil, err
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("namespace %s is still terminating after 2m: %w", st.Namespace, err)
+	keep := func(why string) (bool, error) {
+		e.event(ctx, st.Name, "", string(StackDeleteInProgress), "NamespaceKept", fmt.Sprintf("namespace %s is left in place: %s", st.Namespace, why))
+		return true, nil
 	}
-	return err
+	if live.GetDeletionTimestamp() == nil {
+		owner := kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: "(namespace)"}
+		if !kube.OwnedBy(live, owner) {
+			return keep("the stack did not create it")
+		}
+		others, err := client.Occupants(ctx, st.Namespace, st.Name, 5)
+		if err != nil {
+			return false, fmt.Errorf("checking what else lives in namespace %s: %w", st.Namespace, err)
+		}
+		if len(others) > 0 {
+			return keep("it holds objects the stack did not create: " + strings.Join(others, ", "))
+		}
+		gone, err := client.StartDelete(ctx, ref, owner)
+		if err != nil || gone {
+			return gone, err
+		}
+	}
+	gone := false
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, e.MaxWait, true, func(context.Context) (bool, error) {
+		gone, err = client.Gone(ctx, ref)
+		return gone, err
+	})
+	if err != nil && (ctx.Err() != nil || !wait.Interrupted(err)) {
+		return false, err
+	}
+	return gone, nil
 }

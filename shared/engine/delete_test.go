@@ -3,10 +3,12 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -126,5 +128,47 @@ func TestDeleteRemovesTheStackNamespace(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().Namespaces().Get(ctx, stack, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("stack namespace after delete: %v", err)
+	}
+}
+
+// A namespace the stack created is deleted only when nothing else lives in it: a ConfigMap
+// another tool put there keeps it, and an event says so.
+func TestDeleteKeepsANamespaceOthersUse(t *testing.T) {
+	t.Parallel()
+	e, _ := newEngine(t, "bolt")
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("shared-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	src := "format: aos/v1\nname: shared\nnodes:\n  cm:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cm}}\n"
+	created, err := e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drive(t, e, stack, created.Ready)
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "foreign"}, Data: map[string]string{"owner": "someone else"}}
+	if _, err := cs.CoreV1().ConfigMaps(stack).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if resp := driveDelete(t, e, stack); !resp.Done || resp.Status != engine.StackDeleteComplete {
+		t.Fatalf("delete: %+v", resp)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "foreign", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the foreign ConfigMap after the delete: %v", err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "cm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the stack's own ConfigMap after the delete: %v", err)
+	}
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, stack, metav1.GetOptions{})
+	if err != nil || ns.DeletionTimestamp != nil {
+		t.Fatalf("the namespace after the delete: %v %v", ns, err)
+	}
+	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	kept := false
+	for _, ev := range evs {
+		kept = kept || ev.Reason == "NamespaceKept" && strings.Contains(ev.Message, "ConfigMap/foreign")
+	}
+	if !kept {
+		t.Fatalf("no event says why the namespace stays: %+v", evs)
 	}
 }

@@ -461,3 +461,78 @@ outputs:
 		t.Fatal("the secret is in the store")
 	}
 }
+
+// barrier holds the first n reads of one node until all n have read it, forcing duplicate
+// apply-node calls to interleave: both read PENDING, both apply, one write loses.
+type barrier struct {
+	engine.Store
+	node string
+	mu   sync.Mutex
+	left int
+	all  chan struct{}
+}
+
+func (b *barrier) GetNode(ctx context.Context, stack, id string) (*engine.NodeRecord, error) {
+	n, err := b.Store.GetNode(ctx, stack, id)
+	if id != b.node {
+		return n, err
+	}
+	b.mu.Lock()
+	if b.left == 0 {
+		b.mu.Unlock()
+		return n, err
+	}
+	b.left--
+	if b.left == 0 {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	<-b.all
+	return n, err
+}
+
+// Step Functions and Lambda deliver at least once: two apply-node calls for one node at the
+// same moment make one object and one event, and neither fails the operation.
+func TestDuplicateApplyNodeIsOneApply(t *testing.T) {
+	t.Parallel()
+	e, _ := newEngine(t, "bolt")
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("dup-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	src := "format: aos/v1\nname: dup\nnodes:\n  cm:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cm}}\n"
+	created, err := e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil || len(created.Ready) != 1 {
+		t.Fatalf("create: %+v %v", created, err)
+	}
+	e.Store = &barrier{Store: e.Store, node: "cm", left: 2, all: make(chan struct{})}
+	var wg sync.WaitGroup
+	resps := make([]engine.NodeResponse, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resps[i], errs[i] = e.ApplyNode(ctx, engine.NodeRequest{Stack: stack, Node: "cm"})
+		}()
+	}
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil || resps[i].Status != engine.NodeWaiting {
+			t.Fatalf("call %d: %+v %v", i, resps[i], errs[i])
+		}
+	}
+	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	applied := 0
+	for _, ev := range evs {
+		if ev.Node == "cm" && ev.Status == "WAITING" {
+			applied++
+		}
+	}
+	if applied != 1 {
+		t.Fatalf("%d apply events for one node: %+v", applied, evs)
+	}
+	if resp, _ := drive(t, e, stack, nil); !resp.Done {
+		t.Fatalf("the stack after a duplicate apply: %+v", resp)
+	}
+}

@@ -147,6 +147,9 @@ func (c *Client) Resolve(ctx context.Context, obj *unstructured.Unstructured, de
 }
 
 // ownerOf describes who owns an existing object, or "" when it is o's.
+// OwnedBy reports whether AOS applied obj for o.
+func OwnedBy(obj *unstructured.Unstructured, o Owner) bool { return ownerOf(obj, o) == "" }
+
 func ownerOf(existing *unstructured.Unstructured, o Owner) string {
 	if existing.GetLabels()[LabelManagedBy] != ManagedByValue {
 		managers := map[string]bool{}
