@@ -5,12 +5,13 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -172,6 +173,7 @@ func asError(err error) *Error {
 	var tooBig *http.MaxBytesError
 	var state *engine.StateError
 	var input *engine.InputError
+	var reused *engine.KeyReuseError
 	switch {
 	case errors.As(err, &input):
 		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: err.Error()}
@@ -181,6 +183,8 @@ func asError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_template", Message: fmt.Sprintf("the template or its inputs have %d problem(s)", len(inv.Problems)), Details: inv.Problems}
 	case errors.As(err, &tooBig):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("the request body is over %d bytes", tooBig.Limit)}
+	case errors.As(err, &reused):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "key_reused", Message: err.Error()}
 	case errors.Is(err, engine.ErrBusy), errors.Is(err, engine.ErrVersionConflict):
 		return &Error{Status: http.StatusConflict, Code: "busy", Message: err.Error()}
 	case errors.As(err, &state):
@@ -290,30 +294,40 @@ type Operation struct {
 	Repeated  bool               `json:"repeated,omitempty"` // the Idempotency-Key named an earlier request
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
-
-// executionName is the operation's id and its Step Functions execution name: the
-// Idempotency-Key when there is one, else stack, operation and revision, which no other
-// operation of the stack shares (revisions keep counting across delete and re-create).
-// Step Functions refuses a second execution of a name, so a retried start runs once.
-func executionName(stack, op string, revision int, key string) string {
-	n := fmt.Sprintf("%s-%s-r%d", stack, op, revision)
+// executionName is the operation's id and its Step Functions execution name, unique per
+// attempt: AWS keeps a closed execution's name taken for 90 days, so a name used twice
+// would start nothing the second time. Without an Idempotency-Key it is stack, operation,
+// revision and the stack record's version after the operation was recorded (a retried delete
+// of the same revision gets a new one); with a key, stack, operation and a digest of the key,
+// so that a retry of the same request names the same execution and keys never collide across
+// stacks.
+func executionName(st *engine.StackRecord, op, key string) string {
+	suffix := fmt.Sprintf("-%s-r%d-v%d", op, st.Revision, st.Version)
 	if key != "" {
-		n = unsafeName.ReplaceAllString(key, "-")
+		sum := sha256.Sum256([]byte(key))
+		suffix = fmt.Sprintf("-%s-k%s", op, hex.EncodeToString(sum[:8]))
 	}
-	return n[:min(len(n), 80)]
+	return st.Name[:min(len(st.Name), 80-len(suffix))] + suffix
 }
 
-func (s *Server) started(w http.ResponseWriter, r *http.Request, stack string, repeated bool) error {
-	st, err := s.Engine.Store.GetStack(r.Context(), stack)
-	if err != nil {
-		return err
-	}
-	op := Operation{ID: executionName(st.Name, st.Operation, st.Revision, r.Header.Get("Idempotency-Key")), Stack: st.Name, Operation: st.Operation,
-		Revision: st.Revision, Status: st.Status, Repeated: repeated}
+func (s *Server) started(w http.ResponseWriter, st *engine.StackRecord, op, name string, repeated bool) {
 	w.Header().Set("Location", "/v1/stacks/"+st.Name)
-	writeJSON(w, http.StatusAccepted, op)
-	return nil
+	writeJSON(w, http.StatusAccepted, Operation{ID: name, Stack: st.Name, Operation: op, Revision: st.Revision, Status: st.Status, Repeated: repeated})
+}
+
+// start starts a recorded operation. When the start fails the operation is settled as
+// failed, so that no stack waits in progress for an execution that never began.
+func (s *Server) start(ctx context.Context, st *engine.StackRecord, req engine.OpRequest, name string) error {
+	err := s.Runner.Start(context.WithoutCancel(ctx), req, name)
+	if err == nil {
+		return nil
+	}
+	var sr engine.SettleRequest
+	sr.Stack, sr.Operation, sr.Error.Error, sr.Error.Cause = st.Name, req.Operation, "StartFailed", "the operation could not be started: "+err.Error()
+	if _, serr := s.Engine.Settle(context.WithoutCancel(ctx), sr); serr != nil {
+		s.Log.Error().Err(serr).Str("stack", st.Name).Msg("settling an operation that did not start")
+	}
+	return fmt.Errorf("starting %s of stack %q: %w", req.Operation, st.Name, err)
 }
 
 // submit records a create or update and starts it.
@@ -327,20 +341,30 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b StackBody) err
 	}
 	name, op, err := s.Engine.Submit(r.Context(), b.create(key))
 	var rep *engine.RepeatedError
-	if errors.As(err, &rep) {
-		return s.started(w, r, rep.Stack, true)
-	}
-	if err != nil {
+	repeated := errors.As(err, &rep)
+	if err != nil && !repeated {
 		return err
 	}
 	st, err := s.Engine.Store.GetStack(r.Context(), name)
 	if err != nil {
 		return err
 	}
-	if err := s.Runner.Start(context.WithoutCancel(r.Context()), engine.OpRequest{Stack: name, Operation: op, OnFailure: b.OnFailure}, executionName(st.Name, op, st.Revision, key)); err != nil {
-		return fmt.Errorf("starting %s of stack %q: %w", op, name, err)
+	id := executionName(st, op, key)
+	if err := s.startOnce(r.Context(), st, engine.OpRequest{Stack: name, Operation: op, OnFailure: b.OnFailure}, id, repeated); err != nil {
+		return err
 	}
-	return s.started(w, r, name, false)
+	s.started(w, st, op, id, repeated)
+	return nil
+}
+
+// startOnce starts an operation just recorded. A repeated request starts it again under the
+// same name while it is in progress (a no-op if the first request started it); once it has
+// ended, the first request's outcome is the answer and nothing starts.
+func (s *Server) startOnce(ctx context.Context, st *engine.StackRecord, req engine.OpRequest, name string, repeated bool) error {
+	if repeated && !st.Status.InProgress() {
+		return nil
+	}
+	return s.start(ctx, st, req, name)
 }
 
 func (s *Server) createStack(w http.ResponseWriter, r *http.Request) error {
@@ -381,25 +405,28 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request, op string) erro
 	if err != nil {
 		return err
 	}
-	if err := engine.Settled(st); err != nil {
-		return err
-	}
 	if st.Status == engine.StackDeleteComplete {
 		return &Error{Status: http.StatusConflict, Code: "conflict", Message: fmt.Sprintf("stack %q is deleted", st.Name)}
 	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		return badRequest("Idempotency-Key is over 200 characters")
+	}
 	// Recorded before the answer, so the client's next GET shows the operation under way.
-	if err := s.Engine.Begin(r.Context(), st.Name, op); err != nil {
+	err = s.Engine.Begin(r.Context(), st.Name, op, key)
+	var rep *engine.RepeatedError
+	repeated := errors.As(err, &rep)
+	if err != nil && !repeated {
 		return err
 	}
-	id := executionName(st.Name, op, st.Revision, r.Header.Get("Idempotency-Key"))
-	if err := s.Runner.Start(context.WithoutCancel(r.Context()), engine.OpRequest{Stack: st.Name, Operation: op, OnFailure: "keep"}, id); err != nil {
+	if st, err = s.Engine.Store.GetStack(r.Context(), st.Name); err != nil {
 		return err
 	}
-	after, err := s.Engine.Store.GetStack(r.Context(), st.Name)
-	if err != nil {
+	id := executionName(st, op, key)
+	if err := s.startOnce(r.Context(), st, engine.OpRequest{Stack: st.Name, Operation: op, OnFailure: "keep"}, id, repeated); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, Operation{ID: id, Stack: st.Name, Operation: op, Revision: after.Revision, Status: after.Status})
+	s.started(w, st, op, id, repeated)
 	return nil
 }
 

@@ -27,9 +27,20 @@ type BatchRequest struct {
 
 // BatchInput is the batch state machine's input: names only.
 type BatchInput struct {
-	Batch       string      `json:"batch"`
+	Batch string `json:"batch"`
+	// Execution names the batch's execution, unique per attempt: a prefix used again after
+	// its earlier batch was deleted gets a new one (AWS keeps a closed name taken).
+	Execution   string      `json:"execution,omitempty"`
 	Concurrency int         `json:"concurrency"`
 	Items       []OpRequest `json:"items"`
+}
+
+// ExecutionName is the batch's execution name: the one SubmitBatch chose, else batch-<id>.
+func (in *BatchInput) ExecutionName() string {
+	if in.Execution != "" {
+		return in.Execution
+	}
+	return "batch-" + in.Batch
 }
 
 // SubmitBatch validates the request once, records every instance (queued: its first event
@@ -72,6 +83,12 @@ func (e *Engine) SubmitBatch(ctx context.Context, req BatchRequest) (*BatchInput
 		}
 		in.Items = append(in.Items, OpRequest{Stack: name, Operation: op, OnFailure: "keep"})
 	}
+	// Instances' revisions keep counting across delete and create again.
+	st, err := e.Store.GetStack(ctx, in.Items[0].Stack)
+	if err != nil {
+		return nil, err
+	}
+	in.Execution = fmt.Sprintf("batch-%s-r%d", req.Prefix, st.Revision)
 	return in, nil
 }
 

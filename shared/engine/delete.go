@@ -15,7 +15,11 @@ import (
 // startDelete records op (delete, or the first phase of rebuild) as the stack's operation,
 // so a resumed run knows what it was doing.
 func (e *Engine) startDelete(ctx context.Context, stack, op string) (CheckResponse, error) {
-	if err := e.beginDelete(ctx, stack, op); err != nil {
+	st, err := e.Store.GetStack(ctx, stack)
+	if err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: %w", stack, err)
+	}
+	if err := e.beginDelete(ctx, st, op); err != nil {
 		return CheckResponse{}, err
 	}
 	return e.CheckReady(ctx, CheckRequest{Stack: stack})
@@ -24,15 +28,13 @@ func (e *Engine) startDelete(ctx context.Context, stack, op string) (CheckRespon
 // beginDelete is the store side of starting a delete: nodes back to PENDING, the stack
 // DELETE_IN_PROGRESS under this runner's lease. It touches no cluster, so the API can record
 // an accepted delete before it answers.
-func (e *Engine) beginDelete(ctx context.Context, stack, op string) error {
-	st, err := e.Store.GetStack(ctx, stack)
-	if err != nil {
-		return fmt.Errorf("stack %q: %w", stack, err)
-	}
+func (e *Engine) beginDelete(ctx context.Context, st *StackRecord, op string) error {
 	if st.Status == StackDeleteComplete {
 		return &StateError{fmt.Sprintf("stack %q is already deleted", st.Name)}
 	}
-	if st.Status.InProgress() && e.heldElsewhere(st) {
+	if e.leaseLive(st) && st.Status != StackDeleteInProgress || e.heldElsewhere(st) {
+		// A delete never breaks into a running create, update or rollback (a scheduled
+		// rebuild firing during an update, on AWS as in aos serve).
 		return busyError(st)
 	}
 	nodes, err := e.Store.ListNodes(ctx, st.Name)

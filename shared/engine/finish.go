@@ -74,16 +74,26 @@ func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, 
 
 // Begin records that an operation on an existing stack (delete, rebuild, rollback) has been
 // accepted, before the state machine runs it: the stack is IN_PROGRESS at once, under this
-// runner's lease, and the plan step continues from there. Nothing touches a cluster.
-func (e *Engine) Begin(ctx context.Context, stack, op string) error {
+// runner's lease, and the plan step continues from there. Nothing touches a cluster. A key
+// (the request's Idempotency-Key) that started this very operation already answers with a
+// RepeatedError and changes nothing.
+func (e *Engine) Begin(ctx context.Context, stack, op, key string) error {
+	st, err := e.Store.GetStack(ctx, stack)
+	if err != nil {
+		return fmt.Errorf("stack %q: %w", stack, err)
+	}
+	// These requests carry no body: the operation is the whole request.
+	if err := e.repeated(st, op, key, op); err != nil {
+		return err
+	}
+	if e.leaseLive(st) {
+		return busyError(st)
+	}
+	e.remember(st, op, key, op)
 	switch op {
 	case OpDelete, OpRebuild:
-		return e.beginDelete(ctx, stack, op)
+		return e.beginDelete(ctx, st, op)
 	case OpRollback:
-		st, err := e.Store.GetStack(ctx, stack)
-		if err != nil {
-			return fmt.Errorf("stack %q: %w", stack, err)
-		}
 		return e.startRollback(ctx, st)
 	}
 	return fmt.Errorf("operation %q cannot be begun ahead of its run", op)

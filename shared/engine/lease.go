@@ -50,6 +50,13 @@ func (e *Engine) heldElsewhere(st *StackRecord) bool {
 	return st.Lease != nil && st.Lease.Holder != e.holder() && e.now().Before(st.Lease.Until) && !holderGone(st.Lease.Holder)
 }
 
+// leaseLive reports whether an operation holds the stack now, whoever runs it: a live lease
+// whose holder has not died. A second operation may not begin then, even from the same
+// holder (on AWS every execution runs as one).
+func (e *Engine) leaseLive(st *StackRecord) bool {
+	return st.Status.InProgress() && st.Lease != nil && e.now().Before(st.Lease.Until) && !holderGone(st.Lease.Holder)
+}
+
 // holderGone reports whether a host:pid holder is a process on this host that has exited,
 // so its lease need not be waited out.
 func holderGone(holder string) bool {

@@ -34,8 +34,12 @@ type StackRecord struct {
 	// Index is the stack's index in its batch (${stack.index}); Batch names the batch.
 	Index int    `json:"index,omitempty"`
 	Batch string `json:"batch,omitempty"`
-	// RequestKey is the idempotency key of the request that started the last operation.
-	RequestKey string `json:"requestKey,omitempty"`
+	// RequestKey is the idempotency key of the request that started the last operation,
+	// scoped by its kind ("submit:KEY", "delete:KEY", …); RequestHash fingerprints that
+	// request, and RequestAt says when it came (keys expire after KeyTTL).
+	RequestKey  string    `json:"requestKey,omitempty"`
+	RequestHash string    `json:"requestHash,omitempty"`
+	RequestAt   time.Time `json:"requestAt,omitzero"`
 	// Schedule rebuilds the stack periodically (aos serve, or EventBridge Scheduler on AWS).
 	Schedule *Schedule `json:"schedule,omitempty"`
 	// Version increases with every write; writes are conditional on it.

@@ -58,8 +58,11 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 			inputs[name] = v
 		}
 	}
-	if cur != nil && req.IdempotencyKey != "" && cur.RequestKey == req.IdempotencyKey {
-		return cur.Name, cur.Operation, &RepeatedError{Stack: cur.Name, Operation: cur.Operation, Revision: cur.Revision}
+	hash := requestHash(req)
+	if cur != nil {
+		if err := e.repeated(cur, "submit", req.IdempotencyKey, hash); err != nil {
+			return cur.Name, cur.Operation, err
+		}
 	}
 	kind, err := submission(cur, req.Namespace)
 	if err != nil {
@@ -77,7 +80,7 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 		cur.File, cur.Template, cur.Inputs, cur.Sealed = req.file(), req.Template, inputs, sealed
 		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt, cur.Lease = status, op, "", e.now().UTC(), e.newLease()
 		cur.Revision++
-		cur.RequestKey = req.IdempotencyKey
+		e.remember(cur, "submit", req.IdempotencyKey, hash)
 		if err := e.recordRevision(ctx, cur, note); err != nil {
 			return "", "", err
 		}
@@ -93,8 +96,9 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 	rec := &StackRecord{
 		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
 		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: 1, Lease: e.newLease(),
-		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(), RequestKey: req.IdempotencyKey, Index: req.Index, Batch: req.Batch,
+		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(), Index: req.Index, Batch: req.Batch,
 	}
+	e.remember(rec, "submit", req.IdempotencyKey, hash)
 	if kind == submitAfterDelete {
 		// A deleted stack's name is free again; its event log and revisions continue, and a
 		// stack rebuilt on a schedule keeps it.

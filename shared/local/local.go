@@ -122,7 +122,7 @@ func RunBatch(ctx context.Context, e *engine.Engine, in *engine.BatchInput) (*Ba
 	if err != nil {
 		return nil, err
 	}
-	x := m.NewExecution(BatchExecution(in))
+	x := m.NewExecution(in.ExecutionName())
 	out, runErr := x.Run(ctx, input)
 	res := &BatchResult{Transitions: x.Transitions(), Err: runErr}
 	var doc struct {

@@ -21,8 +21,10 @@ type Runner struct {
 	Stack func(ctx context.Context, name string, op engine.OpRequest) error
 	Batch func(ctx context.Context, name string, in *engine.BatchInput) error
 
-	ctx context.Context
-	wg  sync.WaitGroup
+	ctx   context.Context
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	names map[string]bool // every execution name started, as Step Functions keeps them
 }
 
 // NewRunner runs operations until ctx ends (an interrupted operation can be resumed).
@@ -30,8 +32,27 @@ func NewRunner(ctx context.Context, e *engine.Engine, log zerolog.Logger) *Runne
 	return &Runner{Engine: e, Log: log, ctx: ctx}
 }
 
-// Start implements api.Runner: op runs in the background as execution name.
+// first reports whether no execution of this name was started before, and takes the name.
+// A name runs once, as on AWS: a repeated request's start is a no-op.
+func (r *Runner) first(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.names[name] {
+		return false
+	}
+	if r.names == nil {
+		r.names = map[string]bool{}
+	}
+	r.names[name] = true
+	return true
+}
+
+// Start implements api.Runner: op runs in the background as execution name, unless an
+// execution of that name was started already.
 func (r *Runner) Start(_ context.Context, op engine.OpRequest, name string) error {
+	if !r.first(name) {
+		return nil
+	}
 	run := r.Stack
 	if run == nil {
 		run = func(ctx context.Context, name string, op engine.OpRequest) error {
@@ -61,15 +82,15 @@ func (r *Runner) StartBatch(_ context.Context, in *engine.BatchInput) error {
 			return res.Err
 		}
 	}
-	name := BatchExecution(in)
+	name := in.ExecutionName()
+	if !r.first(name) {
+		return nil
+	}
 	r.background(func() error { return run(r.context(), name, in) }, func(ev *zerolog.Event) {
 		ev.Str("execution", name).Str("batch", in.Batch).Int("count", len(in.Items))
 	}, "batch finished")
 	return nil
 }
-
-// BatchExecution names a batch's execution.
-func BatchExecution(in *engine.BatchInput) string { return "batch-" + in.Batch }
 
 func (r *Runner) context() context.Context {
 	if r.ctx == nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -194,11 +195,12 @@ func TestAPILifecycle(t *testing.T) {
 	}
 
 	// Create, with an Idempotency-Key the retry repeats.
-	var op struct {
+	type operation struct {
 		OperationID, Stack, Operation, Status string
 		Revision                              int
 		Repeated                              bool
 	}
+	var op operation
 	body := map[string]any{"template": app, "stack": stack, "params": map[string]any{"message": "one", "delay": "2s"}}
 	code, h := c.do("POST", "/v1/stacks", body, &op, "Idempotency-Key", "create-"+stack)
 	if code != 202 || h.Get("Location") != "/v1/stacks/"+stack || op.Operation != "create" || op.Revision != 1 {
@@ -316,8 +318,11 @@ func TestAPILifecycle(t *testing.T) {
 	for _, n := range []string{stack, copyName} {
 		// Accepted means under way: the answer already says DELETE_IN_PROGRESS, and its id
 		// is the execution's name.
+		// The name is unique per attempt: revision, and the stack record's version after
+		// the delete was recorded.
+		op = operation{}
 		if code, _ := c.do("DELETE", "/v1/stacks/"+n, nil, &op); code != 202 || op.Operation != "delete" ||
-			op.Status != "DELETE_IN_PROGRESS" || op.OperationID != fmt.Sprintf("%s-delete-r%d", n, op.Revision) {
+			op.Status != "DELETE_IN_PROGRESS" || !regexp.MustCompile(fmt.Sprintf(`^%s-delete-r%d-v[0-9]+$`, n, op.Revision)).MatchString(op.OperationID) {
 			t.Fatalf("delete %s: %d %+v", n, code, op)
 		}
 		if s := c.wait(n); s.Stack.Status != "DELETE_COMPLETE" {

@@ -35,7 +35,7 @@ func (r *Runner) Start(ctx context.Context, op engine.OpRequest, name string) er
 
 // StartBatch implements api.Runner.
 func (r *Runner) StartBatch(ctx context.Context, in *engine.BatchInput) error {
-	return r.start(ctx, r.BatchMachine, "batch-"+in.Batch, in)
+	return r.start(ctx, r.BatchMachine, in.ExecutionName(), in)
 }
 
 func (r *Runner) start(ctx context.Context, machine, name string, input any) error {

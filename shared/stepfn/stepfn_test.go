@@ -47,18 +47,45 @@ func TestStartRequests(t *testing.T) {
 	}
 }
 
-// recorder is a Step Functions client that records StartExecution calls.
-type recorder struct {
-	mu  sync.Mutex
-	got []runnertest.Execution
+// stepFunctions is a fake of StartExecution as AWS documents it for standard workflows
+// (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html):
+// an execution name is unique per state machine for 90 days, running or closed; starting a
+// name again with the same input while it runs succeeds and returns the same execution;
+// with another input, or once it has closed, the call fails with ExecutionAlreadyExists.
+type stepFunctions struct {
+	mu   sync.Mutex
+	runs []runnertest.Execution
+	open map[string]bool // by machine/name: still running
 }
 
-func (r *recorder) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (f *stepFunctions) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	machine := map[string]string{stackARN: runnertest.StackMachine, batchARN: runnertest.BatchMachine}[aws.ToString(in.StateMachineArn)]
-	r.got = append(r.got, runnertest.Execution{Machine: machine, Name: aws.ToString(in.Name), Input: json.RawMessage(aws.ToString(in.Input))})
-	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:aws:states:eu-west-1:1:execution:" + aws.ToString(in.Name))}, nil
+	name, input := aws.ToString(in.Name), aws.ToString(in.Input)
+	arn := aws.String("arn:aws:states:eu-west-1:1:execution:" + machine + ":" + name)
+	for _, x := range f.runs {
+		if x.Machine != machine || x.Name != name {
+			continue
+		}
+		if f.open[machine+"/"+name] && string(x.Input) == input {
+			return &sfn.StartExecutionOutput{ExecutionArn: arn}, nil
+		}
+		return nil, &types.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists: '" + *arn + "'")}
+	}
+	f.runs = append(f.runs, runnertest.Execution{Machine: machine, Name: name, Input: json.RawMessage(input)})
+	if f.open == nil {
+		f.open = map[string]bool{}
+	}
+	f.open[machine+"/"+name] = true
+	return &sfn.StartExecutionOutput{ExecutionArn: arn}, nil
+}
+
+// close ends every execution, as if each had run to its end.
+func (f *stepFunctions) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.open = nil
 }
 
 const (
@@ -68,15 +95,15 @@ const (
 
 func TestRunnerConformance(t *testing.T) {
 	runnertest.Run(t, func(t *testing.T) runnertest.Harness {
-		rec := &recorder{}
+		f := &stepFunctions{}
 		return runnertest.Harness{
-			Runner: &Runner{Client: rec, StackMachine: stackARN, BatchMachine: batchARN},
+			Runner: &Runner{Client: f, StackMachine: stackARN, BatchMachine: batchARN},
 			Started: func() []runnertest.Execution {
-				rec.mu.Lock()
-				defer rec.mu.Unlock()
-				return append([]runnertest.Execution(nil), rec.got...)
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				return append([]runnertest.Execution(nil), f.runs...)
 			},
-			Release: func() {},
+			Release: f.close,
 		}
 	})
 }

@@ -71,6 +71,16 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			t.Fatalf("executions %v, want %v", names, want)
 		}
 	})
+	t.Run("a name runs once: starting it again is not an error and starts nothing", func(t *testing.T) {
+		h := newHarness(t)
+		defer h.Release()
+		op := engine.OpRequest{Stack: "shop", Operation: engine.OpDelete, OnFailure: "keep"}
+		for range 3 {
+			returns(t, func() error { return h.Runner.Start(context.Background(), op, "shop-delete-r2-v9") })
+		}
+		time.Sleep(50 * time.Millisecond) // a second execution would have shown by now
+		wait(t, h, 1)
+	})
 	t.Run("StartBatch runs the batch machine on the batch, as batch-<id>", func(t *testing.T) {
 		h := newHarness(t)
 		defer h.Release()
