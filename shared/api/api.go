@@ -412,6 +412,7 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request, op string) erro
 	if len(key) > 200 {
 		return badRequest("Idempotency-Key is over 200 characters")
 	}
+	scheduled := st.Schedule != nil
 	// Recorded before the answer, so the client's next GET shows the operation under way.
 	err = s.Engine.Begin(r.Context(), st.Name, op, key)
 	var rep *engine.RepeatedError
@@ -425,6 +426,12 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request, op string) erro
 	id := executionName(st, op, key)
 	if err := s.startOnce(r.Context(), st, engine.OpRequest{Stack: st.Name, Operation: op, OnFailure: "keep"}, id, repeated); err != nil {
 		return err
+	}
+	if op == engine.OpDelete && scheduled && s.Scheduler != nil {
+		// The delete dropped the schedule from the stack record; drop where it fires too.
+		if err := s.Scheduler.SetSchedule(context.WithoutCancel(r.Context()), st.Name, nil); err != nil {
+			s.Log.Error().Err(err).Str("stack", st.Name).Msg("removing the schedule of a deleted stack")
+		}
 	}
 	s.started(w, st, op, id, repeated)
 	return nil

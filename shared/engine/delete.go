@@ -51,6 +51,11 @@ func (e *Engine) beginDelete(ctx context.Context, st *StackRecord, op string) er
 		}
 	}
 	st.Status, st.Operation, st.Reason, st.UpdatedAt, st.Lease = StackDeleteInProgress, op, "", e.now().UTC(), e.newLease()
+	if op == OpDelete {
+		// A deleted stack's schedule goes with it; a new stack of the same name starts with
+		// none. A rebuild keeps it for the stack it creates again.
+		st.Schedule = nil
+	}
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}

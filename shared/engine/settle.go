@@ -46,7 +46,18 @@ func (e *Engine) Settle(ctx context.Context, req SettleRequest) (SettleResponse,
 		msg = req.Error.Error
 	}
 	resp := SettleResponse{Status: st.Status, Cause: msg}
-	if !st.Status.InProgress() || req.Error.Error == "BusyError" || e.heldElsewhere(st) {
+	if req.Error.Error == "BusyError" {
+		// Another operation holds the stack: this one never began. On AWS that is how a
+		// scheduled rebuild that fires during an update ends (API requests are refused
+		// before they start anything).
+		reason := "OperationSkipped"
+		if req.Operation == OpRebuild {
+			reason = "ScheduledRebuildSkipped"
+		}
+		e.event(ctx, st.Name, "", string(st.Status), reason, fmt.Sprintf("%s not started: %s", req.Operation, msg))
+		return resp, nil
+	}
+	if !st.Status.InProgress() || e.heldElsewhere(st) {
 		return resp, nil
 	}
 	st.Status = st.Status.Outcome(false)

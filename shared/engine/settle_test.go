@@ -104,3 +104,50 @@ func TestSettleLeavesAStackTheCallNeverTook(t *testing.T) {
 		t.Fatalf("our delete: %+v", st)
 	}
 }
+
+// A run refused as busy (on AWS, a scheduled rebuild firing during an update) leaves the
+// stack alone and says so in its events.
+func TestSettleRecordsASkippedScheduledRebuild(t *testing.T) {
+	e := settleEngine(t)
+	ctx := context.Background()
+	held := &engine.Lease{Holder: "me", Until: time.Date(2026, 12, 1, 0, 2, 0, 0, time.UTC)}
+	putStack(t, e, &engine.StackRecord{Name: "web", Namespace: "web", Status: engine.StackUpdateInProgress, Operation: engine.OpUpdate, Lease: held,
+		Schedule: &engine.Schedule{Cron: "@every 1s"}})
+	settle(t, e, "web", engine.OpRebuild, "BusyError", `stack "web" is busy: update_in_progress started at 2026-12-01T00:00:00Z by me`)
+	st, _ := e.Store.GetStack(ctx, "web")
+	evs, _ := e.Store.ListEvents(ctx, "web", 0)
+	if st.Status != engine.StackUpdateInProgress || st.Lease == nil || len(evs) != 1 || evs[0].Reason != "ScheduledRebuildSkipped" || !strings.Contains(evs[0].Message, "rebuild not started: stack \"web\" is busy") {
+		t.Fatalf("stack %s, events %+v", st.Status, evs)
+	}
+}
+
+// A deleted stack's schedule goes with it: a new stack of the same name does not inherit it.
+// A rebuild's delete keeps it for the stack it creates again.
+func TestDeleteDropsTheSchedule(t *testing.T) {
+	e := settleEngine(t)
+	ctx := context.Background()
+	for _, op := range []string{engine.OpDelete, engine.OpRebuild} {
+		name := "s-" + op
+		putStack(t, e, &engine.StackRecord{Name: name, Namespace: name, Status: engine.StackCreateComplete, Schedule: &engine.Schedule{Cron: "0 3 * * *"}})
+		if err := e.Begin(ctx, name, op, ""); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := e.Store.GetStack(ctx, name)
+		if (st.Schedule == nil) != (op == engine.OpDelete) || st.Status != engine.StackDeleteInProgress {
+			t.Fatalf("%s: schedule %v, status %s", op, st.Schedule, st.Status)
+		}
+	}
+	// The next stack of the deleted one's name starts with no schedule.
+	st, _ := e.Store.GetStack(ctx, "s-delete")
+	st.Status, st.Lease = engine.StackDeleteComplete, nil
+	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
+		t.Fatal(err)
+	}
+	src := "format: aos/v1\nname: x\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+	if _, _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: "s-delete", TemplateRequest: engine.TemplateRequest{Template: src}}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.Store.GetStack(ctx, "s-delete"); st.Schedule != nil {
+		t.Fatalf("the new stack inherited the deleted one's schedule: %+v", st.Schedule)
+	}
+}
