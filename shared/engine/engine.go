@@ -53,7 +53,7 @@ func (e *Engine) Functions() map[string]any {
 		FnPlan:       e.PlanStack,
 		FnApplyNode:  e.ApplyNode,
 		FnCheckReady: e.CheckReady,
-		FnSettle:     e.Settle,
+		FnSettle:     e.SettleEvent,
 	}
 }
 

@@ -94,3 +94,74 @@ func causeMessage(cause string) string {
 	}
 	return cause
 }
+
+// executionStatus is the detail of Step Functions' "Step Functions Execution Status Change"
+// event on EventBridge, as AWS documents it
+// (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html). input is the
+// execution's input as a JSON string, left out when it is too large (inputDetails.included).
+type executionStatus struct {
+	ExecutionArn string `json:"executionArn"`
+	Name         string `json:"name"`
+	Status       string `json:"status"`
+	Input        string `json:"input"`
+	InputDetails struct {
+		Included *bool `json:"included"`
+	} `json:"inputDetails"`
+	Error string `json:"error"`
+	Cause string `json:"cause"`
+}
+
+// SettleEvent is the settle function's handler: the state machine's own Settle step, or an
+// EventBridge event saying an execution of the stack state machine ended FAILED, TIMED_OUT or
+// ABORTED, which is how a failure no Catch can take (States.Runtime,
+// States.DataLimitExceeded, the execution's own timeout, an abort) still settles its stack.
+func (e *Engine) SettleEvent(ctx context.Context, raw json.RawMessage) (SettleResponse, error) {
+	var probe struct {
+		DetailType string          `json:"detail-type"`
+		Detail     json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return SettleResponse{}, fmt.Errorf("settle: %w", err)
+	}
+	if probe.DetailType == "" {
+		var req SettleRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return SettleResponse{}, fmt.Errorf("settle: %w", err)
+		}
+		return e.Settle(ctx, req)
+	}
+	if probe.DetailType != "Step Functions Execution Status Change" {
+		return SettleResponse{}, fmt.Errorf("settle: unexpected event %q", probe.DetailType)
+	}
+	var d executionStatus
+	if err := json.Unmarshal(probe.Detail, &d); err != nil {
+		return SettleResponse{}, fmt.Errorf("settle: event detail: %w", err)
+	}
+	var op OpRequest
+	if d.InputDetails.Included != nil && !*d.InputDetails.Included || json.Unmarshal([]byte(d.Input), &op) != nil || op.Stack == "" {
+		return SettleResponse{}, fmt.Errorf("settle: execution %s ended %s, but its input does not name a stack (over the event's size limit?): `aos status` and `aos resume` act on the stack by name", d.ExecutionArn, d.Status)
+	}
+	name, cause := d.Error, d.Cause
+	switch d.Status {
+	case "FAILED":
+	case "TIMED_OUT":
+		name, cause = "States.Timeout", "the execution ran longer than the state machine's TimeoutSeconds"
+	case "ABORTED":
+		name, cause = "ExecutionAborted", "the execution was stopped from outside (StopExecution)"
+	default:
+		return SettleResponse{}, nil // running or succeeded: nothing to settle
+	}
+	return e.SettleEnded(ctx, op, name, cause)
+}
+
+// SettleEnded settles the stack of an execution that ended without settling it. A stack its
+// Settle step already settled, or one another operation holds (the execution was refused as
+// busy), is left as it is.
+func (e *Engine) SettleEnded(ctx context.Context, op OpRequest, errName, cause string) (SettleResponse, error) {
+	if errName == "BusyError" {
+		return SettleResponse{Cause: causeMessage(cause)}, nil
+	}
+	var req SettleRequest
+	req.Stack, req.Operation, req.Error.Error, req.Error.Cause = op.Stack, op.Operation, errName, cause
+	return e.Settle(ctx, req)
+}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,5 +150,66 @@ func TestDeleteDropsTheSchedule(t *testing.T) {
 	}
 	if st, _ := e.Store.GetStack(ctx, "s-delete"); st.Schedule != nil {
 		t.Fatalf("the new stack inherited the deleted one's schedule: %+v", st.Schedule)
+	}
+}
+
+// statusChange is an EventBridge "Step Functions Execution Status Change" event, with the
+// fields AWS documents (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html).
+func statusChange(status, input, errName, cause string, included bool) []byte {
+	detail := map[string]any{
+		"executionArn":    "arn:aws:states:eu-west-1:123456789012:execution:aos-stack:web-update-r2-v7",
+		"stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:aos-stack",
+		"name":            "web-update-r2-v7", "status": status,
+		"startDate": 1764547200000, "stopDate": 1764547260000,
+		"input": input, "inputDetails": map[string]any{"included": included},
+		"output": nil, "outputDetails": nil, "error": errName, "cause": cause,
+	}
+	b, _ := json.Marshal(map[string]any{
+		"version": "0", "id": "315c1398-40ff-a850-213b-158f73e60175", "detail-type": "Step Functions Execution Status Change",
+		"source": "aws.states", "account": "123456789012", "time": "2026-12-01T00:01:00Z", "region": "eu-west-1",
+		"resources": []string{"arn:aws:states:eu-west-1:123456789012:execution:aos-stack:web-update-r2-v7"}, "detail": detail,
+	})
+	return b
+}
+
+// An execution that ended in a way no Catch takes settles its stack through the EventBridge
+// rule; one its Settle step settled already, or one that succeeded, changes nothing.
+func TestSettleFromAnExecutionStatusChange(t *testing.T) {
+	e := settleEngine(t)
+	ctx := context.Background()
+	held := &engine.Lease{Holder: "me", Until: time.Date(2026, 12, 1, 0, 2, 0, 0, time.UTC)}
+	input := `{"stack":"web","operation":"update"}`
+	cases := []struct {
+		status, errName, cause string
+		want                   engine.StackStatus
+		reason                 string
+	}{
+		{"ABORTED", "", "", engine.StackUpdateFailed, "update failed: the execution was stopped from outside (StopExecution)"},
+		{"TIMED_OUT", "", "", engine.StackUpdateFailed, "update failed: the execution ran longer than the state machine's TimeoutSeconds"},
+		{"FAILED", "States.Runtime", "An error occurred while executing the state 'Decide'", engine.StackUpdateFailed, "update failed: An error occurred while executing the state 'Decide'"},
+		{"SUCCEEDED", "", "", engine.StackUpdateInProgress, ""},
+	}
+	for _, c := range cases {
+		putStack(t, e, &engine.StackRecord{Name: "web", Namespace: "web", Status: engine.StackUpdateInProgress, Operation: engine.OpUpdate, Lease: held})
+		if _, err := e.SettleEvent(ctx, statusChange(c.status, input, c.errName, c.cause, true)); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := e.Store.GetStack(ctx, "web")
+		if st.Status != c.want || st.Reason != c.reason {
+			t.Errorf("%s: %s %q", c.status, st.Status, st.Reason)
+		}
+		// A second delivery of the same event (EventBridge delivers at least once) is a no-op.
+		if _, err := e.SettleEvent(ctx, statusChange(c.status, input, c.errName, c.cause, true)); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := e.Store.GetStack(ctx, "web"); again.Version != st.Version {
+			t.Errorf("%s: the second delivery wrote the stack again", c.status)
+		}
+		if err := e.Store.DeleteStack(ctx, "web"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.SettleEvent(ctx, statusChange("FAILED", "", "States.Runtime", "x", false)); err == nil || !strings.Contains(err.Error(), "does not name a stack") {
+		t.Fatalf("an event without its input: %v", err)
 	}
 }

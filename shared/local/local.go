@@ -7,10 +7,12 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/rs/zerolog"
 
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/statemachine"
@@ -53,11 +55,19 @@ func RunOp(ctx context.Context, e *engine.Engine, req engine.OpRequest) (*Result
 
 // Execute is RunOp as an execution of the given name.
 func Execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRequest) (*Result, error) {
+	return execute(ctx, e, name, req, nil)
+}
+
+// execute is Execute with some functions replaced (tests put failures in their place).
+func execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRequest, replaced map[string]statemachine.Handler) (*Result, error) {
 	fns := e.Functions()
 	var mu sync.Mutex
 	calls := map[string]int64{}
 	counted := func(name string) statemachine.Handler {
 		h := adapt(fns[name])
+		if r := replaced[name]; r != nil {
+			h = r
+		}
 		return func(ctx context.Context, payload []byte) ([]byte, error) {
 			mu.Lock()
 			calls[name]++
@@ -81,6 +91,15 @@ func Execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRe
 	}
 	x := m.NewExecution(name)
 	_, runErr := x.Run(ctx, input)
+	var se *statemachine.Error
+	if errors.As(runErr, &se) && ctx.Err() == nil {
+		// What no Catch takes (States.Runtime and the like) ends the stack here as an
+		// EventBridge rule ends it on AWS; a stack its Settle step settled is left as it is.
+		// An interrupted run is not an ending: `aos resume` continues it.
+		if _, err := e.SettleEnded(context.WithoutCancel(ctx), req, se.Name, se.Cause); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("stack", req.Stack).Msg("settling an execution that failed")
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	return &Result{Transitions: x.Transitions(), Invocations: calls, History: x.History(), Err: runErr}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aos-project/aos/shared/engine"
@@ -59,5 +60,38 @@ func TestAFailedFunctionSettlesTheStack(t *testing.T) {
 	// Nothing is left in progress: the next up proceeds.
 	if _, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: src}}}); err != nil || op != engine.OpCreate {
 		t.Fatalf("the next up: %s %v", op, err)
+	}
+}
+
+// What no Catch takes ends the stack too: a plan step whose answer lacks what the state
+// machine reads makes its Wait state fail with States.Runtime, which ASL cannot catch.
+func TestAnUncaughtFailureSettlesTheStack(t *testing.T) {
+	dir := t.TempDir()
+	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := &engine.Engine{Store: st, Sealer: sealer}
+	ctx := context.Background()
+	src := "format: aos/v1\nname: u\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+	name, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := execute(ctx, e, name+"-create", engine.OpRequest{Stack: name, Operation: op}, map[string]statemachine.Handler{
+		engine.FnPlan: func(context.Context, []byte) ([]byte, error) { return []byte(`{"inFlight": 1}`), nil },
+	})
+	var se *statemachine.Error
+	if err != nil || !errors.As(res.Err, &se) || se.Name != "States.Runtime" {
+		t.Fatalf("the execution: %v %#v", err, res.Err)
+	}
+	rec, err := st.GetStack(ctx, name)
+	if err != nil || rec.Status != engine.StackCreateFailed || rec.Lease != nil || !strings.Contains(rec.Reason, "create failed: state \"WaitForChange\"") {
+		t.Fatalf("the stack after an uncaught failure: %s %q lease %v (%v)", rec.Status, rec.Reason, rec.Lease, err)
 	}
 }
