@@ -331,8 +331,12 @@ func (a *app) printPlan(plan engine.PlanResponse, output string) error {
 		for _, n := range plan.Nodes {
 			count[n.Action]++
 		}
-		fmt.Fprintf(a.stdout, "stack %s in namespace %s: %d to create, %d to update, %d to delete, %d unchanged; longest chain %d, %d start at once\n\n",
-			plan.Stack, plan.Namespace, count[engine.ActionCreate], count[engine.ActionUpdate], count[engine.ActionDelete],
+		replace := ""
+		if n := count[engine.ActionReplace]; n > 0 {
+			replace = fmt.Sprintf(", %d to replace", n)
+		}
+		fmt.Fprintf(a.stdout, "stack %s in namespace %s: %d to create, %d to update%s, %d to delete, %d unchanged; longest chain %d, %d start at once\n\n",
+			plan.Stack, plan.Namespace, count[engine.ActionCreate], count[engine.ActionUpdate], replace, count[engine.ActionDelete],
 			count[engine.ActionUnchanged], len(plan.LongestChain), len(plan.Ready))
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NODE\tACTION\tKIND\tNAME\tAFTER")

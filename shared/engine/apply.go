@@ -96,9 +96,15 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if err != nil {
 		return e.fail(ctx, n, applyReason(err), err.Error(), red)
 	}
+	former := n.Ref
 	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash = NodeWaiting, &applied.Ref, e.now().UTC(), "", hash
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err
+	}
+	if former != nil && !sameObject(*former, applied.Ref) {
+		if err := e.retire(ctx, st, n, *former, applied.Ref); err != nil {
+			return NodeResponse{}, fmt.Errorf("node %q: retiring %s: %w", n.ID, former, err)
+		}
 	}
 	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Applied", fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)))
 	return NodeResponse{Node: n.ID, Status: n.Status}, nil

@@ -78,7 +78,11 @@ func (e *Engine) deleteNode(ctx context.Context, st *StackRecord, n *NodeRecord)
 	if err != nil {
 		return NodeResponse{}, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
 	}
-	gone, err := client.StartDelete(ctx, *n.Ref, kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: n.ID})
+	owner := n.ID
+	if n.For != "" {
+		owner = n.For // the object was applied as that node's
+	}
+	gone, err := client.StartDelete(ctx, *n.Ref, kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: owner})
 	if err != nil {
 		return e.settle(ctx, n, NodeFailed, "DeleteFailed", err.Error())
 	}

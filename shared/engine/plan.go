@@ -35,6 +35,9 @@ const (
 	ActionUpdate    Action = "update"
 	ActionDelete    Action = "delete"
 	ActionUnchanged Action = "unchanged"
+	// ActionReplace: the node's object changes identity (kind, name or namespace): the new
+	// one is applied, and the old one deleted once the stack is READY.
+	ActionReplace Action = "replace"
 )
 
 // PlannedNode is one node of a plan. Manifests stay out: payloads carry ids.

@@ -89,6 +89,12 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		default:
 			pn.Action = ActionUpdate
 			renders[pn.ID] = rendered.(map[string]any)
+			if rec.Ref != nil {
+				if now := identity(rendered.(map[string]any), *rec.Ref, st.Namespace); !sameObject(*rec.Ref, now) {
+					pn.Action = ActionReplace
+					pn.Detail = fmt.Sprintf("replace (%s → %s): the new object is applied and READY before the old one is deleted", rec.Ref, now)
+				}
+			}
 		}
 	}
 	// A node that reads a value from a node that changes may change with it.
@@ -104,7 +110,7 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		used := map[string]bool{}
 		referencedNodes(r.Instances[inst[id]].Node.Manifest, used)
 		for dep := range used {
-			if d := byPlan[dep]; d != nil && (d.Action == ActionCreate || d.Action == ActionUpdate) {
+			if d := byPlan[dep]; d != nil && (d.Action == ActionCreate || d.Action == ActionUpdate || d.Action == ActionReplace) {
 				pn.Action, pn.Detail = ActionUpdate, fmt.Sprintf("known after apply: it reads values from %q, which changes", dep)
 				break
 			}
@@ -126,6 +132,22 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		plan.Nodes = append(plan.Nodes, pn)
 	}
 	return plan, nil
+}
+
+// identity is the object a rendered manifest names, in the namespace it goes to: its own, or
+// the stack's when the object it replaces is namespaced.
+func identity(m map[string]any, was kube.Ref, stackNamespace string) kube.Ref {
+	r := kube.Ref{}
+	r.APIVersion, _ = m["apiVersion"].(string)
+	r.Kind, _ = m["kind"].(string)
+	if md, ok := m["metadata"].(map[string]any); ok {
+		r.Name, _ = md["name"].(string)
+		r.Namespace, _ = md["namespace"].(string)
+	}
+	if r.Namespace == "" && was.Namespace != "" {
+		r.Namespace = stackNamespace
+	}
+	return r
 }
 
 func referencesNodes(manifest map[string]any) bool {

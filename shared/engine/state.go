@@ -88,6 +88,9 @@ type NodeRecord struct {
 	// Remove marks a node the new revision no longer has: it is deleted after every other
 	// node is READY.
 	Remove bool `json:"remove,omitempty"`
+	// For is set on a record that retires a former object of node For (renamed, or of a
+	// generateName node applied again): the object goes when removals do.
+	For string `json:"for,omitempty"`
 	// AppliedHash fingerprints the manifest last applied, so an update leaves an unchanged
 	// object untouched.
 	AppliedHash string `json:"appliedHash,omitempty"`
