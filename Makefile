@@ -32,7 +32,7 @@ package: build ## what `sam deploy` needs: dist/<function>.zip, checked against 
 RUN_STATE := .cache/run/state.db
 RUN_STACK := demo
 
-run: ## deploy templates/microservices.yaml with `aos up` on the local control plane (or $$KUBECONFIG), then show it
+run: ## deploy templates/microservices.yaml with `aos up` on the local control plane (or the cluster KUBECONFIG names), then show it
 	@if [ -z "$${KUBECONFIG:-}" ]; then $(CLUSTER) up >/dev/null; fi
 	@$(GO) build -o $(BIN)/aos ./cmd/aos
 	@kc=$${KUBECONFIG:-$$($(CLUSTER) env | sed 's/^export KUBECONFIG=//')}; \
@@ -43,6 +43,7 @@ run: ## deploy templates/microservices.yaml with `aos up` on the local control p
 	$$aos up templates/microservices.yaml --stack $(RUN_STACK) -p db_password=$$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n') && \
 	echo && echo "== aos status $(RUN_STACK)" && $$aos status $(RUN_STACK) && \
 	echo && echo "Inspect: KUBECONFIG=$$kc kubectl -n $(RUN_STACK) get all; $$aos events $(RUN_STACK)" && \
+	echo "State:   $(RUN_STATE); plain bin/aos reads its default state file, so add --state $(RUN_STATE) (or export AOS_STATE=$(RUN_STATE))" && \
 	echo "Remove:  $$aos down $(RUN_STACK); make cluster-down"
 
 test: ## all tests: starts the local control plane and dynalite, runs every test, stops them (non-zero on any failure)

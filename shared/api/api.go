@@ -115,7 +115,7 @@ func (s *Server) Handler() http.Handler {
 				s.fail(rec, r, err)
 			}
 			s.Log.Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
-				Dur("took", time.Since(start)).Msg("request")
+				Dur("took_ms", time.Since(start)).Msg("request")
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -200,6 +200,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Messages quote templates and commands (<token>, ->); this is JSON, not HTML.
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
 

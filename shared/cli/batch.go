@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,7 +67,11 @@ func (a *app) batchCmd() *cobra.Command {
 				for _, m := range b.Instances {
 					fmt.Fprintf(a.stdout, "%-30s %-20s %s\n", m.Stack, m.Status, m.Reason)
 				}
-				fmt.Fprintf(a.stdout, "\nbatch %s: %v in %s\n", b.ID, b.Counts, time.Since(start).Round(time.Millisecond))
+				var counts []string
+				for _, st := range slices.Sorted(maps.Keys(b.Counts)) {
+					counts = append(counts, fmt.Sprintf("%d %s", b.Counts[st], st))
+				}
+				fmt.Fprintf(a.stdout, "\nbatch %s: %s in %s\n", b.ID, strings.Join(counts, ", "), time.Since(start).Round(time.Millisecond))
 			}
 			if b.Counts[engine.StackCreateComplete] != b.Count {
 				return fmt.Errorf("batch %s: %d of %d instances did not complete", b.ID, b.Count-b.Counts[engine.StackCreateComplete], b.Count)

@@ -94,7 +94,8 @@ func (a *app) root() *cobra.Command {
 			if v, _ := cmd.Flags().GetBool("verbose"); v {
 				level = zerolog.DebugLevel
 			}
-			logger := zerolog.New(zerolog.ConsoleWriter{Out: a.stderr}).Level(level).With().Timestamp().Logger()
+			_, _, tty := terminal(a.stderr)
+			logger := zerolog.New(zerolog.ConsoleWriter{Out: a.stderr, NoColor: !tty}).Level(level).With().Timestamp().Logger()
 			cmd.SetContext(logger.WithContext(cmd.Context()))
 		},
 	}
@@ -197,6 +198,7 @@ func (a *app) readLimited(file string) ([]byte, error) {
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

@@ -75,6 +75,16 @@ func TestRenamedObjectsAreReplaced(t *testing.T) {
 		t.Fatalf("a failing update to v3: exit %d\n%s\n%s", code, out, errs)
 	}
 	only("the failed update's rollback", "v2")
+	// History says what the rollback did once, not once in its note and again in its reason.
+	code, out, _ = run(t, "", append(g, "history", stack)...)
+	if code != ExitOK || !strings.Contains(out, "rolled back to revision 2 after the update failed") {
+		t.Fatalf("history:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Count(line, "rolled back to revision 2") > 1 {
+			t.Fatalf("history repeats itself: %s", line)
+		}
+	}
 	if code, out, errs := run(t, "", append(g, "rollback", stack, "--revision", "1")...); code != ExitOK {
 		t.Fatalf("rollback to revision 1: exit %d\n%s\n%s", code, out, errs)
 	}

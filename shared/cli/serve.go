@@ -49,7 +49,8 @@ func (a *app) serveCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			log := zerolog.New(zerolog.ConsoleWriter{Out: a.stderr}).With().Timestamp().Logger()
+			_, _, tty := terminal(a.stderr)
+			log := zerolog.New(zerolog.ConsoleWriter{Out: a.stderr, NoColor: !tty}).With().Timestamp().Logger()
 			srv, err := serve.New(ctx, e, serve.Options{Addr: addr, Token: token, Insecure: insecure, Log: log})
 			if err != nil {
 				return err

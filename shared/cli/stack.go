@@ -110,7 +110,7 @@ func (a *app) upCmd() *cobra.Command {
 	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: the template's name)")
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "", "namespace for the stack's objects (default: the stack name)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (e.g. 10m); the stack can be resumed")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change (as `aos plan` does) and change nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change (as aos plan does) and change nothing")
 	cmd.Flags().StringVar(&onFailure, "on-failure", "rollback", "when an update fails: rollback (to the last good revision) or keep (for inspection)")
 	return cmd
 }
@@ -366,8 +366,11 @@ func (a *app) historyCmd() *cobra.Command {
 				took = fmt.Sprintf("%.1fs", v.Seconds)
 			}
 			note := v.Note
-			if v.Reason != "" {
-				note = strings.TrimSpace(note + " " + v.Reason)
+			switch {
+			case strings.Contains(v.Reason, v.Note):
+				note = v.Reason // "rolled back to revision 1 after …" says the note already
+			case v.Reason != "":
+				note = v.Note + "; " + v.Reason
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Number, v.Operation, v.Status, v.StartedAt.Local().Format(time.DateTime), took, v.File, note)
 		}
@@ -399,8 +402,8 @@ func (a *app) opCmd(use, short, op string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := e.Store.GetStack(cmd.Context(), args[0]); err != nil {
-				return fmt.Errorf("stack %q: %w", args[0], err)
+			if _, err := a.stack(cmd.Context(), e, args[0]); err != nil {
+				return err
 			}
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: op, OnFailure: "keep"}, output)
 		},

@@ -116,7 +116,7 @@ func (e *Engine) startRollback(ctx context.Context, st *StackRecord) error {
 	st.Status, st.Operation, st.UpdatedAt, st.Lease = StackRollbackInProgress, OpRollback, e.now().UTC(), e.newLease()
 	st.Reason = fmt.Sprintf("rolled back to revision %d after the update failed: %s", p.Number, failed)
 	st.Revision++
-	if err := e.recordRevision(ctx, st, fmt.Sprintf("rollback to revision %d", p.Number)); err != nil {
+	if err := e.recordRevision(ctx, st, fmt.Sprintf("rolled back to revision %d", p.Number)); err != nil {
 		return err
 	}
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {

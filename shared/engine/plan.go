@@ -157,7 +157,7 @@ func planOf(ctx context.Context, r *template.Resolved, req PlanRequest) (PlanRes
 		resp.Nodes = append(resp.Nodes, pn)
 	}
 	zerolog.Ctx(ctx).Info().Str("fn", "plan").Str("stack", stack).Int("nodes", len(resp.Nodes)).
-		Int("levels", len(levels)).Dur("took", time.Since(start)).Msg("planned")
+		Int("levels", len(levels)).Dur("took_ms", time.Since(start)).Msg("planned")
 	return resp, nil
 }
 

@@ -78,7 +78,7 @@ func Validate(ctx context.Context, req TemplateRequest) (ValidateResponse, error
 		resp.Nodes, resp.Edges = r.Graph.Len(), r.Graph.Edges()
 	}
 	zerolog.Ctx(ctx).Info().Str("fn", "validate").Str("template", resp.Name).Bool("valid", resp.Valid).
-		Int("problems", len(probs)).Int("nodes", resp.Nodes).Dur("took", time.Since(start)).Msg("validated")
+		Int("problems", len(probs)).Int("nodes", resp.Nodes).Dur("took_ms", time.Since(start)).Msg("validated")
 	return resp, nil
 }
 

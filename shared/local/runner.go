@@ -111,7 +111,7 @@ func (r *Runner) background(fn func() error, fields func(*zerolog.Event), msg st
 			ev = r.Log.Warn().Err(err)
 		}
 		fields(ev)
-		ev.Dur("took", time.Since(start)).Msg(msg)
+		ev.Dur("took_ms", time.Since(start)).Msg(msg)
 	}()
 }
 
