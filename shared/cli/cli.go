@@ -101,12 +101,31 @@ func (a *app) root() *cobra.Command {
 	}
 	root.PersistentFlags().BoolP("verbose", "v", false, "log what happens to stderr")
 	a.global.register(root)
+	// A flag the command does not take, or a value a flag refuses, is a usage error: exit 2,
+	// as for invalid input.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{ExitInvalid, err} })
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.AddCommand(a.validateCmd(), a.graphCmd(), a.planCmd())
 	root.AddCommand(a.stackCommands()...)
+	usageExits(root)
 	return root
+}
+
+// usageExits makes a wrong number of arguments exit 2, for every command.
+func usageExits(cmd *cobra.Command) {
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return &exitError{ExitInvalid, err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageExits(sub)
+	}
 }
 
 // outputFormat is the value of -o: text or json, refused otherwise before the command runs.
@@ -157,7 +176,7 @@ func (a *app) request(file string, f *inputFlags) (engine.TemplateRequest, error
 	}
 	raw, err := template.ParseRaw(f.params)
 	if err != nil {
-		return engine.TemplateRequest{}, err
+		return engine.TemplateRequest{}, &exitError{ExitInvalid, err}
 	}
 	req := engine.TemplateRequest{File: file, Template: string(data), RawParams: raw}
 	if f.paramsFile != "" {
@@ -411,7 +430,7 @@ func (a *app) graphCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "dot" && format != "mermaid" {
-				return fmt.Errorf("--format %q: expected dot or mermaid", format)
+				return &exitError{ExitInvalid, fmt.Errorf("--format %q: expected dot or mermaid", format)}
 			}
 			plan, err := a.plan(cmd, args[0], &f, "", "", false)
 			if err != nil {

@@ -77,16 +77,22 @@ func TestValidateReadsStdinAndRefusesOversizedInput(t *testing.T) {
 	}
 }
 
+// Usage errors (a missing argument, a flag value the command refuses, -p without =) exit 2,
+// as invalid input does; a file that cannot be read is an error (1).
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"validate"},
-		{"validate", lib + "guestbook.yaml", "-o", "yaml"},
-		{"validate", "/nonexistent/app.yaml"},
-		{"validate", lib + "guestbook.yaml", "-p", "noequals"},
-		{"graph", lib + "guestbook.yaml", "--format", "png"},
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"validate"}, ExitInvalid},
+		{[]string{"validate", lib + "guestbook.yaml", "-o", "yaml"}, ExitInvalid},
+		{[]string{"validate", "/nonexistent/app.yaml"}, ExitError},
+		{[]string{"validate", lib + "guestbook.yaml", "-p", "noequals"}, ExitInvalid},
+		{[]string{"validate", lib + "guestbook.yaml", "--no-such-flag"}, ExitInvalid},
+		{[]string{"graph", lib + "guestbook.yaml", "--format", "png"}, ExitInvalid},
 	} {
-		if code, _, errs := run(t, "", args...); code != ExitError || errs == "" {
-			t.Errorf("%v: exit %d, stderr %q; want exit 1 and a message", args, code, errs)
+		if code, _, errs := run(t, "", c.args...); code != c.code || errs == "" {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and a message", c.args, code, errs, c.code)
 		}
 	}
 }

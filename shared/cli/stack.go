@@ -323,7 +323,7 @@ func (a *app) copyCmd() *cobra.Command {
 			}
 			raw, err := template.ParseRaw(params)
 			if err != nil {
-				return err
+				return &exitError{ExitInvalid, err}
 			}
 			e, err := a.engine()
 			if err != nil {

@@ -58,7 +58,8 @@ func TestValidateHandler(t *testing.T) {
 		t.Fatalf("validate with replicas=99 = %v", out)
 	}
 	p := probs[0].(map[string]any)
-	if p["file"] != "guestbook.yaml" || p["line"] != 12.0 || !strings.Contains(p["message"].(string), "less than or equal to 20") {
+	// A -p value's problem names the flag it came from, not a line of the template.
+	if p["file"] != "-p frontend_replicas" || p["line"] != 0.0 || !strings.Contains(p["message"].(string), "less than or equal to 20") {
 		t.Fatalf("problem = %v", p)
 	}
 }

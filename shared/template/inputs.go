@@ -2,6 +2,7 @@ package template
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,25 +66,27 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 	for i, in := range t.Inputs {
 		names[i] = in.Name
 	}
-	unknownSet := map[string]bool{}
+	declared := "it declares none"
+	if len(names) > 0 {
+		declared = "it declares " + strings.Join(names, ", ")
+	}
+	var unknownRaw, unknown []string
 	for k := range params.Raw {
-		unknownSet[k] = t.inputIndex[k] == nil
+		if t.inputIndex[k] == nil {
+			unknownRaw = append(unknownRaw, k)
+		}
 	}
 	for k := range params.Values {
-		unknownSet[k] = t.inputIndex[k] == nil
-	}
-	var unknown []string
-	for k, u := range unknownSet {
-		if u {
+		if _, raw := params.Raw[k]; t.inputIndex[k] == nil && !raw {
 			unknown = append(unknown, k)
 		}
 	}
+	sort.Strings(unknownRaw)
 	sort.Strings(unknown)
+	for _, k := range unknownRaw {
+		c.addFrom("-p "+k, "unknown input %q%s: the template has no such input (%s)", k, didYouMean(k, names), declared)
+	}
 	for _, k := range unknown {
-		declared := "it declares none"
-		if len(names) > 0 {
-			declared = "it declares " + strings.Join(names, ", ")
-		}
 		c.add(Pos{1, 1}, "", "unknown input %q%s: the template has no such input (%s)", k, didYouMean(k, names), declared)
 	}
 
@@ -91,13 +94,14 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 	for _, in := range t.Inputs {
 		var v any
 		have, carried := false, false
+		fromRaw := false
 		if raw, ok := params.Raw[in.Name]; ok {
 			typed, err := in.typed(raw)
 			if err != nil {
-				c.add(in.Pos, "", "input %q: %v", in.Name, err)
+				c.addFrom("-p "+in.Name, "input %q: %v", in.Name, err)
 				continue
 			}
-			v, have = typed, true
+			v, have, fromRaw = typed, true, true
 		} else if val, ok := params.Values[in.Name]; ok {
 			v, have = val, true
 		} else if val, ok := params.Previous[in.Name]; ok {
@@ -112,6 +116,11 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 			c.add(in.Pos, "", "missing required input %q: pass -p %s=VALUE or set it in a --params file", in.Name, in.Name)
 			continue
 		}
+		if err := in.mismatch(v); err != nil && !fromRaw {
+			// One wording for a wrong type, however the value came (-p says the same).
+			c.add(in.Pos, "", "input %q: %v", in.Name, err)
+			continue
+		}
 		if in.schema != nil {
 			res, err := in.schema.Validate(gojsonschema.NewGoLoader(v))
 			if err != nil {
@@ -122,6 +131,10 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 				c.add(in.Pos, "", "input %q: the value it kept from the last revision no longer fits its schema: %s (pass -p %s=VALUE, or --reset-inputs to start from the defaults)", in.Name, schemaErrors(res), in.Name)
 				continue
 			}
+			if !res.Valid() && fromRaw {
+				c.addFrom("-p "+in.Name, "input %q: %s", in.Name, schemaErrors(res))
+				continue
+			}
 			if !res.Valid() {
 				c.add(in.Pos, "", "input %q: %s", in.Name, schemaErrors(res))
 				continue
@@ -130,6 +143,45 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 		values[in.Name] = v
 	}
 	return values
+}
+
+// mismatch says, in typed's words, that a typed value (a params file, an API body, a kept
+// value) is not of the input's simple type; the schema checks the rest.
+func (in *Input) mismatch(v any) error {
+	shown := "the given value"
+	if !in.Secret {
+		b, _ := json.Marshal(v)
+		shown = clip(string(b))
+	}
+	ok := true
+	switch in.Type {
+	case "integer":
+		switch x := v.(type) {
+		case int, int64, int32, uint64:
+		case float64:
+			ok = x == float64(int64(x))
+		default:
+			ok = false
+		}
+		if !ok {
+			return fmt.Errorf("%s is not an integer", shown)
+		}
+	case "number":
+		switch v.(type) {
+		case int, int64, int32, uint64, float64:
+		default:
+			return fmt.Errorf("%s is not a number", shown)
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			return fmt.Errorf("%s is not true or false", shown)
+		}
+	case "string":
+		if _, ok := v.(string); !ok {
+			return fmt.Errorf("%s is not a string", shown)
+		}
+	}
+	return nil
 }
 
 // typed converts a `-p` string to the input's type. Errors never repeat a secret value.

@@ -22,10 +22,15 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
-// String formats the problem as FILE:LINE:COL: node "x": message.
+// String formats the problem as FILE:LINE:COL: node "x": message. A problem with a source
+// that has no lines (`-p name`) is FILE: message.
 func (p Problem) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d:%d: ", p.File, p.Line, p.Col)
+	if p.Line == 0 {
+		fmt.Fprintf(&b, "%s: ", p.File)
+	} else {
+		fmt.Fprintf(&b, "%s:%d:%d: ", p.File, p.Line, p.Col)
+	}
 	if p.Node != "" {
 		fmt.Fprintf(&b, "node %q: ", p.Node)
 	}
@@ -64,6 +69,12 @@ func (c *collector) add(pos Pos, node, format string, args ...any) {
 		pos = Pos{c.lines, 1}
 	}
 	c.probs = append(c.probs, Problem{File: c.file, Line: pos.Line, Col: pos.Col, Node: node, Message: fmt.Sprintf(format, args...)})
+}
+
+// addFrom records a problem of a value given outside the template (`-p name`): it names
+// that source, not a line of the template.
+func (c *collector) addFrom(source, format string, args ...any) {
+	c.probs = append(c.probs, Problem{File: source, Message: fmt.Sprintf(format, args...)})
 }
 
 // didYouMean suggests the closest of options to s, or "" if none is close: at most two edits,
