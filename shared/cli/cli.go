@@ -110,7 +110,38 @@ func (a *app) root() *cobra.Command {
 	root.AddCommand(a.validateCmd(), a.graphCmd(), a.planCmd())
 	root.AddCommand(a.stackCommands()...)
 	usageExits(root)
+	a.completeStackNames(root)
 	return root
+}
+
+// completeStackNames completes the NAME argument of every command that takes one with the
+// stacks in the state file (`aos completion bash|zsh|fish|powershell` prints the script).
+func (a *app) completeStackNames(cmd *cobra.Command) {
+	if strings.HasPrefix(strings.TrimPrefix(cmd.Use, cmd.Name()), " NAME") && cmd.ValidArgsFunction == nil {
+		cmd.ValidArgsFunction = func(c *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			e, err := a.engine()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveError
+			}
+			stacks, err := e.Store.ListStacks(c.Context())
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveError
+			}
+			var names []string
+			for _, st := range stacks {
+				if strings.HasPrefix(st.Name, prefix) {
+					names = append(names, st.Name)
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		a.completeStackNames(sub)
+	}
 }
 
 // usageExits makes a wrong number of arguments exit 2, for every command.

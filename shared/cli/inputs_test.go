@@ -129,4 +129,33 @@ func TestUpdateKeepsItsInputs(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, `"status": "UPDATE_COMPLETE"`) {
 		t.Fatalf("status after the refused rollback: exit %d\n%s\n%s", code, out, errs)
 	}
+
+	// A revision's template and inputs, and the difference between two, secrets masked.
+	code, out, errs = run(t, "", append(g, "history", stack, "--show", "1")...)
+	if code != ExitOK || !strings.Contains(out, `greeting = "bonjour"`) || !strings.Contains(out, "password = (sensitive)") ||
+		!strings.Contains(out, "template (") || !strings.Contains(out, "name: workers") || strings.Contains(out, password) {
+		t.Fatalf("history --show 1: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs = run(t, "", append(g, "diff", stack, "1", "2")...); code != ExitOK || !strings.Contains(out, "no difference") {
+		t.Fatalf("diff of an update that changed nothing: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs = run(t, "", append(g, "__complete", "status", "inp")...); code != ExitOK || !strings.Contains(out, stack) {
+		t.Fatalf("completion of stack names: exit %d\n%s\n%s", code, out, errs)
+	}
+	// Deleted stacks leave `aos list` (--all shows them) until purged.
+	if code, out, errs = run(t, "", append(g, "down", stack)...); code != ExitOK {
+		t.Fatalf("down: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, out, _ = run(t, "", append(g, "list")...); strings.Contains(out, stack) {
+		t.Fatalf("list shows a deleted stack:\n%s", out)
+	}
+	if _, out, _ = run(t, "", append(g, "list", "--all")...); !strings.Contains(out, stack) || !strings.Contains(out, "DELETE_COMPLETE") {
+		t.Fatalf("list --all:\n%s", out)
+	}
+	if code, out, errs = run(t, "", append(g, "purge", stack)...); code != ExitOK {
+		t.Fatalf("purge: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, out, _ = run(t, "", append(g, "list", "--all")...); strings.Contains(out, stack) {
+		t.Fatalf("list --all after purge:\n%s", out)
+	}
 }

@@ -70,6 +70,9 @@ func TestRenamedObjectsAreReplaced(t *testing.T) {
 		t.Fatalf("update to v2: exit %d\n%s\n%s", code, out, errs)
 	}
 	only("update to v2", "v2")
+	if code, out, errs := run(t, "", append(g, "diff", stack, "1", "2")...); code != ExitOK || !strings.Contains(out, `~ version: "v1" -> "v2"`) || strings.Contains(out, "template:") {
+		t.Fatalf("diff 1 2: exit %d\n%s\n%s", code, out, errs)
+	}
 	// An update that fails rolls back: the object it renamed to goes, the one before stays.
 	if code, out, errs := up("-p", "version=v3", "-p", "broken=true"); code != ExitError || !strings.Contains(out, "UPDATE_ROLLBACK_COMPLETE") {
 		t.Fatalf("a failing update to v3: exit %d\n%s\n%s", code, out, errs)

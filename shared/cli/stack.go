@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -57,7 +58,7 @@ type cost struct {
 
 func (a *app) stackCommands() []*cobra.Command {
 	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.rebuildCmd(), a.copyCmd(), a.resumeCmd(),
-		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd(), a.historyCmd(), a.serveCmd(), a.batchCmd()}
+		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd(), a.historyCmd(), a.diffCmd(), a.purgeCmd(), a.serveCmd(), a.batchCmd()}
 }
 
 func (a *app) upCmd() *cobra.Command {
@@ -348,10 +349,14 @@ func (a *app) copyCmd() *cobra.Command {
 
 func (a *app) historyCmd() *cobra.Command {
 	var output string
-	return a.withStack(&output, "history NAME", "List a stack's revisions: what each operation applied and how it ended", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
+	var show int
+	cmd := a.withStack(&output, "history NAME", "List a stack's revisions: what each operation applied and how it ended", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
 		revs, err := e.Store.ListRevisions(cmd.Context(), st.Name)
 		if err != nil {
 			return err
+		}
+		if show != 0 {
+			return a.showRevision(st, revs, show, output)
 		}
 		views := view.Revisions(revs)
 		if output == "json" {
@@ -376,6 +381,8 @@ func (a *app) historyCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
+	cmd.Flags().IntVar(&show, "show", 0, "print revision N's template and inputs (secret inputs masked)")
+	return cmd
 }
 
 // stack reads a stack, saying how to find the right name when there is none.
@@ -558,6 +565,7 @@ func (a *app) eventsCmd() *cobra.Command {
 
 func (a *app) listCmd() *cobra.Command {
 	var output string
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the stacks in the state file",
@@ -570,6 +578,9 @@ func (a *app) listCmd() *cobra.Command {
 			stacks, err := e.Store.ListStacks(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if !all {
+				stacks = slices.DeleteFunc(stacks, func(st *engine.StackRecord) bool { return st.Status == engine.StackDeleteComplete })
 			}
 			views := view.Stacks(stacks)
 			if output == "json" {
@@ -584,6 +595,7 @@ func (a *app) listCmd() *cobra.Command {
 		},
 	}
 	outputFlag(cmd, &output)
+	cmd.Flags().BoolVar(&all, "all", false, "also list deleted stacks (their events and revisions stay until `aos purge`)")
 	return cmd
 }
 

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/aos-project/aos/shared/diff"
 )
 
 // revision is the stack's current template and inputs as a Revision record.
@@ -117,4 +121,64 @@ func (e *Engine) CopyRequest(ctx context.Context, from string, o CopyOptions) (C
 		req.Context = o.Context
 	}
 	return req, nil
+}
+
+// RevisionDiff is what changed from one revision of a stack to another: the inputs (secret
+// ones without their values) and the template, field by field.
+type RevisionDiff struct {
+	From, To int
+	Inputs   []InputChange `json:"inputs"`
+	Template []diff.Change `json:"template"`
+}
+
+// DiffRevisions compares two revisions of a stack. Secret input values, opened to compare
+// them, are redacted wherever they appear, the templates included.
+func (e *Engine) DiffRevisions(ctx context.Context, stack string, from, to int) (*RevisionDiff, error) {
+	revs, err := e.Store.ListRevisions(ctx, stack)
+	if err != nil {
+		return nil, fmt.Errorf("revisions of stack %q: %w", stack, err)
+	}
+	find := func(n int) (*Revision, error) {
+		if i := slices.IndexFunc(revs, func(r *Revision) bool { return r.Number == n }); i >= 0 {
+			return revs[i], nil
+		}
+		return nil, fmt.Errorf("%w: stack %q has no revision %d (see `aos history %s`)", ErrNotFound, stack, n, stack)
+	}
+	a, err := find(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := find(to)
+	if err != nil {
+		return nil, err
+	}
+	av, ared, err := e.inputs(&StackRecord{Name: stack, Inputs: a.Inputs, Sealed: a.Sealed})
+	if err != nil {
+		return nil, err
+	}
+	bv, bred, err := e.inputs(&StackRecord{Name: stack, Inputs: b.Inputs, Sealed: b.Sealed})
+	if err != nil {
+		return nil, err
+	}
+	out := &RevisionDiff{From: from, To: to, Template: []diff.Change{}}
+	out.Inputs = inputChanges(av, bv, func(name string) bool {
+		_, sa := a.Sealed[name]
+		_, sb := b.Sealed[name]
+		return sa || sb
+	})
+	if out.Inputs == nil {
+		out.Inputs = []InputChange{}
+	}
+	var ta, tb map[string]any
+	if err := yaml.Unmarshal([]byte(a.Template), &ta); err != nil {
+		return nil, fmt.Errorf("revision %d's template: %w", from, err)
+	}
+	if err := yaml.Unmarshal([]byte(b.Template), &tb); err != nil {
+		return nil, fmt.Errorf("revision %d's template: %w", to, err)
+	}
+	for _, c := range diff.Objects(ta, tb) {
+		c.Old, c.New = bred.Value(ared.Value(c.Old)), bred.Value(ared.Value(c.New))
+		out.Template = append(out.Template, c)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,5 +212,42 @@ func TestSettleFromAnExecutionStatusChange(t *testing.T) {
 	}
 	if _, err := e.SettleEvent(ctx, statusChange("FAILED", "", "States.Runtime", "x", false)); err == nil || !strings.Contains(err.Error(), "does not name a stack") {
 		t.Fatalf("an event without its input: %v", err)
+	}
+}
+
+// Two revisions compared: inputs with secret ones masked (but told apart when they differ),
+// the template field by field, secret values redacted wherever they appear.
+func TestDiffRevisions(t *testing.T) {
+	e := settleEngine(t)
+	ctx := context.Background()
+	s1, _ := e.Sealer.Seal("first-secret-value")
+	s2, _ := e.Sealer.Seal("first-secret-value")
+	s3, _ := e.Sealer.Seal("second-secret-value")
+	tpl := func(replicas, note string) string {
+		return "format: aos/v1\nname: d\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {r: \"" + replicas + "\", n: \"" + note + "\"}}\n"
+	}
+	for _, r := range []*engine.Revision{
+		{Number: 1, Template: tpl("1", "x"), Inputs: map[string]any{"m": "a"}, Sealed: map[string]string{"pw": s1}},
+		{Number: 2, Template: tpl("1", "x"), Inputs: map[string]any{"m": "a"}, Sealed: map[string]string{"pw": s2}},
+		{Number: 3, Template: tpl("2", "first-secret-value"), Inputs: map[string]any{"m": "b"}, Sealed: map[string]string{"pw": s3}},
+	} {
+		if err := e.Store.PutRevision(ctx, "d", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := e.DiffRevisions(ctx, "d", 1, 2)
+	if err != nil || len(d.Inputs) != 0 || len(d.Template) != 0 {
+		t.Fatalf("1 -> 2 (the same secret sealed twice is no change): %+v %v", d, err)
+	}
+	d, err = e.DiffRevisions(ctx, "d", 1, 3)
+	if err != nil || len(d.Inputs) != 2 || d.Inputs[0].Name != "m" || d.Inputs[0].New != "b" || d.Inputs[1].Name != "pw" || !d.Inputs[1].Sensitive || d.Inputs[1].New != nil {
+		t.Fatalf("1 -> 3 inputs: %+v %v", d, err)
+	}
+	b, _ := json.Marshal(d)
+	if len(d.Template) != 2 || strings.Contains(string(b), "secret-value") {
+		t.Fatalf("1 -> 3 template: %s", b)
+	}
+	if _, err := e.DiffRevisions(ctx, "d", 1, 9); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("a missing revision: %v", err)
 	}
 }
