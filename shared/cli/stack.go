@@ -57,7 +57,7 @@ type cost struct {
 }
 
 func (a *app) stackCommands() []*cobra.Command {
-	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.rebuildCmd(), a.copyCmd(), a.resumeCmd(),
+	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.rebuildCmd(), a.copyCmd(), a.resumeCmd(), a.cancelCmd(),
 		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd(), a.historyCmd(), a.diffCmd(), a.purgeCmd(), a.serveCmd(), a.batchCmd()}
 }
 
@@ -417,6 +417,33 @@ func (a *app) opCmd(use, short, op string) *cobra.Command {
 	}
 	outputFlag(cmd, &output)
 	return cmd
+}
+
+func (a *app) cancelCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel NAME",
+		Short: "Stop the operation in progress: nothing new starts, and it fails once what is in flight settles (an update then rolls back)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			if _, err := a.stack(cmd.Context(), e, args[0]); err != nil {
+				return err
+			}
+			st, err := e.Cancel(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if st.Status.InProgress() {
+				fmt.Fprintf(a.stdout, "stack %s: cancel requested; %s ends once what is in flight settles (`aos events -f %s`)\n", st.Name, strings.ToLower(string(st.Status)), st.Name)
+			} else {
+				fmt.Fprintf(a.stdout, "stack %s: %s (no run was in progress)\n", st.Name, st.Status)
+			}
+			return nil
+		},
+	}
 }
 
 func (a *app) resumeCmd() *cobra.Command {

@@ -66,6 +66,9 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 		return CheckResponse{}, err
 	}
 	v := decide(nodes)
+	if st.CancelRequested {
+		v = cancelled(v)
+	}
 	if v.Blocked != nil {
 		if _, err := e.fail(ctx, v.Blocked, "Blocked", v.Why, nil); err != nil {
 			return CheckResponse{}, err
@@ -77,7 +80,9 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 			return CheckResponse{}, err
 		}
 		resp.Ready = append(resp.Ready, gone...)
-		v = decide(nodes)
+		if v = decide(nodes); st.CancelRequested {
+			v = cancelled(v)
+		}
 	}
 	resp.take(v, e.MaxWait)
 	if st.Status.forward() {

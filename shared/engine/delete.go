@@ -103,6 +103,10 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 	}
 	resp.Ready = append(resp.Ready, gone...)
 	v := decideDelete(nodes)
+	if st.CancelRequested {
+		v = cancelled(v)
+		v.deleting = true
+	}
 	resp.take(v, e.MaxWait)
 	switch ended, ok := v.ended(); {
 	case ended && ok:
@@ -124,6 +128,9 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 	case ended:
 		st.Status = StackDeleteFailed
 		for _, n := range nodes {
+			if st.CancelRequested {
+				break // the reason says it was cancelled
+			}
 			if n.Status == NodeFailed {
 				st.Reason = fmt.Sprintf("node %q: %s", n.ID, n.Message)
 				break
@@ -131,7 +138,7 @@ func (e *Engine) checkDelete(ctx context.Context, st *StackRecord, nodes []*Node
 		}
 	}
 	if st.Status != StackDeleteInProgress {
-		st.UpdatedAt, st.Lease = e.now().UTC(), nil
+		st.UpdatedAt, st.Lease, st.CancelRequested = e.now().UTC(), nil, false
 		if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 			return resp, fmt.Errorf("stack %q: %w", st.Name, err)
 		}

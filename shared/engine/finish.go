@@ -19,7 +19,7 @@ func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*Node
 	} else {
 		st.Status = st.Status.Outcome(false)
 		for _, n := range nodes {
-			if n.Status == NodeFailed {
+			if n.Status == NodeFailed && !st.CancelRequested {
 				st.Reason = fmt.Sprintf("node %q: %s: %s", n.ID, n.Reason, n.Message)
 				break
 			}
@@ -36,7 +36,7 @@ func (e *Engine) settleStack(ctx context.Context, st *StackRecord) error {
 
 // settleStackAs is settleStack with the event's reason.
 func (e *Engine) settleStackAs(ctx context.Context, st *StackRecord, reason string) error {
-	st.UpdatedAt, st.Lease = e.now().UTC(), nil
+	st.UpdatedAt, st.Lease, st.CancelRequested = e.now().UTC(), nil, false
 	if err := e.settleRevision(ctx, st); err != nil {
 		return err
 	}

@@ -124,9 +124,11 @@ func (e *Engine) TakeOver(ctx context.Context, stack string) (*StackRecord, erro
 		return nil, fmt.Errorf("stack %q: %w", stack, err)
 	}
 	if !st.Status.InProgress() {
-		return st, fmt.Errorf("stack %q is %s: nothing to resume", st.Name, st.Status)
+		return st, &StateError{fmt.Sprintf("stack %q is %s: nothing to resume", st.Name, st.Status)}
 	}
-	if e.heldElsewhere(st) {
+	// A live lease means a run is at work, from this holder too (aos serve, or AWS where every
+	// execution is one holder): a second run would race it.
+	if e.leaseLive(st) {
 		return st, busyError(st)
 	}
 	prev := "nobody"

@@ -64,7 +64,7 @@ func (e *Engine) Settle(ctx context.Context, req SettleRequest) (SettleResponse,
 	st.Reason = fmt.Sprintf("%s failed: %s", operationName(req.Operation, st.Operation), msg)
 	if st.Status == StackDeleteFailed {
 		// A delete records no revision of its own.
-		st.UpdatedAt, st.Lease = e.now().UTC(), nil
+		st.UpdatedAt, st.Lease, st.CancelRequested = e.now().UTC(), nil, false
 		if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 			return resp, fmt.Errorf("stack %q: %w", st.Name, err)
 		}

@@ -40,6 +40,9 @@ type StackRecord struct {
 	RequestKey  string    `json:"requestKey,omitempty"`
 	RequestHash string    `json:"requestHash,omitempty"`
 	RequestAt   time.Time `json:"requestAt,omitzero"`
+	// CancelRequested asks the operation in progress to stop (Cancel); the operation's end
+	// clears it.
+	CancelRequested bool `json:"cancelRequested,omitempty"`
 	// Schedule rebuilds the stack periodically (aos serve, or EventBridge Scheduler on AWS).
 	Schedule *Schedule `json:"schedule,omitempty"`
 	// Version increases with every write; writes are conditional on it.

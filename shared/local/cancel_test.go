@@ -1,0 +1,96 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aos-project/aos/internal/testcluster"
+	"github.com/aos-project/aos/shared/engine"
+)
+
+const slow = `format: aos/v1
+name: slow
+inputs:
+  delay: {type: string, default: 1ms}
+  message: {type: string, default: one}
+nodes:
+  config:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: config}, data: {m: "${inputs.message}"}}
+  app:
+    dependsOn: [config]
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: app}
+      spec:
+        replicas: 1
+        selector: {matchLabels: {app: app}}
+        template:
+          metadata: {labels: {app: app}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: "${inputs.delay}"}}
+          spec: {containers: [{name: c, image: x}]}
+  tail:
+    dependsOn: [app]
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: tail}}
+`
+
+// aos cancel during an update: nothing new starts, what is in flight settles, the update
+// fails and rolls back to the last good revision.
+func TestCancelRollsAnUpdateBack(t *testing.T) {
+	e := newEngine(t)
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("cancel-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	submit := func(params map[string]any) string {
+		t.Helper()
+		_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: slow, Params: params}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op
+	}
+	if res, err := RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: submit(nil)}); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	done := make(chan *Result, 1)
+	op := submit(map[string]any{"delay": "6s", "message": "two"})
+	go func() {
+		res, _ := RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: op})
+		done <- res
+	}()
+	// Cancel once the slow Deployment is in flight.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n, err := e.Store.GetNode(ctx, stack, "app")
+		if err == nil && n.Status == engine.NodeWaiting && n.Revision == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the update never applied app: %+v %v", n, err)
+		}
+	}
+	if _, err := e.Cancel(ctx, stack); err != nil {
+		t.Fatal(err)
+	}
+	var res *Result
+	select {
+	case res = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the cancelled update did not end")
+	}
+	st, _ := e.Store.GetStack(ctx, stack)
+	if res.Err == nil || st.Status != engine.StackRollbackComplete || st.CancelRequested || st.Lease != nil {
+		t.Fatalf("after cancel: %s %q cancel %v lease %v (run %v)", st.Status, st.Reason, st.CancelRequested, st.Lease, res.Err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "config", metav1.GetOptions{})
+	if err != nil || cm.Data["m"] != "one" {
+		t.Fatalf("config after the rollback: %v %v", cm.Data, err)
+	}
+	// Nothing to cancel now.
+	if _, err := e.Cancel(ctx, stack); err == nil {
+		t.Fatal("cancelling a settled stack succeeded")
+	}
+}
