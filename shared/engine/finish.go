@@ -116,11 +116,11 @@ func (e *Engine) startRollback(ctx context.Context, st *StackRecord) error {
 	st.Status, st.Operation, st.UpdatedAt, st.Lease = StackRollbackInProgress, OpRollback, e.now().UTC(), e.newLease()
 	st.Reason = fmt.Sprintf("rolled back to revision %d after the update failed: %s", p.Number, failed)
 	st.Revision++
-	if err := e.recordRevision(ctx, st, fmt.Sprintf("rolled back to revision %d", p.Number)); err != nil {
-		return err
-	}
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)
+	}
+	if err := e.recordRevision(ctx, st, fmt.Sprintf("rolled back to revision %d", p.Number)); err != nil {
+		return err
 	}
 	e.event(ctx, st.Name, "", string(StackRollbackInProgress), "RollingBack", fmt.Sprintf("back to revision %d after: %s", p.Number, failed))
 	return nil

@@ -16,8 +16,9 @@ func revision(st *StackRecord, note string) *Revision {
 		Operation: st.Operation, Status: st.Status, Reason: st.Reason, Note: note, StartedAt: st.UpdatedAt}
 }
 
-// recordRevision writes the revision an operation starts, before the stack record says it
-// started, so history never misses a revision the stack has run.
+// recordRevision writes the revision an operation starts, once the stack record's
+// conditional write said this run won it (the loser of a race writes no revision). Should the
+// process die in between, the revision is written when the operation ends (settleRevision).
 func (e *Engine) recordRevision(ctx context.Context, st *StackRecord, note string) error {
 	if err := e.Store.PutRevision(ctx, st.Name, revision(st, note)); err != nil {
 		return fmt.Errorf("recording revision %d of stack %q: %w", st.Revision, st.Name, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,5 +250,67 @@ func TestDiffRevisions(t *testing.T) {
 	}
 	if _, err := e.DiffRevisions(ctx, "d", 1, 9); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("a missing revision: %v", err)
+	}
+}
+
+// racing holds every GetStack of one stack until n callers have read it, forcing concurrent
+// submissions to read the same version.
+type racing struct {
+	engine.Store
+	mu   sync.Mutex
+	left int
+	all  chan struct{}
+}
+
+func (r *racing) GetStack(ctx context.Context, name string) (*engine.StackRecord, error) {
+	st, err := r.Store.GetStack(ctx, name)
+	r.mu.Lock()
+	if r.left == 0 {
+		r.mu.Unlock()
+		return st, err
+	}
+	if r.left--; r.left == 0 {
+		close(r.all)
+	}
+	r.mu.Unlock()
+	<-r.all
+	return st, err
+}
+
+// Two updates submitted at the same moment: one wins, and the revision history holds what
+// the winner submitted, not the loser's template.
+func TestConcurrentUpdatesKeepTheWinnersRevision(t *testing.T) {
+	e := settleEngine(t)
+	ctx := context.Background()
+	tpl := func(v string) string {
+		return "format: aos/v1\nname: r\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {v: " + v + "}}\n"
+	}
+	if _, _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: "r", TemplateRequest: engine.TemplateRequest{Template: tpl("one")}}}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := e.Store.GetStack(ctx, "r")
+	st.Status, st.Lease = engine.StackCreateComplete, nil
+	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
+		t.Fatal(err)
+	}
+	e.Store = &racing{Store: e.Store, left: 2, all: make(chan struct{})}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, v := range []string{"two", "three"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: "r", TemplateRequest: engine.TemplateRequest{Template: tpl(v)}}})
+		}()
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("exactly one submission wins: %v", errs)
+	}
+	won := map[bool]string{true: tpl("two"), false: tpl("three")}[errs[0] == nil]
+	revs, _ := e.Store.ListRevisions(ctx, "r")
+	cur, _ := e.Store.GetStack(ctx, "r")
+	if len(revs) != 2 || revs[1].Number != 2 || revs[1].Template != won || cur.Template != won {
+		t.Fatalf("history after the race: %d revisions, revision 2 %q, stack %q; the winner submitted %q", len(revs), revs[len(revs)-1].Template, cur.Template, won)
 	}
 }

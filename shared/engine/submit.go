@@ -81,11 +81,13 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt, cur.Lease = status, op, "", e.now().UTC(), e.newLease()
 		cur.Revision++
 		e.remember(cur, "submit", req.IdempotencyKey, hash)
-		if err := e.recordRevision(ctx, cur, note); err != nil {
-			return "", "", err
-		}
+		// The stack first, conditionally, then its revision: the loser of two concurrent
+		// submissions writes nothing, rather than overwrite the winner's revision record.
 		if err := e.Store.PutStack(ctx, cur, cur.Version); err != nil {
 			return "", "", fmt.Errorf("stack %q: %w", cur.Name, err)
+		}
+		if err := e.recordRevision(ctx, cur, note); err != nil {
+			return "", "", err
 		}
 		if kind == submitUpdate {
 			msg = withNote(msg, req.Note)
@@ -107,14 +109,14 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 			return "", "", fmt.Errorf("clearing deleted stack %q: %w", cur.Name, err)
 		}
 	}
-	if err := e.recordRevision(ctx, rec, req.Note); err != nil {
-		return "", "", err
-	}
 	if err := e.Store.PutStack(ctx, rec, 0); err != nil {
 		if errors.Is(err, ErrVersionConflict) {
 			return "", "", &BusyError{fmt.Sprintf("stack %q is busy: another run recorded it a moment ago", rec.Name)}
 		}
 		return "", "", fmt.Errorf("recording stack %q: %w", rec.Name, err)
+	}
+	if err := e.recordRevision(ctx, rec, req.Note); err != nil {
+		return "", "", err
 	}
 	reason := "UserInitiated"
 	if req.Queued {

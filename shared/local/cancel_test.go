@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,38 @@ func TestCancelRollsAnUpdateBack(t *testing.T) {
 	// Nothing to cancel now.
 	if _, err := e.Cancel(ctx, stack); err == nil {
 		t.Fatal("cancelling a settled stack succeeded")
+	}
+}
+
+// A generateName node gets a new object each time its manifest changes; the one it replaces
+// is deleted, so three updates leave one object, not four.
+func TestGenerateNameNodeLeavesOneObject(t *testing.T) {
+	e := newEngine(t)
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("gen-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	src := "format: aos/v1\nname: gen\ninputs:\n  v: {type: string, default: a}\nnodes:\n  run:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {generateName: run-}, data: {v: \"${inputs.v}\"}}\n"
+	for _, v := range []string{"a", "b", "c", "d"} {
+		_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src, Params: map[string]any{"v": v}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: op}); err != nil || res.Err != nil {
+			t.Fatalf("v=%s: %v %v", v, err, res.Err)
+		}
+	}
+	list, err := cs.CoreV1().ConfigMaps(stack).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs []string
+	for _, cm := range list.Items {
+		if strings.HasPrefix(cm.Name, "run-") {
+			runs = append(runs, cm.Name+"="+cm.Data["v"])
+		}
+	}
+	if len(runs) != 1 || !strings.HasSuffix(runs[0], "=d") {
+		t.Fatalf("objects of the generateName node after three updates: %v", runs)
 	}
 }
