@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/aos-project/aos/shared/diff"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/store/metered"
 	"github.com/aos-project/aos/shared/template"
@@ -356,6 +357,27 @@ func (a *app) planCmd() *cobra.Command {
 	return cmd
 }
 
+// printChanges prints field-level changes, one a line: + added, - removed, ~ changed.
+func (a *app) printChanges(changes []diff.Change) {
+	for _, c := range changes {
+		switch c.Op() {
+		case "+":
+			fmt.Fprintf(a.stdout, "    + %s: %s\n", c.Path, brief(c.New))
+		case "-":
+			fmt.Fprintf(a.stdout, "    - %s: %s\n", c.Path, brief(c.Old))
+		default:
+			fmt.Fprintf(a.stdout, "    ~ %s: %s -> %s\n", c.Path, brief(c.Old), brief(c.New))
+		}
+	}
+}
+
+// printInputChanges prints the inputs an operation or a revision changes.
+func (a *app) printInputChanges(changes []engine.InputChange) {
+	for _, c := range changes {
+		fmt.Fprintf(a.stdout, "    ~ %s: %s -> %s\n", c.Name, inputValue(c, c.Was, c.Old), inputValue(c, c.Is, c.New))
+	}
+}
+
 func inputValue(c engine.InputChange, set bool, v any) string {
 	switch {
 	case !set:
@@ -410,25 +432,14 @@ func (a *app) printPlan(plan engine.PlanResponse, output string) error {
 			if n.Detail != "" {
 				fmt.Fprintf(a.stdout, "    %s\n", n.Detail)
 			}
-			for _, c := range n.Diff {
-				switch c.Op() {
-				case "+":
-					fmt.Fprintf(a.stdout, "    + %s: %s\n", c.Path, brief(c.New))
-				case "-":
-					fmt.Fprintf(a.stdout, "    - %s: %s\n", c.Path, brief(c.Old))
-				default:
-					fmt.Fprintf(a.stdout, "    ~ %s: %s -> %s\n", c.Path, brief(c.Old), brief(c.New))
-				}
-			}
+			a.printChanges(n.Diff)
 		}
 		if len(plan.Skipped) > 0 {
 			fmt.Fprintf(a.stdout, "\nleft out by `when`: %s\n", strings.Join(plan.Skipped, ", "))
 		}
 		if len(plan.Inputs) > 0 {
 			fmt.Fprintln(a.stdout, "\ninputs that change (the others keep their values; --reset-inputs starts from the defaults):")
-			for _, c := range plan.Inputs {
-				fmt.Fprintf(a.stdout, "    ~ %s: %s -> %s\n", c.Name, inputValue(c, c.Was, c.Old), inputValue(c, c.Is, c.New))
-			}
+			a.printInputChanges(plan.Inputs)
 		}
 	}
 	if refused > 0 {

@@ -63,11 +63,8 @@ func (a *app) diffCmd() *cobra.Command {
 			if err1 != nil || err2 != nil {
 				return &exitError{ExitInvalid, fmt.Errorf("revisions are numbers (see `aos history %s`): %q %q", args[0], args[1], args[2])}
 			}
-			e, err := a.engine()
+			e, _, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := a.stack(cmd.Context(), e, args[0]); err != nil {
 				return err
 			}
 			d, err := e.DiffRevisions(cmd.Context(), args[0], from, to)
@@ -84,22 +81,11 @@ func (a *app) diffCmd() *cobra.Command {
 			}
 			if len(d.Inputs) > 0 {
 				fmt.Fprintln(a.stdout, "\ninputs:")
-				for _, c := range d.Inputs {
-					fmt.Fprintf(a.stdout, "    ~ %s: %s -> %s\n", c.Name, inputValue(c, c.Was, c.Old), inputValue(c, c.Is, c.New))
-				}
+				a.printInputChanges(d.Inputs)
 			}
 			if len(d.Template) > 0 {
 				fmt.Fprintln(a.stdout, "\ntemplate:")
-				for _, c := range d.Template {
-					switch c.Op() {
-					case "+":
-						fmt.Fprintf(a.stdout, "    + %s: %s\n", c.Path, brief(c.New))
-					case "-":
-						fmt.Fprintf(a.stdout, "    - %s: %s\n", c.Path, brief(c.Old))
-					default:
-						fmt.Fprintf(a.stdout, "    ~ %s: %s -> %s\n", c.Path, brief(c.Old), brief(c.New))
-					}
-				}
+				a.printChanges(d.Template)
 			}
 			return nil
 		},
@@ -114,11 +100,7 @@ func (a *app) purgeCmd() *cobra.Command {
 		Short: "Forget a deleted stack: its record and nodes go from the state file (`aos list --all` no longer shows it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			st, err := a.stack(cmd.Context(), e, args[0])
+			e, st, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

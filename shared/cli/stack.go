@@ -286,11 +286,7 @@ func (a *app) rebuildCmd() *cobra.Command {
 			"environment to a clean state. The stack's revisions and events continue.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			st, err := a.stack(cmd.Context(), e, args[0])
+			e, st, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -326,11 +322,8 @@ func (a *app) copyCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{ExitInvalid, err}
 			}
-			e, err := a.engine()
+			e, _, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := a.stack(cmd.Context(), e, args[0]); err != nil {
 				return err
 			}
 			req, err := e.CopyRequest(cmd.Context(), args[0], engine.CopyOptions{To: to, Namespace: ns, Context: a.global.context, RawParams: raw})
@@ -385,6 +378,16 @@ func (a *app) historyCmd() *cobra.Command {
 	return cmd
 }
 
+// engineAndStack opens the engine and reads the stack a command names.
+func (a *app) engineAndStack(ctx context.Context, name string) (*engine.Engine, *engine.StackRecord, error) {
+	e, err := a.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.stack(ctx, e, name)
+	return e, st, err
+}
+
 // stack reads a stack, saying how to find the right name when there is none.
 func (a *app) stack(ctx context.Context, e *engine.Engine, name string) (*engine.StackRecord, error) {
 	st, err := e.Store.GetStack(ctx, name)
@@ -405,11 +408,8 @@ func (a *app) opCmd(use, short, op string) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
+			e, _, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := a.stack(cmd.Context(), e, args[0]); err != nil {
 				return err
 			}
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: op, OnFailure: "keep"}, output)
@@ -425,11 +425,8 @@ func (a *app) cancelCmd() *cobra.Command {
 		Short: "Stop the operation in progress: nothing new starts, and it fails once what is in flight settles (an update then rolls back)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
+			e, _, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := a.stack(cmd.Context(), e, args[0]); err != nil {
 				return err
 			}
 			st, err := e.Cancel(cmd.Context(), args[0])
@@ -471,14 +468,7 @@ func (a *app) withStack(output *string, use, short string, show func(e *engine.E
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
-			if err != nil {
-				return err
-			}
-			st, err := e.Store.GetStack(cmd.Context(), args[0])
-			if errors.Is(err, engine.ErrNotFound) {
-				return fmt.Errorf("no stack named %q in %s (see `aos list`)", args[0], a.statePath())
-			}
+			e, st, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -4,31 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aos-project/aos/internal/testengine"
 	"github.com/aos-project/aos/shared/engine"
-	"github.com/aos-project/aos/shared/secrets"
-	"github.com/aos-project/aos/shared/store/bolt"
 )
 
 // Settle needs no cluster: it reads and writes the store only.
 func settleEngine(t *testing.T) *engine.Engine {
-	t.Helper()
-	dir := t.TempDir()
-	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := bolt.Open(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return &engine.Engine{Store: st, Sealer: sealer, Holder: "me", Now: func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }}
+	e := testengine.New(t)
+	e.Holder, e.Now = "me", func() time.Time { return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) }
+	return e
 }
 
 func putStack(t *testing.T, e *engine.Engine, st *engine.StackRecord) {

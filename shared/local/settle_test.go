@@ -3,13 +3,11 @@ package local
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/aos-project/aos/internal/testengine"
 	"github.com/aos-project/aos/shared/engine"
-	"github.com/aos-project/aos/shared/secrets"
-	"github.com/aos-project/aos/shared/store/bolt"
 	"github.com/aos-project/aos/statemachine"
 )
 
@@ -17,17 +15,8 @@ import (
 // ASL, run by the embedded runner, with apply-node failing as a store conflict would make it.
 // No cluster is needed: nothing gets applied.
 func TestAFailedFunctionSettlesTheStack(t *testing.T) {
-	dir := t.TempDir()
-	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := bolt.Open(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e := &engine.Engine{Store: st, Sealer: sealer}
+	e := testengine.New(t)
+	st := e.Store
 	ctx := context.Background()
 	src := "format: aos/v1\nname: s\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
 	name, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: src}}})
@@ -66,17 +55,8 @@ func TestAFailedFunctionSettlesTheStack(t *testing.T) {
 // What no Catch takes ends the stack too: a plan step whose answer lacks what the state
 // machine reads makes its Wait state fail with States.Runtime, which ASL cannot catch.
 func TestAnUncaughtFailureSettlesTheStack(t *testing.T) {
-	dir := t.TempDir()
-	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := bolt.Open(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e := &engine.Engine{Store: st, Sealer: sealer}
+	e := testengine.New(t)
+	st := e.Store
 	ctx := context.Background()
 	src := "format: aos/v1\nname: u\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
 	name, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: src}}})

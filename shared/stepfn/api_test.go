@@ -8,17 +8,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/rs/zerolog"
 
+	"github.com/aos-project/aos/internal/testengine"
 	"github.com/aos-project/aos/shared/api"
 	"github.com/aos-project/aos/shared/engine"
-	"github.com/aos-project/aos/shared/secrets"
-	"github.com/aos-project/aos/shared/store/bolt"
 )
 
 // The API as it runs on AWS: the router starting executions through this Runner, against a
@@ -40,17 +38,9 @@ func (a *awsAPI) StartExecution(ctx context.Context, in *sfn.StartExecutionInput
 }
 
 func newAWSAPI(t *testing.T) *awsAPI {
-	dir := t.TempDir()
-	sealer, err := secrets.LoadOrCreate(filepath.Join(dir, "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := bolt.Open(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a := &awsAPI{t: t, e: &engine.Engine{Store: st, Sealer: sealer, Holder: "aws-step-functions"}, sfn: &stepFunctions{}}
+	e := testengine.New(t)
+	e.Holder = "aws-step-functions"
+	a := &awsAPI{t: t, e: e, sfn: &stepFunctions{}}
 	srv := &api.Server{Engine: a.e, Runner: &Runner{Client: a, StackMachine: stackARN, BatchMachine: batchARN}, Log: zerolog.New(io.Discard)}
 	a.h = srv.Handler()
 	return a
