@@ -118,7 +118,8 @@ func (s *Server) scheduled(ctx context.Context, e *engine.Engine, stack string) 
 	if st.Status == engine.StackDeleteComplete {
 		return
 	}
-	_ = s.Runner.Start(ctx, engine.OpRequest{Stack: st.Name, Operation: engine.OpRebuild, OnFailure: "keep"}, st.Name+"-scheduled-rebuild")
+	// A name per firing: the runner starts a name once, as Step Functions does.
+	_ = s.Runner.Start(ctx, engine.OpRequest{Stack: st.Name, Operation: engine.OpRebuild, OnFailure: "keep"}, fmt.Sprintf("%s-scheduled-rebuild-r%d-v%d", st.Name, st.Revision, st.Version))
 }
 
 func loopback(addr string) bool {
