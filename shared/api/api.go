@@ -86,6 +86,9 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/stacks/{name}/rollback", s.rollback},
 		{"POST", "/v1/stacks/{name}/rebuild", s.rebuild},
 		{"POST", "/v1/stacks/{name}/copy", s.copyStack},
+		{"POST", "/v1/stacks/{name}/cancel", s.cancel},
+		{"POST", "/v1/stacks/{name}/resume", s.resume},
+		{"POST", "/v1/stacks/{name}/continue-rollback", s.continueRollback},
 		{"GET", "/v1/stacks/{name}/events", s.events},
 		{"GET", "/v1/stacks/{name}/resources", s.resources},
 		{"GET", "/v1/stacks/{name}/outputs", s.outputs},
@@ -447,6 +450,55 @@ func (s *Server) deleteStack(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", "/v1/stacks/"+r.PathValue("name"))
 	return s.operate(w, r, engine.OpRebuild)
+}
+
+// cancel asks the operation in progress to stop (engine.Cancel).
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.stack(r, r.PathValue("name")); err != nil {
+		return err
+	}
+	st, err := s.Engine.Cancel(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/stacks/"+st.Name)
+	writeJSON(w, http.StatusAccepted, map[string]any{"stack": st.Name, "status": st.Status, "cancelRequested": st.CancelRequested})
+	return nil
+}
+
+// resume continues an operation whose run died (its lease expired, or its holder is gone)
+// from the stored state, as a new execution.
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.stack(r, r.PathValue("name")); err != nil {
+		return err
+	}
+	st, err := s.Engine.TakeOver(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if st, err = s.Engine.Store.GetStack(r.Context(), st.Name); err != nil {
+		return err
+	}
+	id := executionName(st, st.Operation, "")
+	if err := s.start(r.Context(), st, engine.OpRequest{Stack: st.Name, Operation: st.Operation, OnFailure: "keep"}, id); err != nil {
+		return err
+	}
+	s.started(w, st, st.Operation, id, false)
+	return nil
+}
+
+// continueRollback runs a rollback that failed again, from where it stopped (CloudFormation's
+// ContinueUpdateRollback).
+func (s *Server) continueRollback(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if st.Status != engine.StackRollbackFailed {
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: fmt.Sprintf("stack %q is %s: only a failed rollback can be continued", st.Name, st.Status)}
+	}
+	w.Header().Set("Location", "/v1/stacks/"+st.Name)
+	return s.operate(w, r, engine.OpRollback)
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {

@@ -125,6 +125,12 @@ func TestUpdateKeepsItsInputs(t *testing.T) {
 	if code != ExitError || !strings.Contains(errs, "only a failed update can be rolled back (or name a revision)") || strings.Contains(errs, "execution history") {
 		t.Fatalf("rollback of a healthy stack: exit %d\n%s\n%s", code, out, errs)
 	}
+	if code, out, errs = run(t, "", append(g, "continue-rollback", stack)...); code != ExitError || !strings.Contains(errs, "only a failed rollback can be continued") {
+		t.Fatalf("continue-rollback of a healthy stack: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs = run(t, "", append(g, "cancel", stack)...); code != ExitError || !strings.Contains(errs, "no operation to cancel") {
+		t.Fatalf("cancel of a settled stack: exit %d\n%s\n%s", code, out, errs)
+	}
 	code, out, errs = run(t, "", append(g, "status", stack, "-o", "json")...)
 	if code != ExitOK || !strings.Contains(out, `"status": "UPDATE_COMPLETE"`) {
 		t.Fatalf("status after the refused rollback: exit %d\n%s\n%s", code, out, errs)

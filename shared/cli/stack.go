@@ -57,7 +57,7 @@ type cost struct {
 }
 
 func (a *app) stackCommands() []*cobra.Command {
-	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.rebuildCmd(), a.copyCmd(), a.resumeCmd(), a.cancelCmd(),
+	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.rebuildCmd(), a.copyCmd(), a.resumeCmd(), a.cancelCmd(), a.continueRollbackCmd(),
 		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.outputsCmd(), a.historyCmd(), a.diffCmd(), a.purgeCmd(), a.serveCmd(), a.batchCmd()}
 }
 
@@ -413,6 +413,27 @@ func (a *app) opCmd(use, short, op string) *cobra.Command {
 				return err
 			}
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: op, OnFailure: "keep"}, output)
+		},
+	}
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func (a *app) continueRollbackCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "continue-rollback NAME",
+		Short: "Run a failed rollback again, from where it stopped (UPDATE_ROLLBACK_FAILED only)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, st, err := a.engineAndStack(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if st.Status != engine.StackRollbackFailed {
+				return fmt.Errorf("stack %q is %s: only a failed rollback can be continued", st.Name, st.Status)
+			}
+			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: engine.OpRollback, OnFailure: "keep"}, output)
 		},
 	}
 	outputFlag(cmd, &output)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/rs/zerolog"
@@ -193,5 +194,31 @@ func TestBatchPrefixUsedAgain(t *testing.T) {
 	n := a.names()
 	if len(n) != 3 || n[0] == n[2] || !strings.HasPrefix(n[2], "batch-load-") {
 		t.Fatalf("executions %v: the second batch did not start one of its own", n)
+	}
+}
+
+// On AWS: cancel marks the running operation; resume is refused while a run holds the lease
+// and, once the lease has expired (the run died), starts a new execution of the operation.
+func TestCancelAndResumeThroughTheAPI(t *testing.T) {
+	a := newAWSAPI(t)
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	a.e.Now = func() time.Time { return now }
+	if code, out := a.do("POST", "/v1/stacks", map[string]any{"template": tpl, "stack": "web"}, ""); code != 202 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	if code, out := a.do("POST", "/v1/stacks/web/resume", nil, ""); code != 409 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "busy") {
+		t.Fatalf("resume while a run holds the lease: %d %v", code, out)
+	}
+	if code, out := a.do("POST", "/v1/stacks/web/cancel", nil, ""); code != 202 || out["cancelRequested"] != true || out["status"] != "CREATE_IN_PROGRESS" {
+		t.Fatalf("cancel: %d %v", code, out)
+	}
+	// The run dies without renewing its lease; after it expires, resume takes over.
+	now = now.Add(3 * time.Minute)
+	code, out := a.do("POST", "/v1/stacks/web/resume", nil, "")
+	if code != 202 || out["operation"] != "create" || len(a.names()) != 2 || a.names()[1] == a.names()[0] {
+		t.Fatalf("resume after the lease expired: %d %v, executions %v", code, out, a.names())
+	}
+	if code, out := a.do("POST", "/v1/stacks/web/continue-rollback", nil, ""); code != 409 {
+		t.Fatalf("continue-rollback of a stack that is not UPDATE_ROLLBACK_FAILED: %d %v", code, out)
 	}
 }
