@@ -16,8 +16,6 @@ type prepared struct {
 	plan PlanResponse
 	// cur is the stack as stored; nil when there is none.
 	cur *StackRecord
-	// previous are the inputs the request started from: the stack's, for an update.
-	previous map[string]any
 }
 
 // prepare loads a create or update: the template, checked with its inputs, and the stack of
@@ -46,7 +44,7 @@ func (e *Engine) prepare(ctx context.Context, req CreateRequest) (*prepared, err
 		if err != nil {
 			return nil, err
 		}
-		req.previous, p.previous = vals, vals
+		req.previous = vals
 		r, _, probs = load(req.TemplateRequest)
 	}
 	if len(probs) > 0 {
