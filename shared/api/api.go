@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,12 +12,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/schedule"
@@ -212,8 +216,13 @@ func badRequest(format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: fmt.Sprintf(format, args...)}
 }
 
-// decode reads a JSON body into v, refusing unknown fields.
+// decode reads a JSON body into v, refusing unknown fields. A YAML body (Content-Type
+// application/yaml) is read the same way, and its template may be written inline as a
+// mapping rather than as one escaped string.
 func decode(r *http.Request, v any) error {
+	if isYAML(r.Header.Get("Content-Type")) {
+		return decodeYAML(r, v)
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -221,6 +230,41 @@ func decode(r *http.Request, v any) error {
 		if errors.As(err, &tooBig) {
 			return err
 		}
+		return badRequest("request body: %v", err)
+	}
+	return nil
+}
+
+func isYAML(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml"
+}
+
+func decodeYAML(r *http.Request, v any) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err // over MaxBody: a 413
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return badRequest("request body (YAML): %v", err)
+	}
+	if t, ok := doc["template"]; ok {
+		if _, isText := t.(string); !isText {
+			text, err := yaml.Marshal(t)
+			if err != nil {
+				return badRequest("request body: template: %v", err)
+			}
+			doc["template"] = string(text)
+		}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return badRequest("request body (YAML): %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return badRequest("request body: %v", err)
 	}
 	return nil
