@@ -121,13 +121,13 @@ func TestOpenAPIMatchesTheRouterAndItsExamplesWork(t *testing.T) {
 		{"PUT", "/v1/stacks/shop/schedule", "", ""},
 		{"DELETE", "/v1/stacks/shop/schedule", "", ""},
 		{"POST", "/v1/stacks/shop/rollback", "shop", ""},
-		{"POST", "/v1/stacks/shop/copy", "shop-copy", ""},
-		{"POST", "/v1/stacks/shop/rebuild", "shop", ""},
 		// The stack is settled here: nothing to cancel, resume or continue. Their 202s are
 		// tested where an operation can be held in progress (shared/stepfn, shared/local).
 		{"POST", "/v1/stacks/shop/cancel", "", "409"},
 		{"POST", "/v1/stacks/shop/resume", "", "409"},
 		{"POST", "/v1/stacks/shop/continue-rollback", "", "409"},
+		{"POST", "/v1/stacks/shop/copy", "shop-copy", ""},
+		{"POST", "/v1/stacks/shop/rebuild", "shop", ""},
 		{"POST", "/v1/batches", "", ""},
 		{"GET", "/v1/batches/nightly", "", ""},
 		{"DELETE", "/v1/stacks/shop", "shop", ""},
