@@ -398,22 +398,36 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, b StackBody) err
 	if err != nil {
 		return err
 	}
-	id := executionName(st, op, key)
-	if err := s.startOnce(r.Context(), st, engine.OpRequest{Stack: name, Operation: op, OnFailure: b.OnFailure}, id, repeated); err != nil {
+	id, err := s.startOnce(r.Context(), st, engine.OpRequest{Stack: name, Operation: op, OnFailure: b.OnFailure}, executionName(st, op, key), repeated)
+	if err != nil {
 		return err
 	}
 	s.started(w, st, op, id, repeated)
 	return nil
 }
 
-// startOnce starts an operation just recorded. A repeated request starts it again under the
-// same name while it is in progress (a no-op if the first request started it); once it has
-// ended, the first request's outcome is the answer and nothing starts.
-func (s *Server) startOnce(ctx context.Context, st *engine.StackRecord, req engine.OpRequest, name string, repeated bool) error {
+// startOnce starts an operation just recorded, as execution name. A repeated request starts
+// it again under that name while it is in progress (a no-op if the first request started it
+// and it runs); once the operation has ended, the first request's outcome is the answer and
+// nothing starts. A repeated request for an operation still in progress whose run has died
+// (its execution closed, or its lease expired) takes the operation over and starts it as a
+// new execution: the first name is taken for good on AWS. It returns the name it started.
+func (s *Server) startOnce(ctx context.Context, st *engine.StackRecord, req engine.OpRequest, name string, repeated bool) (string, error) {
 	if repeated && !st.Status.InProgress() {
-		return nil
+		return name, nil
 	}
-	return s.start(ctx, st, req, name)
+	if repeated {
+		taken, err := s.Engine.TakeOver(ctx, st.Name)
+		switch {
+		case errors.Is(err, engine.ErrBusy):
+			// The first run holds it: starting its name again is a no-op.
+		case err != nil:
+			return "", err
+		default:
+			name = executionName(taken, req.Operation, "")
+		}
+	}
+	return name, s.start(ctx, st, req, name)
 }
 
 func (s *Server) createStack(w http.ResponseWriter, r *http.Request) error {
@@ -472,8 +486,8 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request, op string) erro
 	if st, err = s.Engine.Store.GetStack(r.Context(), st.Name); err != nil {
 		return err
 	}
-	id := executionName(st, op, key)
-	if err := s.startOnce(r.Context(), st, engine.OpRequest{Stack: st.Name, Operation: op, OnFailure: "keep"}, id, repeated); err != nil {
+	id, err := s.startOnce(r.Context(), st, engine.OpRequest{Stack: st.Name, Operation: op, OnFailure: "keep"}, executionName(st, op, key), repeated)
+	if err != nil {
 		return err
 	}
 	if op == engine.OpDelete && scheduled && s.Scheduler != nil {

@@ -19,7 +19,7 @@ func (e *Engine) Cancel(ctx context.Context, stack string) (*StackRecord, error)
 	if !st.Status.InProgress() {
 		return st, &StateError{fmt.Sprintf("stack %q is %s: no operation to cancel", st.Name, st.Status)}
 	}
-	if !e.leaseLive(st) {
+	if !e.leaseLive(ctx, st) {
 		var req SettleRequest
 		req.Stack, req.Operation, req.Error.Error, req.Error.Cause = st.Name, st.Operation, "Cancelled", "cancelled by request; no run was in progress"
 		if _, err := e.Settle(ctx, req); err != nil {

@@ -15,6 +15,8 @@ import (
 // CheckRequest names the stack to check.
 type CheckRequest struct {
 	Stack string `json:"stack"`
+	// Execution is the execution running the check ($$.Execution.Name): the lease names it.
+	Execution string `json:"execution,omitempty"`
 }
 
 // CheckResponse is what the state machine's Choice looks at.
@@ -55,7 +57,7 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: listing nodes: %w", req.Stack, err)
 	}
-	if err := e.renewLease(ctx, st); err != nil {
+	if err := e.renewLease(ctx, st, req.Execution); err != nil {
 		return CheckResponse{}, err
 	}
 	if st.Status == StackDeleteInProgress {

@@ -14,7 +14,7 @@ import (
 
 // startDelete records op (delete, or the first phase of rebuild) as the stack's operation,
 // so a resumed run knows what it was doing.
-func (e *Engine) startDelete(ctx context.Context, stack, op string) (CheckResponse, error) {
+func (e *Engine) startDelete(ctx context.Context, stack, op, exec string) (CheckResponse, error) {
 	st, err := e.Store.GetStack(ctx, stack)
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", stack, err)
@@ -22,7 +22,7 @@ func (e *Engine) startDelete(ctx context.Context, stack, op string) (CheckRespon
 	if err := e.beginDelete(ctx, st, op); err != nil {
 		return CheckResponse{}, err
 	}
-	return e.CheckReady(ctx, CheckRequest{Stack: stack})
+	return e.CheckReady(ctx, CheckRequest{Stack: stack, Execution: exec})
 }
 
 // beginDelete is the store side of starting a delete: nodes back to PENDING, the stack
@@ -32,7 +32,7 @@ func (e *Engine) beginDelete(ctx context.Context, st *StackRecord, op string) er
 	if st.Status == StackDeleteComplete {
 		return &StateError{fmt.Sprintf("stack %q is already deleted", st.Name)}
 	}
-	if e.leaseLive(st) && st.Status != StackDeleteInProgress || e.heldElsewhere(st) {
+	if e.leaseLive(ctx, st) && st.Status != StackDeleteInProgress || e.heldElsewhere(ctx, st, "") {
 		// A delete never breaks into a running create, update or rollback (a scheduled
 		// rebuild firing during an update, on AWS as in aos serve).
 		return busyError(st)

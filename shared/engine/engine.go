@@ -25,6 +25,9 @@ type Engine struct {
 	// holds without renewal (default defaultLease).
 	Holder   string
 	LeaseFor time.Duration
+	// Executions, where set, tells whether the execution a lease names still runs, so that a
+	// closed execution's lease is taken over at once (aos resume, cancel, delete).
+	Executions ExecutionChecker
 }
 
 func (e *Engine) now() time.Time {
@@ -63,6 +66,9 @@ type OpRequest struct {
 	Stack     string `json:"stack"`
 	Operation string `json:"operation"`
 	OnFailure string `json:"onFailure,omitempty"`
+	// Execution is the name of the execution running the step ($$.Execution.Name), which
+	// the step's lease then names. Set by the state machine, not by whoever starts it.
+	Execution string `json:"execution,omitempty"`
 }
 
 // event appends to the stack's event log. A lost event is logged, not fatal: the records it

@@ -26,5 +26,5 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse,
 
 // StartDelete begins deleting a stack, as the plan step of a delete does.
 func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckResponse, error) {
-	return e.startDelete(ctx, req.Stack, OpDelete)
+	return e.startDelete(ctx, req.Stack, OpDelete, "")
 }

@@ -86,7 +86,7 @@ func (e *Engine) Begin(ctx context.Context, stack, op, key string) error {
 	if err := e.repeated(st, op, key, op); err != nil {
 		return err
 	}
-	if e.leaseLive(st) {
+	if e.leaseLive(ctx, st) {
 		return busyError(st)
 	}
 	e.remember(st, op, key, op)

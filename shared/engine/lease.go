@@ -9,14 +9,27 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // Lease says who runs a stack's operation and until when that claim holds without renewal.
 // Check-ready renews it; a run that dies stops renewing, and once it expires the next
 // operation or `aos resume` continues from the stored state.
 type Lease struct {
-	Holder string    `json:"holder"`
-	Until  time.Time `json:"until"`
+	Holder string `json:"holder"`
+	// Execution names the state machine execution that runs the operation, once its first
+	// step has claimed the lease. On AWS every function runs as one holder: the execution is
+	// what tells two runs apart, and a lease whose execution has closed can be taken over
+	// without waiting for it to expire.
+	Execution string    `json:"execution,omitempty"`
+	Until     time.Time `json:"until"`
+}
+
+// ExecutionChecker says whether a state machine execution still runs (DescribeExecution on
+// AWS). Declared here, where leases are judged; stepfn.Runner implements it.
+type ExecutionChecker interface {
+	Running(ctx context.Context, execution string) (bool, error)
 }
 
 // defaultLease is how long a lease holds without renewal.
@@ -45,21 +58,45 @@ func (e *Engine) newLease() *Lease {
 // ErrBusy: another runner holds the stack's lease.
 var ErrBusy = errors.New("stack is busy")
 
-// heldElsewhere reports whether a live lease belongs to another runner.
-func (e *Engine) heldElsewhere(st *StackRecord) bool {
-	return st.Lease != nil && st.Lease.Holder != e.holder() && e.now().Before(st.Lease.Until) && !holderGone(st.Lease.Holder)
+// heldElsewhere reports whether a live lease belongs to another run than this runner's
+// execution exec ("" when the caller runs in none): another holder, or another execution.
+func (e *Engine) heldElsewhere(ctx context.Context, st *StackRecord, exec string) bool {
+	l := st.Lease
+	if l == nil || !e.now().Before(l.Until) {
+		return false
+	}
+	other := l.Holder != e.holder() || l.Execution != "" && exec != "" && l.Execution != exec
+	return other && !e.holderGone(ctx, l)
 }
 
 // leaseLive reports whether an operation holds the stack now, whoever runs it: a live lease
 // whose holder has not died. A second operation may not begin then, even from the same
 // holder (on AWS every execution runs as one).
-func (e *Engine) leaseLive(st *StackRecord) bool {
-	return st.Status.InProgress() && st.Lease != nil && e.now().Before(st.Lease.Until) && !holderGone(st.Lease.Holder)
+func (e *Engine) leaseLive(ctx context.Context, st *StackRecord) bool {
+	return st.Status.InProgress() && st.Lease != nil && e.now().Before(st.Lease.Until) && !e.holderGone(ctx, st.Lease)
 }
 
-// holderGone reports whether a host:pid holder is a process on this host that has exited,
+// holderGone reports whether the run a lease names has ended: its process on this host has
+// exited, or its execution has closed. When the answer cannot be had the run is taken to be
+// alive, so a lease is never broken on a guess.
+func (e *Engine) holderGone(ctx context.Context, l *Lease) bool {
+	if processGone(l.Holder) {
+		return true
+	}
+	if l.Execution == "" || e.Executions == nil {
+		return false
+	}
+	running, err := e.Executions.Running(ctx, l.Execution)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("execution", l.Execution).Msg("cannot tell whether the lease's execution still runs; waiting for the lease to expire")
+		return false
+	}
+	return !running
+}
+
+// processGone reports whether a host:pid holder is a process on this host that has exited,
 // so its lease need not be waited out.
-func holderGone(holder string) bool {
+func processGone(holder string) bool {
 	host, pid, ok := strings.Cut(holder, ":")
 	me, _ := os.Hostname()
 	if !ok || host != me {
@@ -82,7 +119,9 @@ func Settled(st *StackRecord) error {
 
 func busyError(st *StackRecord) error {
 	msg := fmt.Sprintf("stack %q is busy: %s started at %s", st.Name, strings.ToLower(string(st.Status)), st.UpdatedAt.Format(time.RFC3339))
-	if st.Lease != nil {
+	if st.Lease != nil && st.Lease.Execution != "" {
+		msg += fmt.Sprintf(" by execution %s of %s (lease until %s; `aos resume %s` continues it once that execution has ended)", st.Lease.Execution, st.Lease.Holder, st.Lease.Until.Format(time.RFC3339), st.Name)
+	} else if st.Lease != nil {
 		msg += fmt.Sprintf(" by %s (lease until %s; `aos resume %s` continues it after that)", st.Lease.Holder, st.Lease.Until.Format(time.RFC3339), st.Name)
 	} else {
 		msg += fmt.Sprintf(" (`aos resume %s` continues it if that run was interrupted)", st.Name)
@@ -97,19 +136,27 @@ type BusyError struct{ msg string }
 func (e *BusyError) Error() string        { return e.msg }
 func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
-// renewLease keeps the lease while an operation runs: it refuses when another live runner
-// holds it, and writes only when half the lease has passed, so a check costs no write.
-func (e *Engine) renewLease(ctx context.Context, st *StackRecord) error {
+// renewLease keeps the lease for the execution exec while its operation runs: it refuses when
+// another live run holds it, claims it for exec the first time exec renews it, and otherwise
+// writes only when half the lease has passed, so a check costs no write.
+func (e *Engine) renewLease(ctx context.Context, st *StackRecord, exec string) error {
 	if !st.Status.InProgress() {
 		return nil
 	}
-	if e.heldElsewhere(st) {
+	if e.heldElsewhere(ctx, st, exec) {
 		return busyError(st)
 	}
-	if st.Lease != nil && st.Lease.Holder == e.holder() && st.Lease.Until.Sub(e.now()) > e.leaseFor()/2 {
-		return nil
+	old := st.Lease
+	if old != nil && old.Holder == e.holder() {
+		if exec == "" {
+			exec = old.Execution
+		}
+		if exec == old.Execution && old.Until.Sub(e.now()) > e.leaseFor()/2 {
+			return nil
+		}
 	}
 	st.Lease = e.newLease()
+	st.Lease.Execution = exec
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: renewing the lease: %w", st.Name, err)
 	}
@@ -128,12 +175,15 @@ func (e *Engine) TakeOver(ctx context.Context, stack string) (*StackRecord, erro
 	}
 	// A live lease means a run is at work, from this holder too (aos serve, or AWS where every
 	// execution is one holder): a second run would race it.
-	if e.leaseLive(st) {
+	if e.leaseLive(ctx, st) {
 		return st, busyError(st)
 	}
 	prev := "nobody"
 	if st.Lease != nil {
 		prev = st.Lease.Holder
+		if st.Lease.Execution != "" {
+			prev += " (execution " + st.Lease.Execution + ")"
+		}
 	}
 	st.Lease = e.newLease()
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {

@@ -69,12 +69,12 @@ func TestLeaseRefusesASecondRunnerUntilItExpires(t *testing.T) {
 	// Renewal writes only after half the lease has passed.
 	v := st.stacks["l"].Version
 	clock = clock.Add(20 * time.Second)
-	if err := a.renewLease(ctx, st.stacks["l"]); err != nil || st.stacks["l"].Version != v {
+	if err := a.renewLease(ctx, st.stacks["l"], ""); err != nil || st.stacks["l"].Version != v {
 		t.Fatalf("early renewal wrote: %v (version %d -> %d)", err, v, st.stacks["l"].Version)
 	}
 	clock = clock.Add(20 * time.Second)
 	rec, _ := st.GetStack(ctx, "l")
-	if err := a.renewLease(ctx, rec); err != nil || st.stacks["l"].Lease.Until != clock.Add(time.Minute) {
+	if err := a.renewLease(ctx, rec, ""); err != nil || st.stacks["l"].Lease.Until != clock.Add(time.Minute) {
 		t.Fatalf("renewal: %v, lease %+v", err, st.stacks["l"].Lease)
 	}
 	// Runner a stops renewing; after the lease runs out, b takes over.
@@ -85,5 +85,58 @@ func TestLeaseRefusesASecondRunnerUntilItExpires(t *testing.T) {
 	}
 	if _, err := a.CheckReady(ctx, CheckRequest{Stack: "l"}); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "by runner-b") {
 		t.Fatalf("the old runner must now be refused: %v", err)
+	}
+}
+
+// executions is an ExecutionChecker over a set of running execution names.
+type executions map[string]bool
+
+func (x executions) Running(_ context.Context, name string) (bool, error) { return x[name], nil }
+
+// On AWS every function runs as one holder: the lease tells executions apart by name. The
+// first renewal claims it; another execution is refused while the first runs, and once the
+// first has closed its lease is taken over without waiting for it to expire.
+func TestLeaseNamesItsExecution(t *testing.T) {
+	st := &memStore{stacks: map[string]*StackRecord{}}
+	sealer, _ := secrets.LoadOrCreate(filepath.Join(t.TempDir(), "k"))
+	clock := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	running := executions{"l-create-r1-v1": true}
+	e := &Engine{Store: st, Sealer: sealer, Holder: "aws-step-functions", LeaseFor: time.Minute, Now: func() time.Time { return clock }, Executions: running}
+	ctx := context.Background()
+	src := "format: aos/v1\nname: l\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+	if _, _, err := e.Submit(ctx, CreateRequest{PlanRequest: PlanRequest{TemplateRequest: TemplateRequest{Template: src}}}); err != nil {
+		t.Fatal(err)
+	}
+	// renewLease is where CheckReady (and the plan step, through it) begins.
+	renew := func(exec string) error {
+		rec, _ := st.GetStack(ctx, "l")
+		return e.renewLease(ctx, rec, exec)
+	}
+	if err := renew("l-create-r1-v1"); err != nil {
+		t.Fatal(err)
+	}
+	if l := st.stacks["l"].Lease; l.Execution != "l-create-r1-v1" {
+		t.Fatalf("the first check did not claim the lease for its execution: %+v", l)
+	}
+	if err := renew("l-create-r1-v9"); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "by execution l-create-r1-v1") {
+		t.Fatalf("a second execution while the first runs: %v", err)
+	}
+	if _, err := e.TakeOver(ctx, "l"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("take-over while the execution runs: %v", err)
+	}
+	running["l-create-r1-v1"] = false // aborted from outside; its lease has a minute left
+	got, err := e.TakeOver(ctx, "l")
+	if err != nil || got.Lease.Execution != "" {
+		t.Fatalf("take-over of a closed execution's lease: %v %+v", err, got)
+	}
+	running["l-create-r1-v3"] = true
+	if err := renew("l-create-r1-v3"); err != nil || st.stacks["l"].Lease.Execution != "l-create-r1-v3" {
+		t.Fatalf("the new execution claims the lease: %v %+v", err, st.stacks["l"].Lease)
+	}
+	// The closed execution's settle (its status-change event) must not end the new run.
+	var req SettleRequest
+	req.Stack, req.Operation, req.Execution, req.Error.Error, req.Error.Cause = "l", OpCreate, "l-create-r1-v1", "ExecutionAborted", "stopped"
+	if resp, err := e.Settle(ctx, req); err != nil || resp.Status != StackCreateInProgress {
+		t.Fatalf("settling the old execution: %v %+v", err, resp)
 	}
 }

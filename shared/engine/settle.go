@@ -13,6 +13,9 @@ import (
 type SettleRequest struct {
 	Stack     string `json:"stack"`
 	Operation string `json:"operation"`
+	// Execution is the execution that failed: a stack another execution has taken over since
+	// is not settled by this one's failure.
+	Execution string `json:"execution,omitempty"`
 	Error     struct {
 		Error string `json:"Error"`
 		Cause string `json:"Cause"`
@@ -57,7 +60,7 @@ func (e *Engine) Settle(ctx context.Context, req SettleRequest) (SettleResponse,
 		e.event(ctx, st.Name, "", string(st.Status), reason, fmt.Sprintf("%s not started: %s", req.Operation, msg))
 		return resp, nil
 	}
-	if !st.Status.InProgress() || e.heldElsewhere(st) {
+	if !st.Status.InProgress() || e.heldElsewhere(ctx, st, req.Execution) {
 		return resp, nil
 	}
 	st.Status = st.Status.Outcome(false)
@@ -151,6 +154,7 @@ func (e *Engine) SettleEvent(ctx context.Context, raw json.RawMessage) (SettleRe
 	default:
 		return SettleResponse{}, nil // running or succeeded: nothing to settle
 	}
+	op.Execution = d.Name
 	return e.SettleEnded(ctx, op, name, cause)
 }
 
@@ -162,6 +166,6 @@ func (e *Engine) SettleEnded(ctx context.Context, op OpRequest, errName, cause s
 		return SettleResponse{Cause: causeMessage(cause)}, nil
 	}
 	var req SettleRequest
-	req.Stack, req.Operation, req.Error.Error, req.Error.Cause = op.Stack, op.Operation, errName, cause
+	req.Stack, req.Operation, req.Execution, req.Error.Error, req.Error.Cause = op.Stack, op.Operation, op.Execution, errName, cause
 	return e.Settle(ctx, req)
 }

@@ -38,11 +38,17 @@ func (a *awsAPI) StartExecution(ctx context.Context, in *sfn.StartExecutionInput
 	return a.sfn.StartExecution(ctx, in, opts...)
 }
 
+func (a *awsAPI) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	return a.sfn.DescribeExecution(ctx, in, opts...)
+}
+
 func newAWSAPI(t *testing.T) *awsAPI {
 	e := testengine.New(t)
 	e.Holder = "aws-step-functions"
 	a := &awsAPI{t: t, e: e, sfn: &stepFunctions{}}
-	srv := &api.Server{Engine: a.e, Runner: &Runner{Client: a, StackMachine: stackARN, BatchMachine: batchARN}, Log: zerolog.New(io.Discard)}
+	runner := &Runner{Client: a, StackMachine: stackARN, BatchMachine: batchARN}
+	e.Executions = runner
+	srv := &api.Server{Engine: a.e, Runner: runner, Log: zerolog.New(io.Discard)}
 	a.h = srv.Handler()
 	return a
 }
@@ -220,5 +226,52 @@ func TestCancelAndResumeThroughTheAPI(t *testing.T) {
 	}
 	if code, out := a.do("POST", "/v1/stacks/web/continue-rollback", nil, ""); code != 409 {
 		t.Fatalf("continue-rollback of a stack that is not UPDATE_ROLLBACK_FAILED: %d %v", code, out)
+	}
+}
+
+// claim records what the execution's first step records: the lease names the execution.
+func (a *awsAPI) claim(stack string) string {
+	a.t.Helper()
+	ctx := context.Background()
+	st, err := a.e.Store.GetStack(ctx, stack)
+	if err != nil || st.Lease == nil {
+		a.t.Fatalf("claim %s: %v %+v", stack, err, st)
+	}
+	n := a.names()
+	st.Lease.Execution = n[len(n)-1]
+	if err := a.e.Store.PutStack(ctx, st, st.Version); err != nil {
+		a.t.Fatal(err)
+	}
+	return st.Lease.Execution
+}
+
+// An execution stopped from outside, before anything settled its stack: resume asks Step
+// Functions (DescribeExecution) and takes over at once, with no wait for the lease to expire;
+// so does a retry of the request that started it.
+func TestResumeAfterAnAbortedExecution(t *testing.T) {
+	a := newAWSAPI(t)
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	a.e.Now = func() time.Time { return now }
+	body := map[string]any{"template": tpl, "stack": "web"}
+	if code, out := a.do("POST", "/v1/stacks", body, "ship-1"); code != 202 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	first := a.claim("web")
+	if code, out := a.do("POST", "/v1/stacks/web/resume", nil, ""); code != 409 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "by execution "+first) {
+		t.Fatalf("resume while the execution runs: %d %v", code, out)
+	}
+	if code, out := a.do("POST", "/v1/stacks", body, "ship-1"); code != 202 || out["operationId"] != first || len(a.names()) != 1 {
+		t.Fatalf("a retry while the execution runs: %d %v, executions %v", code, out, a.names())
+	}
+	a.sfn.abort(first)
+	code, out := a.do("POST", "/v1/stacks", body, "ship-1")
+	if code != 202 || out["repeated"] != true || out["operationId"] == first || len(a.names()) != 2 {
+		t.Fatalf("a retry once the execution was aborted: %d %v, executions %v", code, out, a.names())
+	}
+	second := a.claim("web")
+	a.sfn.abort(second)
+	code, out = a.do("POST", "/v1/stacks/web/resume", nil, "")
+	if code != 202 || out["operation"] != "create" || len(a.names()) != 3 || out["operationId"] == second {
+		t.Fatalf("resume once the execution was aborted: %d %v, executions %v", code, out, a.names())
 	}
 }

@@ -3,6 +3,7 @@ package stepfn
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 
@@ -22,6 +23,10 @@ func (f *fake) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ 
 		return nil, &types.ExecutionAlreadyExists{Message: aws.String("exists")}
 	}
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String("arn:x")}, nil
+}
+
+func (f *fake) DescribeExecution(context.Context, *sfn.DescribeExecutionInput, ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	return nil, &types.ExecutionDoesNotExist{Message: aws.String("none")}
 }
 
 func TestStartRequests(t *testing.T) {
@@ -47,21 +52,27 @@ func TestStartRequests(t *testing.T) {
 	}
 }
 
-// stepFunctions is a fake of StartExecution as AWS documents it for standard workflows
+// stepFunctions is a fake of StartExecution and DescribeExecution as AWS documents them for
+// standard workflows
 // (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html):
 // an execution name is unique per state machine for 90 days, running or closed; starting a
 // name again with the same input while it runs succeeds and returns the same execution;
 // with another input, or once it has closed, the call fails with ExecutionAlreadyExists.
+// DescribeExecution
+// (https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html)
+// answers RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED, and ExecutionDoesNotExist for an
+// ARN it never started.
 type stepFunctions struct {
-	mu   sync.Mutex
-	runs []runnertest.Execution
-	open map[string]bool // by machine/name: still running
+	mu     sync.Mutex
+	runs   []runnertest.Execution
+	open   map[string]bool                  // by machine/name: still running
+	closed map[string]types.ExecutionStatus // by machine/name: how it ended
 }
 
 func (f *stepFunctions) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	machine := map[string]string{stackARN: runnertest.StackMachine, batchARN: runnertest.BatchMachine}[aws.ToString(in.StateMachineArn)]
+	machine, _ := strings.CutPrefix(aws.ToString(in.StateMachineArn), "arn:aws:states:eu-west-1:1:stateMachine:")
 	name, input := aws.ToString(in.Name), aws.ToString(in.Input)
 	arn := aws.String("arn:aws:states:eu-west-1:1:execution:" + machine + ":" + name)
 	for _, x := range f.runs {
@@ -85,12 +96,50 @@ func (f *stepFunctions) StartExecution(_ context.Context, in *sfn.StartExecution
 func (f *stepFunctions) close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.open = nil
+	for k := range f.open {
+		f.end(k, types.ExecutionStatusSucceeded)
+	}
+}
+
+// abort ends one execution of the stack machine as StopExecution would.
+func (f *stepFunctions) abort(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.end(runnertest.StackMachine+"/"+name, types.ExecutionStatusAborted)
+}
+
+func (f *stepFunctions) end(key string, status types.ExecutionStatus) {
+	if !f.open[key] {
+		return
+	}
+	delete(f.open, key)
+	if f.closed == nil {
+		f.closed = map[string]types.ExecutionStatus{}
+	}
+	f.closed[key] = status
+}
+
+func (f *stepFunctions) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	arn := aws.ToString(in.ExecutionArn)
+	rest, ok := strings.CutPrefix(arn, "arn:aws:states:eu-west-1:1:execution:")
+	machine, name, _ := strings.Cut(rest, ":")
+	key := machine + "/" + name
+	switch {
+	case !ok:
+		return nil, &types.InvalidArn{Message: aws.String("Invalid Arn: '" + arn + "'")}
+	case f.open[key]:
+		return &sfn.DescribeExecutionOutput{ExecutionArn: aws.String(arn), Name: aws.String(name), Status: types.ExecutionStatusRunning}, nil
+	case f.closed[key] != "":
+		return &sfn.DescribeExecutionOutput{ExecutionArn: aws.String(arn), Name: aws.String(name), Status: f.closed[key]}, nil
+	}
+	return nil, &types.ExecutionDoesNotExist{Message: aws.String("Execution Does Not Exist: '" + arn + "'")}
 }
 
 const (
-	stackARN = "arn:aws:states:eu-west-1:1:stateMachine:aos-stack"
-	batchARN = "arn:aws:states:eu-west-1:1:stateMachine:aos-batch"
+	stackARN = "arn:aws:states:eu-west-1:1:stateMachine:" + runnertest.StackMachine
+	batchARN = "arn:aws:states:eu-west-1:1:stateMachine:" + runnertest.BatchMachine
 )
 
 func TestRunnerConformance(t *testing.T) {

@@ -56,6 +56,9 @@ func Server(ctx context.Context) (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A lease names its execution: resume, cancel and delete ask Step Functions whether it
+	// still runs rather than wait for the lease to expire.
+	e.Executions = runner
 	role, err := need(wiring.EnvSchedulerRole)
 	if err != nil {
 		return nil, err
