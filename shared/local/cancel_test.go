@@ -36,10 +36,14 @@ nodes:
   tail:
     dependsOn: [app]
     manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: tail}}
+  extra:
+    count: 17
+    dependsOn: [config]
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: "extra-${index}"}, data: {m: "${inputs.message}"}}
 `
 
-// aos cancel during an update: nothing new starts, what is in flight settles, the update
-// fails and rolls back to the last good revision.
+// aos cancel during a 20-node update: nothing new starts, what is in flight settles, the
+// update fails and rolls back to the last good revision.
 func TestCancelRollsAnUpdateBack(t *testing.T) {
 	e := newEngine(t)
 	cs := testcluster.Client(t)
@@ -86,9 +90,11 @@ func TestCancelRollsAnUpdateBack(t *testing.T) {
 	if res.Err == nil || st.Status != engine.StackRollbackComplete || st.CancelRequested || st.Lease != nil {
 		t.Fatalf("after cancel: %s %q cancel %v lease %v (run %v)", st.Status, st.Reason, st.CancelRequested, st.Lease, res.Err)
 	}
-	cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "config", metav1.GetOptions{})
-	if err != nil || cm.Data["m"] != "one" {
-		t.Fatalf("config after the rollback: %v %v", cm.Data, err)
+	for _, name := range []string{"config", "extra-0", "extra-16"} {
+		cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, name, metav1.GetOptions{})
+		if err != nil || cm.Data["m"] != "one" {
+			t.Fatalf("%s after the rollback: %v %v", name, cm.Data, err)
+		}
 	}
 	// Nothing to cancel now.
 	if _, err := e.Cancel(ctx, stack); err == nil {

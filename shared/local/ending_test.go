@@ -1,0 +1,131 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aos-project/aos/internal/testdynamo"
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/statemachine"
+)
+
+// conflicting is the DynamoDB store with a concurrent writer: the first time node "a" is
+// recorded as applied, another writer changes the record first, so the engine's conditional
+// write fails for real.
+type conflicting struct {
+	engine.Store
+	once sync.Once
+}
+
+func (c *conflicting) PutNode(ctx context.Context, n *engine.NodeRecord, expect int64) error {
+	if n.ID == "a" && n.Status == engine.NodeWaiting {
+		c.once.Do(func() {
+			if cur, err := c.Store.GetNode(ctx, n.Stack, n.ID); err == nil {
+				_ = c.Store.PutNode(ctx, cur, cur.Version)
+			}
+		})
+	}
+	return c.Store.PutNode(ctx, n, expect)
+}
+
+// withTimeout is the real stack definition with one state's TimeoutSeconds made short, so a
+// function that outlives it does so in a test's time.
+func withTimeout(t *testing.T, state string, seconds int) []byte {
+	var def map[string]any
+	if err := json.Unmarshal(statemachine.StackDefinition, &def); err != nil {
+		t.Fatal(err)
+	}
+	states := def["States"].(map[string]any)
+	if state == "ApplyNode" {
+		states = states["ApplyReady"].(map[string]any)["ItemProcessor"].(map[string]any)["States"].(map[string]any)
+	}
+	states[state].(map[string]any)["TimeoutSeconds"] = seconds
+	out, _ := json.Marshal(def)
+	return out
+}
+
+// Every way a function can fail mid-operation ends the operation: a store conflict, a record
+// over DynamoDB's item limit, a function that runs past its state's timeout. Each runs the
+// real ASL on the embedded runner against dynalite and the local cluster, and each ends with
+// the stack CREATE_FAILED, its lease released, and the next up completing.
+func TestEveryFailureEndsTheOperation(t *testing.T) {
+	small := "format: aos/v1\nname: NAME\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: v}}\n"
+	// a's record holds its manifest, and at READY the live data b reads: 2 × 250 KB.
+	big := "format: aos/v1\nname: NAME\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {big: " + strings.Repeat("x", 250_000) + "}}\n" +
+		"  b:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {copy: \"${nodes.a.data.big}\"}}\n"
+	hang := func(real statemachine.Handler) statemachine.Handler {
+		return func(ctx context.Context, p []byte) ([]byte, error) {
+			if _, err := real(ctx, p); err != nil {
+				return nil, err
+			}
+			<-ctx.Done() // a Lambda that never answers
+			return nil, ctx.Err()
+		}
+	}
+	for _, tc := range []struct {
+		name, template, reason string
+		store                  func(engine.Store) engine.Store
+		def                    []byte
+		apply                  func(statemachine.Handler) statemachine.Handler
+	}{
+		{name: "store-conflict", template: small, reason: "version conflict: someone else changed it first",
+			store: func(s engine.Store) engine.Store { return &conflicting{Store: s} }},
+		{name: "item-limit", template: big, reason: "DynamoDB items hold at most"},
+		{name: "timeout", template: small, reason: `state "ApplyNode": task ran longer than 1s`,
+			def: withTimeout(t, "ApplyNode", 1), apply: hang},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t)
+			db := testdynamo.Store(t)
+			e.Store = db
+			if tc.store != nil {
+				e.Store = tc.store(db)
+			}
+			ctx := context.Background()
+			src := strings.Replace(tc.template, "NAME", "end-"+tc.name, 1)
+			name, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: src}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _, _ = Run(context.Background(), e, name, engine.OpDelete) })
+			def := tc.def
+			if def == nil {
+				def = statemachine.StackDefinition
+			}
+			fns := e.Functions()
+			apply := adapt(fns[engine.FnApplyNode])
+			if tc.apply != nil {
+				apply = tc.apply(apply)
+			}
+			m, err := statemachine.Load(def, map[string]statemachine.Handler{
+				ResValidate: adapt(fns[engine.FnValidate]), ResPlan: adapt(fns[engine.FnPlan]), ResApplyNode: apply,
+				ResCheckReady: adapt(fns[engine.FnCheckReady]), ResSettle: adapt(fns[engine.FnSettle]),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.NewExecution(name+"-create-r1").Run(ctx, []byte(`{"stack":"`+name+`","operation":"`+op+`"}`)); err == nil {
+				t.Fatal("the execution succeeded")
+			}
+			st, err := db.GetStack(ctx, name)
+			if err != nil || st.Status != engine.StackCreateFailed || st.Lease != nil || !strings.Contains(st.Reason, tc.reason) {
+				t.Fatalf("after the failure: %v %s lease %v reason %q, want one containing %q", err, st.Status, st.Lease, st.Reason, tc.reason)
+			}
+			e.Store = db
+			again := strings.Replace(small, "NAME", "end-"+tc.name, 1)
+			if _, _, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{TemplateRequest: engine.TemplateRequest{Template: again}}}); err != nil {
+				t.Fatalf("the next up: %v", err)
+			}
+			res, err := Run(ctx, e, name, engine.OpCreate)
+			if err != nil || res.Err != nil {
+				t.Fatalf("the next up's run: %v %v", err, res.Err)
+			}
+			if st, _ := db.GetStack(ctx, name); st.Status != engine.StackCreateComplete || st.Lease != nil {
+				t.Fatalf("after the next up: %s lease %v", st.Status, st.Lease)
+			}
+		})
+	}
+}
