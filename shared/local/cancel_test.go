@@ -134,3 +134,70 @@ func TestGenerateNameNodeLeavesOneObject(t *testing.T) {
 		t.Fatalf("objects of the generateName node after three updates: %v", runs)
 	}
 }
+
+// On AWS a schedule starts the stack machine itself (EventBridge Scheduler's target is the
+// state machine, not the API). Firing every second during a long update, each rebuild
+// execution is refused by its plan step, settles as ScheduledRebuildSkipped, and the update
+// completes untouched.
+func TestScheduledRebuildsDuringAnUpdateAreSkipped(t *testing.T) {
+	e := newEngine(t)
+	e.Holder = "aws-step-functions" // every execution runs as one holder, as on AWS
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("sched-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	submit := func(params map[string]any) string {
+		t.Helper()
+		_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: slow, Params: params}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op
+	}
+	if res, err := RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: submit(nil)}); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	done := make(chan *Result, 1)
+	op := submit(map[string]any{"delay": "5s", "message": "two"})
+	go func() {
+		res, _ := Execute(ctx, e, stack+"-update-r2", engine.OpRequest{Stack: stack, Operation: op})
+		done <- res
+	}()
+	fired := 0
+	var res *Result
+	deadline := time.After(60 * time.Second)
+	for tick := time.NewTicker(time.Second); res == nil; {
+		select {
+		case res = <-done:
+		case <-tick.C:
+			fired++
+			r, err := Execute(ctx, e, fmt.Sprintf("%s-rebuild-s%d", stack, fired), engine.OpRequest{Stack: stack, Operation: engine.OpRebuild, OnFailure: "keep"})
+			if err != nil || r.Err == nil {
+				t.Fatalf("scheduled rebuild %d during the update: %v %v", fired, err, r.Err)
+			}
+		case <-deadline:
+			t.Fatal("the update did not end")
+		}
+	}
+	st, _ := e.Store.GetStack(ctx, stack)
+	if res.Err != nil || st.Status != engine.StackUpdateComplete || st.Revision != 2 || st.Lease != nil {
+		t.Fatalf("the update: %v, stack %s revision %d lease %v", res.Err, st.Status, st.Revision, st.Lease)
+	}
+	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	skipped := 0
+	for _, ev := range evs {
+		if ev.Reason == "ScheduledRebuildSkipped" {
+			skipped++
+		}
+		if ev.Status == string(engine.StackDeleteInProgress) {
+			t.Fatalf("a scheduled rebuild began deleting: %+v", ev)
+		}
+	}
+	if fired < 3 || skipped != fired {
+		t.Fatalf("%d firings, %d recorded as ScheduledRebuildSkipped", fired, skipped)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "extra-3", metav1.GetOptions{})
+	if err != nil || cm.Data["m"] != "two" {
+		t.Fatalf("extra-3 after the update: %v %v", cm.Data, err)
+	}
+}
