@@ -67,6 +67,11 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	if err := e.observe(ctx, st, nodes, &resp); err != nil {
 		return CheckResponse{}, err
 	}
+	// The watch may have lasted MaxWait, and the stack record changed meanwhile (a cancel):
+	// decide on the record as it is now, and write from it.
+	if st, err = e.Store.GetStack(ctx, req.Stack); err != nil {
+		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
+	}
 	v := decide(nodes)
 	if st.CancelRequested {
 		v = cancelled(v)
