@@ -185,6 +185,7 @@ type inputFlags struct {
 	paramsFile string
 	output     string
 	reset      bool
+	shapeOnly  bool // set by aos graph, not a flag
 }
 
 // registerReset adds --reset-inputs, for the commands that update a stack.
@@ -220,8 +221,9 @@ func (a *app) request(file string, f *inputFlags) (engine.TemplateRequest, error
 		if err != nil {
 			return req, &exitError{ExitInvalid, fmt.Errorf("--params: %w", err)}
 		}
-		req.Params = vals
+		req.Params, req.ParamsFile, req.ParamsAt = vals, f.paramsFile, template.ValuePositions(pdata)
 	}
+	req.ShapeOnly = f.shapeOnly
 	return req, nil
 }
 
@@ -474,6 +476,7 @@ func (a *app) graphCmd() *cobra.Command {
 			if format != "dot" && format != "mermaid" {
 				return &exitError{ExitInvalid, fmt.Errorf("--format %q: expected dot or mermaid", format)}
 			}
+			f.shapeOnly = true // inputs nothing in the graph's shape reads may be left out
 			plan, err := a.plan(cmd, args[0], &f, "", "", false)
 			if err != nil {
 				return err

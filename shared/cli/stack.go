@@ -533,7 +533,11 @@ func (a *app) statusCmd() *cobra.Command {
 			if v.Status == engine.NodeFailed || v.Status == engine.NodeWaiting {
 				detail = strings.TrimSpace(v.Reason + ": " + v.Message)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\n", v.ID, v.Status, v.Kind, v.Name, ready, detail)
+			object := v.Kind + "/" + v.Name
+			if v.Name == "" {
+				object = v.Kind + " (not applied)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Status, object, ready, detail)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

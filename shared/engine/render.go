@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/aos-project/aos/shared/refs"
 	"github.com/aos-project/aos/shared/template"
@@ -111,27 +114,50 @@ func renderAt(v any, s *scope, at string, text map[string]bool) (any, error) {
 		return str, nil
 	case map[string]any:
 		out := make(map[string]any, len(x))
+		var errs renderErrors
 		for k, e := range x {
 			r, err := renderAt(e, s, at+refs.Segment{Field: k}.String(), text)
-			if err != nil {
-				return nil, err
-			}
+			errs = errs.add(err)
 			out[k] = r
 		}
-		return out, nil
+		return out, errs.err()
 	case []any:
 		out := make([]any, len(x))
+		var errs renderErrors
 		for i, e := range x {
 			r, err := renderAt(e, s, at+refs.Segment{Index: i, IsIndex: true}.String(), text)
-			if err != nil {
-				return nil, err
-			}
+			errs = errs.add(err)
 			out[i] = r
 		}
-		return out, nil
+		return out, errs.err()
 	}
 	return v, nil
 }
+
+// renderErrors holds every reference of a manifest that failed to render, so that one run
+// reports them all rather than one per attempt.
+type renderErrors []string
+
+func (r renderErrors) add(err error) renderErrors {
+	var more renderErrors
+	switch {
+	case err == nil:
+		return r
+	case errors.As(err, &more):
+		return append(r, more...)
+	}
+	return append(r, err.Error())
+}
+
+func (r renderErrors) err() error {
+	if len(r) == 0 {
+		return nil
+	}
+	slices.Sort(r) // map order is random; the message is not
+	return r
+}
+
+func (r renderErrors) Error() string { return strings.Join(r, "; ") }
 
 func set(paths []string) map[string]bool {
 	m := make(map[string]bool, len(paths))

@@ -25,6 +25,11 @@ type TemplateRequest struct {
 	RawParams map[string]string `json:"rawParams,omitempty"`
 	// previous are the stack's inputs an update starts from (template.Params.Previous).
 	previous map[string]any
+	// ShapeOnly: only the graph is wanted (template.Params.ShapeOnly).
+	ShapeOnly bool `json:"-"`
+	// ParamsFile and ParamsAt say where Params came from (template.Params.ValuesFile).
+	ParamsFile string                  `json:"-"`
+	ParamsAt   map[string]template.Pos `json:"-"`
 }
 
 func (r TemplateRequest) file() string {
@@ -86,7 +91,7 @@ func Validate(ctx context.Context, req TemplateRequest) (ValidateResponse, error
 // enough to name the template's parts.
 func load(req TemplateRequest) (*template.Resolved, *template.Template, template.Problems) {
 	file := req.file()
-	params := template.Params{Values: req.Params, Raw: req.RawParams, Previous: req.previous}
+	params := template.Params{Values: req.Params, Raw: req.RawParams, Previous: req.previous, ShapeOnly: req.ShapeOnly, ValuesFile: req.ParamsFile, ValuesAt: req.ParamsAt}
 	r, probs := template.Validate(file, []byte(req.Template), params)
 	if r != nil {
 		return r, r.Template, nil

@@ -156,6 +156,111 @@ func (g *Graph) Cycle() []string {
 	return nil
 }
 
+// Cycles returns one cycle for every group of nodes that wait on each other (each strongly
+// connected component of more than one node, and each node with an edge to itself), as
+// closed paths, in the order the groups' first nodes were added. Fixing one cycle then does
+// not reveal the next: a template's author sees them all at once.
+func (g *Graph) Cycles() [][]string {
+	comp := g.components()
+	members := map[int32][]int32{}
+	var order []int32
+	for v := range g.ids {
+		c := comp[v]
+		if members[c] == nil {
+			order = append(order, c)
+		}
+		members[c] = append(members[c], int32(v))
+	}
+	var out [][]string
+	for _, c := range order {
+		ms := members[c]
+		if len(ms) == 1 && !slices.Contains(g.out[ms[0]], ms[0]) {
+			continue
+		}
+		// Inside a component every node has an edge to another member: walking such edges
+		// from its first node must come back to a node already on the walk.
+		at := map[int32]int{}
+		var walk []int32
+		for v := ms[0]; ; {
+			if i, seen := at[v]; seen {
+				path := make([]string, 0, len(walk)-i+1)
+				for _, w := range walk[i:] {
+					path = append(path, g.ids[w])
+				}
+				out = append(out, append(path, g.ids[v]))
+				break
+			}
+			at[v] = len(walk)
+			walk = append(walk, v)
+			for _, w := range g.out[v] {
+				if comp[w] == c {
+					v = w
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// components numbers the strongly connected components (Tarjan's algorithm, iterative so a
+// 100,000-node chain does not exhaust the stack).
+func (g *Graph) components() []int32 {
+	n := len(g.ids)
+	index, low, comp := make([]int32, n), make([]int32, n), make([]int32, n)
+	for i := range index {
+		index[i], comp[i] = -1, -1
+	}
+	onStack := make([]bool, n)
+	var stack []int32
+	var next, ncomp int32
+	type frame struct{ node, edge int32 }
+	for root := range g.ids {
+		if index[root] >= 0 {
+			continue
+		}
+		call := []frame{{int32(root), 0}}
+		index[root], low[root] = next, next
+		next++
+		stack, onStack[root] = append(stack, int32(root)), true
+		for len(call) > 0 {
+			top := &call[len(call)-1]
+			v := top.node
+			if int(top.edge) < len(g.out[v]) {
+				w := g.out[v][top.edge]
+				top.edge++
+				switch {
+				case index[w] < 0:
+					index[w], low[w] = next, next
+					next++
+					stack, onStack[w] = append(stack, w), true
+					call = append(call, frame{w, 0})
+				case onStack[w]:
+					low[v] = min(low[v], index[w])
+				}
+				continue
+			}
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				p := call[len(call)-1].node
+				low[p] = min(low[p], low[v])
+			}
+			if low[v] == index[v] {
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w], comp[w] = false, ncomp
+					if w == v {
+						break
+					}
+				}
+				ncomp++
+			}
+		}
+	}
+	return comp
+}
+
 // CycleError is returned when the graph has a cycle.
 type CycleError struct{ Path []string }
 

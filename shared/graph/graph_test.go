@@ -134,3 +134,36 @@ func TestLongChainDoesNotOverflow(t *testing.T) {
 		t.Fatalf("cycle through the whole chain: len %d", len(c))
 	}
 }
+
+// Every group of nodes waiting on each other is reported once, self-loops included.
+func TestCycles(t *testing.T) {
+	g := build(t, "s a b c d e f", "s->s", "a->b", "b->a", "c->d", "d->e", "e->c", "e->f")
+	want := [][]string{{"s", "s"}, {"a", "b", "a"}, {"c", "d", "e", "c"}}
+	if got := g.Cycles(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Cycles() = %v, want %v", got, want)
+	}
+	if got := build(t, "a b c", "a->b", "a->c", "b->c").Cycles(); got != nil {
+		t.Fatalf("acyclic: %v", got)
+	}
+	// Two cycles sharing a node are one group: one cycle of it is reported.
+	if got := build(t, "a b c", "a->b", "b->a", "b->c", "c->b").Cycles(); len(got) != 1 {
+		t.Fatalf("overlapping cycles: %v", got)
+	}
+	// A long chain closing on itself, without exhausting the stack.
+	n := 100000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i)
+	}
+	big := New(n)
+	for _, id := range ids {
+		big.Add(id)
+	}
+	for i := 1; i < n; i++ {
+		_ = big.NewEdge(ids[i-1], ids[i])
+	}
+	_ = big.NewEdge(ids[n-1], ids[0])
+	if got := big.Cycles(); len(got) != 1 || len(got[0]) != n+1 {
+		t.Fatalf("long cycle: %d cycles", len(got))
+	}
+}

@@ -15,6 +15,7 @@ package refs
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -352,7 +353,7 @@ func Get(v any, p Path) (any, error) {
 			}
 			val, ok := x[s.Field]
 			if !ok {
-				return nil, fmt.Errorf("%s: no such field", p[:i+1])
+				return nil, fmt.Errorf("%s: no such field%s", p[:i+1], fieldHint(x, s.Field))
 			}
 			v = val
 		case []any:
@@ -368,4 +369,21 @@ func Get(v any, p Path) (any, error) {
 		}
 	}
 	return v, nil
+}
+
+// fieldHint suggests the field a path most likely meant: the same name in another case
+// (clusterIp for clusterIP), else the fields there are, when they are few.
+func fieldHint(m map[string]any, field string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if strings.EqualFold(k, field) {
+			return fmt.Sprintf(" (did you mean %q? field names are case-sensitive)", k)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 || len(keys) > 12 {
+		return ""
+	}
+	sort.Strings(keys)
+	return " (it has " + strings.Join(keys, ", ") + ")"
 }

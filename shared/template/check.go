@@ -43,9 +43,9 @@ func (t *Template) Check() Problems {
 			t.checkUse(c, nil, u, nodeIDs, inputNames)
 		}
 	}
-	if len(c.probs) == 0 {
-		g := t.nodeGraph()
-		if cyc := g.Cycle(); cyc != nil {
+	// Every cycle, whatever else is wrong: a node that lists itself is reported above.
+	for _, cyc := range t.nodeGraph().Cycles() {
+		if len(cyc) > 2 {
 			first := t.nodeIndex[cyc[0]]
 			c.add(first.Pos, first.ID, "%v", &graph.CycleError{Path: cyc})
 		}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/xeipuuv/gojsonschema"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/aos-project/aos/shared/refs"
 )
 
 // Params are the input values given for one operation.
@@ -24,6 +26,23 @@ type Params struct {
 	// input not passed again keeps its value rather than falling back to its default; one the
 	// template no longer declares is dropped, not refused.
 	Previous map[string]any
+	// ShapeOnly asks only for the graph's shape (aos graph): a required input that no count
+	// or when reads may be left out, since nothing the shape depends on needs it.
+	ShapeOnly bool
+	// ValuesFile names the params file Values came from, and ValuesAt where each value is in
+	// it, so that a problem with one is reported there rather than at the template's input.
+	ValuesFile string
+	ValuesAt   map[string]Pos
+}
+
+// at reports a problem with input in's value: at the value in the params file when it came
+// from one, else at the input's declaration.
+func (c *collector) at(params Params, in *Input, fromValues bool, format string, args ...any) {
+	if p, ok := params.ValuesAt[in.Name]; ok && fromValues && params.ValuesFile != "" {
+		c.probs = append(c.probs, Problem{File: params.ValuesFile, Line: p.Line, Col: p.Col, Message: fmt.Sprintf(format, args...)})
+		return
+	}
+	c.add(in.Pos, "", format, args...)
 }
 
 // ParseRaw splits `key=value` flags into Params.Raw.
@@ -61,6 +80,23 @@ func DecodeValues(file string, data []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// ValuePositions says where each top-level value of a params file is (nil when the file does
+// not parse as a mapping; DecodeValues says why).
+func ValuePositions(data []byte) map[string]Pos {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	m := doc.Content[0]
+	out := make(map[string]Pos, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if _, dup := out[m.Content[i].Value]; !dup {
+			out[m.Content[i].Value] = Pos{m.Content[i+1].Line, m.Content[i+1].Column}
+		}
+	}
+	return out
+}
+
 func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 	names := make([]string, len(t.Inputs))
 	for i, in := range t.Inputs {
@@ -87,14 +123,19 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 		c.addFrom("-p "+k, "unknown input %q%s: the template has no such input (%s)", k, didYouMean(k, names), declared)
 	}
 	for _, k := range unknown {
-		c.add(Pos{1, 1}, "", "unknown input %q%s: the template has no such input (%s)", k, didYouMean(k, names), declared)
+		msg := fmt.Sprintf("unknown input %q%s: the template has no such input (%s)", k, didYouMean(k, names), declared)
+		if p, ok := params.ValuesAt[k]; ok && params.ValuesFile != "" {
+			c.probs = append(c.probs, Problem{File: params.ValuesFile, Line: p.Line, Col: p.Col, Message: msg})
+		} else {
+			c.add(Pos{1, 1}, "", "%s", msg)
+		}
 	}
 
 	values := make(map[string]any, len(t.Inputs))
 	for _, in := range t.Inputs {
 		var v any
 		have, carried := false, false
-		fromRaw := false
+		fromRaw, fromValues := false, false
 		if raw, ok := params.Raw[in.Name]; ok {
 			typed, err := in.typed(raw)
 			if err != nil {
@@ -103,7 +144,7 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 			}
 			v, have, fromRaw = typed, true, true
 		} else if val, ok := params.Values[in.Name]; ok {
-			v, have = val, true
+			v, have, fromValues = val, true, true
 		} else if val, ok := params.Previous[in.Name]; ok {
 			v, have, carried = val, true, true
 		} else if in.HasDefault {
@@ -112,13 +153,16 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 			}
 			v, have = in.Default, true
 		}
+		if !have && params.ShapeOnly && !t.decidesShape(in.Name) {
+			continue
+		}
 		if !have {
 			c.add(in.Pos, "", "missing required input %q: pass -p %s=VALUE or set it in a --params file", in.Name, in.Name)
 			continue
 		}
 		if err := in.mismatch(v); err != nil && !fromRaw {
 			// One wording for a wrong type, however the value came (-p says the same).
-			c.add(in.Pos, "", "input %q: %v", in.Name, err)
+			c.at(params, in, fromValues, "input %q: %v", in.Name, err)
 			continue
 		}
 		if in.schema != nil {
@@ -136,7 +180,7 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 				continue
 			}
 			if !res.Valid() {
-				c.add(in.Pos, "", "input %q: %s", in.Name, schemaErrors(res))
+				c.at(params, in, fromValues, "input %q: %s", in.Name, schemaErrors(res))
 				continue
 			}
 		}
@@ -234,4 +278,17 @@ func schemaErrors(res *gojsonschema.Result) string {
 		parts = append(parts, msg)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// decidesShape reports whether an input is read by some node's count or when, which decide
+// what nodes exist.
+func (t *Template) decidesShape(input string) bool {
+	for _, n := range t.Nodes {
+		for _, e := range []*Expr{n.Count, n.When} {
+			if e != nil && e.Ref != nil && e.Ref.Root == refs.RootInputs && e.Ref.Name == input {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -38,7 +38,11 @@ var invalidCases = []invalidCase{
 	{name: "syntax error", src: hdr + "nodes: [a\n",
 		want: []string{"3:1: syntax error: did not find expected ',' or ']'"}},
 	{name: "bad indentation", src: hdr + "nodes:\n  a:\n    manifest: {}\n   x: 1\n",
-		want: []string{"4:1: syntax error: did not find expected key"}},
+		want: []string{"6:4: syntax error: did not find expected key"}},
+	{name: "bad indentation deep in a node", src: hdr + "nodes:\n  a:\n    manifest:\n      apiVersion: v1\n      kind: ConfigMap\n      data:\n        x: y\n     metadata: {name: a}\n",
+		want: []string{"10:6: syntax error: did not find expected key"}},
+	{name: "unquoted reference in a flow mapping", src: hdr + "inputs:\n  m: {type: string}\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {m: ${inputs.m}}}\n",
+		want: []string{`7:80: syntax error: did not find expected ',' or '}' (a reference inside {…} or […] must be quoted: write "${inputs.m}")`}},
 	{name: "empty file", src: "",
 		want: []string{"1:1: template is empty; expected a mapping with format, name and nodes"}},
 	{name: "not a mapping", src: "- a\n- b\n",
@@ -89,6 +93,8 @@ var invalidCases = []invalidCase{
 		want: []string{"6:17: node \"a\": dependsOn lists the node itself"}},
 	{name: "cycle through dependsOn", src: hdr + "nodes:\n" + node("a", "dependsOn: [c]") + node("b", "dependsOn: [a]") + node("c", "dependsOn: [b]"),
 		want: []string{"4:3: node \"a\": dependency cycle: a -> b -> c -> a"}},
+	{name: "every cycle at once, beside a node that lists itself", src: hdr + "nodes:\n" + node("s", "dependsOn: [s]") + node("a", "dependsOn: [b]") + node("b", "dependsOn: [a]") + node("c", "dependsOn: [d]") + node("d", "dependsOn: [c]"),
+		want: []string{"6:17: node \"s\": dependsOn lists the node itself", "7:3: node \"a\": dependency cycle: a -> b -> a", "13:3: node \"c\": dependency cycle: c -> d -> c"}},
 	{name: "cycle through references", src: hdr + "nodes:\n" +
 		"  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {b: \"${nodes.b.metadata.uid}\"}}\n" +
 		"  b:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {a: \"${nodes.a.metadata.uid}\"}}\n",

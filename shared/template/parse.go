@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xeipuuv/gojsonschema"
 	yaml "go.yaml.in/yaml/v3"
@@ -50,7 +51,8 @@ func Parse(file string, data []byte) (*Template, Problems) {
 		if errors.Is(err, io.EOF) {
 			c.add(Pos{1, 1}, "", "template is empty; expected a mapping with format, name and nodes")
 		} else {
-			c.add(yamlErrorPos(err, data), "", "syntax error: %s", yamlErrorMessage(err))
+			at, hint := yamlProblem(err, data)
+			c.add(at, "", "syntax error: %s%s", yamlErrorMessage(err), hint)
 		}
 		return nil, c.probs
 	}
@@ -77,6 +79,80 @@ func Parse(file string, data []byte) (*Template, Problems) {
 // reports the 0-based line, one less than the line people count.
 var yamlParserErrors = []string{"did not find expected key", "did not find expected '-' indicator",
 	"did not find expected ',' or ']'", "did not find expected ',' or '}'"}
+
+// yamlProblem is where a syntax error is, and a hint for the one a template writer meets most.
+// The YAML library reports the line where the enclosing collection began, not the line at
+// fault: for a block collection the fault is on the first line whose prefix of the document
+// no longer parses; for a flow collection ({…}, […]) it is most often an unquoted ${…},
+// which YAML reads as the start of a mapping.
+func yamlProblem(err error, data []byte) (Pos, string) {
+	at := yamlErrorPos(err, data)
+	msg := yamlErrorMessage(err)
+	switch msg {
+	case "did not find expected key", "did not find expected '-' indicator":
+		if p, ok := firstFailingLine(data, at.Line, msg); ok {
+			return p, ""
+		}
+	case "did not find expected ',' or '}'", "did not find expected ',' or ']'":
+		if p, ref, ok := unquotedRef(data, at.Line); ok {
+			return p, fmt.Sprintf(` (a reference inside {…} or […] must be quoted: write "%s")`, ref)
+		}
+	}
+	return at, ""
+}
+
+// yamlScanLimit bounds the search for a syntax error's line: each step parses a prefix of
+// the document again.
+const yamlScanLimit = 400
+
+// firstFailingLine finds the first line from `from` on such that the document up to it fails
+// to parse with msg; its position is the line's first non-blank character.
+func firstFailingLine(data []byte, from int, msg string) (Pos, bool) {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if from < 1 || from > len(lines) || len(data) > 1<<20 {
+		return Pos{}, false
+	}
+	prefix := len(bytes.Join(lines[:from-1], nil))
+	for l := from; l <= len(lines) && l < from+yamlScanLimit; l++ {
+		prefix += len(lines[l-1])
+		var n yaml.Node
+		if err := yaml.Unmarshal(data[:prefix], &n); err != nil && yamlErrorMessage(err) == msg {
+			line := lines[l-1]
+			return Pos{l, len(line) - len(bytes.TrimLeft(line, " \t")) + 1}, true
+		}
+	}
+	return Pos{}, false
+}
+
+// unquotedRef finds the first ${…} outside quotes from line `from` on, in the flow
+// collection the error is about.
+func unquotedRef(data []byte, from int) (Pos, string, bool) {
+	lines := strings.SplitAfter(string(data), "\n")
+	for l := max(from, 1); l <= len(lines) && l < from+yamlScanLimit; l++ {
+		line := lines[l-1]
+		var quote rune
+	scan:
+		for i, r := range line {
+			switch {
+			case quote != 0:
+				if r == quote {
+					quote = 0
+				}
+			case r == '"' || r == '\'':
+				quote = r
+			case r == '#' && (i == 0 || line[i-1] == ' '):
+				break scan
+			case strings.HasPrefix(line[i:], "${"):
+				ref := line[i:]
+				if end := strings.IndexByte(ref, '}'); end >= 0 {
+					ref = ref[:end+1]
+				}
+				return Pos{l, utf8.RuneCountInString(line[:i]) + 1}, ref, true
+			}
+		}
+	}
+	return Pos{}, "", false
+}
 
 func yamlErrorPos(err error, data []byte) Pos {
 	lines := lineCount(data)

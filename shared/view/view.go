@@ -59,7 +59,16 @@ func Nodes(nodes []*engine.NodeRecord) []Node {
 		if n.Ref != nil {
 			v.Kind, v.Name, v.Namespace = n.Ref.Kind, n.Ref.Name, n.Ref.Namespace
 		} else {
+			// Not applied yet (or failed before it was): the name as the template writes it.
 			v.Kind, _ = n.Manifest["kind"].(string)
+			if md, ok := n.Manifest["metadata"].(map[string]any); ok {
+				if v.Name, _ = md["name"].(string); v.Name == "" {
+					if gen, _ := md["generateName"].(string); gen != "" {
+						v.Name = gen + "*"
+					}
+				}
+				v.Namespace, _ = md["namespace"].(string)
+			}
 		}
 		if !n.ReadyAt.IsZero() && !n.AppliedAt.IsZero() {
 			v.Seconds = n.ReadyAt.Sub(n.AppliedAt).Seconds()
