@@ -206,10 +206,13 @@ cmd_up() {
 	start kube-scheduler "$k8s_bin/kube-scheduler" "${kc[@]}" \
 		--bind-address 127.0.0.1 --secure-port "$sched_port" --leader-elect=false --profiling=false \
 		--kube-api-qps 300 --kube-api-burst 500
+	# The node's address and port are kwok's own server on loopback, so the API server reaches
+	# it for pods/log as it would a kubelet; Logs objects (the CRD) say what each pod logs.
+	kctl apply -f "$repo/hack/kwok-logs-crd.yaml" >/dev/null
 	start kwok "$kwok_bin/kwok" --kubeconfig "$kubeconfig" --config "$repo/hack/kwok.yaml" \
 		--manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-		--server-address "127.0.0.1:$kwok_port" --cidr 10.244.0.0/16 --node-ip 10.240.0.1 \
-		--node-lease-duration-seconds 40
+		--server-address "127.0.0.1:$kwok_port" --cidr 10.244.0.0/16 --node-ip 127.0.0.1 --node-port "$kwok_port" \
+		--enable-crds Logs --node-lease-duration-seconds 40
 
 	wait_for kube-controller-manager 60 curl -sfk "https://127.0.0.1:$kcm_port/healthz"
 	wait_for kube-scheduler 60 curl -sfk "https://127.0.0.1:$sched_port/healthz"
