@@ -266,6 +266,9 @@ func loadState(name string, f map[string]json.RawMessage, resources map[string]H
 			return nil, err
 		}
 	}
+	if s.Seconds != nil && !waitSeconds(*s.Seconds) {
+		return nil, fmt.Errorf("Seconds must be an integer from 0 to %d, not %v", maxWaitSeconds, *s.Seconds)
+	}
 	for _, t := range []any{s.Parameters, s.ResultSelector, s.ItemSelector} {
 		if err := checkTemplate(t); err != nil {
 			return nil, err
@@ -414,6 +417,8 @@ type Execution struct {
 	mu          sync.Mutex
 	history     []Event
 	name        string
+	events      atomic.Int64 // history events as AWS counts them (limits.go)
+	maxPayload  atomic.Int64
 	// Sleep waits (Wait states, retry intervals); tests may shorten it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -458,6 +463,7 @@ func (x *Execution) Run(ctx context.Context, input []byte) ([]byte, error) {
 		return nil, fmt.Errorf("execution input: %w", err)
 	}
 	cctx := map[string]any{"Execution": map[string]any{"Name": x.name, "Input": in, "StartTime": time.Now().UTC().Format(time.RFC3339Nano)}}
+	_ = x.count(2) // ExecutionStarted, and the event that ends it
 	out, err := x.run(ctx, x.m.def, in, cctx)
 	if err != nil {
 		x.record("ExecutionFailed", "", err.Error())
@@ -475,8 +481,17 @@ func (x *Execution) run(ctx context.Context, def *machineDef, input any, cctx ma
 		}
 		x.transitions.Add(1)
 		x.record("StateEntered", cur.name, "")
+		if err := x.count(2); err != nil {
+			return nil, err
+		}
+		if _, err := x.measure(cur, "input", input); err != nil {
+			return nil, err
+		}
 		out, next, err := x.step(ctx, cur, input, cctx)
 		if err != nil {
+			return nil, err
+		}
+		if _, err := x.measure(cur, "output", out); err != nil {
 			return nil, err
 		}
 		x.record("StateExited", cur.name, "")
@@ -516,7 +531,8 @@ func (x *Execution) step(ctx context.Context, s *state, input any, cctx map[stri
 	var err error
 	switch s.Type {
 	case "Succeed":
-		return x.output(s, eff, cctx), "", nil
+		out, err := x.output(s, eff, cctx)
+		return out, "", err
 	case "Fail":
 		// ErrorPath and CausePath must each select a string; anything else is a
 		// States.Runtime error, as on AWS
@@ -543,14 +559,20 @@ func (x *Execution) step(ctx context.Context, s *state, input any, cctx map[stri
 		return nil, "", e
 	case "Choice":
 		for _, r := range s.Choices {
-			if r.eval(eff, cctx) {
-				return x.output(s, eff, cctx), r.Next, nil
+			ok, err := r.eval(eff, cctx)
+			if err != nil {
+				return nil, "", inState(s, err)
+			}
+			if ok {
+				out, err := x.output(s, eff, cctx)
+				return out, r.Next, err
 			}
 		}
 		if s.Default == "" {
 			return nil, "", &Error{"States.NoChoiceMatched", fmt.Sprintf("state %q: no choice matched", s.name)}
 		}
-		return x.output(s, eff, cctx), s.Default, nil
+		out, err := x.output(s, eff, cctx)
+		return out, s.Default, err
 	case "Wait":
 		secs := 0.0
 		if s.Seconds != nil {
@@ -559,19 +581,25 @@ func (x *Execution) step(ctx context.Context, s *state, input any, cctx map[stri
 			p, _ := parsePath(s.SecondsPath)
 			v, ok := p.get(eff, cctx)
 			f, isNum := v.(float64)
-			if !ok || !isNum || f < 0 {
-				return nil, "", &Error{"States.Runtime", fmt.Sprintf("state %q: SecondsPath %s is not a non-negative number", s.name, s.SecondsPath)}
+			if !ok || !isNum || !waitSeconds(f) {
+				return nil, "", &Error{"States.Runtime", fmt.Sprintf("state %q: SecondsPath %s must select an integer from 0 to %d, got %v", s.name, s.SecondsPath, maxWaitSeconds, v)}
 			}
 			secs = f
 		}
 		if err := x.Sleep(ctx, time.Duration(secs*float64(time.Second))); err != nil {
 			return nil, "", err
 		}
-		return x.output(s, eff, cctx), s.Next, nil
+		out, err := x.output(s, eff, cctx)
+		if s.End {
+			return out, "", err
+		}
+		return out, s.Next, err
 	case "Pass":
 		result = eff
 		if s.Parameters != nil {
-			result = evalTemplate(s.Parameters, eff, cctx)
+			if result, err = evalTemplate(s.Parameters, eff, cctx); err != nil {
+				return nil, "", inState(s, err)
+			}
 		}
 		if s.hasResult {
 			result = s.Result
@@ -596,7 +624,9 @@ func (x *Execution) step(ctx context.Context, s *state, input any, cctx map[stri
 			return nil, "", err
 		}
 		if s.ResultSelector != nil {
-			result = evalTemplate(s.ResultSelector, result, cctx)
+			if result, err = evalTemplate(s.ResultSelector, result, cctx); err != nil {
+				return nil, "", inState(s, err)
+			}
 		}
 	}
 	out, err := applyResultPath(s.ResultPath, input, result)
@@ -606,17 +636,18 @@ func (x *Execution) step(ctx context.Context, s *state, input any, cctx map[stri
 	if s.End {
 		next = ""
 	}
-	return x.output(s, out, cctx), next, nil
+	final, err := x.output(s, out, cctx)
+	return final, next, err
 }
 
-func (x *Execution) output(s *state, v any, cctx map[string]any) any {
+func (x *Execution) output(s *state, v any, cctx map[string]any) (any, error) {
 	if p, ok := pathOr(s.OutputPath, "$"); ok {
 		if out, found := p.get(v, cctx); found {
-			return out
+			return out, nil
 		}
-		return nil
+		return nil, &Error{"States.Runtime", fmt.Sprintf("state %q: OutputPath %s matched nothing", s.name, *s.OutputPath)}
 	}
-	return map[string]any{}
+	return map[string]any{}, nil
 }
 
 func applyResultPath(rp *string, input, result any) (any, error) {
@@ -681,9 +712,12 @@ func (x *Execution) execute(ctx context.Context, s *state, eff any, cctx map[str
 	case "Task":
 		payload := eff
 		if s.Parameters != nil {
-			payload = evalTemplate(s.Parameters, eff, cctx)
+			var err error
+			if payload, err = evalTemplate(s.Parameters, eff, cctx); err != nil {
+				return nil, inState(s, err)
+			}
 		}
-		in, err := json.Marshal(payload)
+		in, err := x.measure(s, "input", payload)
 		if err != nil {
 			return nil, err
 		}
@@ -693,6 +727,14 @@ func (x *Execution) execute(ctx context.Context, s *state, eff any, cctx map[str
 			tctx, cancel = context.WithTimeout(ctx, time.Duration(s.TimeoutSeconds)*time.Second)
 			defer cancel()
 		}
+		service := strings.HasPrefix(s.Resource, "arn:aws:states:::")
+		events := int64(3)
+		if service && strings.HasSuffix(s.Resource, ".sync") || strings.HasSuffix(s.Resource, ".sync:2") {
+			events = 4
+		}
+		if err := x.count(events); err != nil {
+			return nil, err
+		}
 		out, err := x.m.resources[s.Resource](tctx, in)
 		if err != nil {
 			if errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
@@ -701,7 +743,14 @@ func (x *Execution) execute(ctx context.Context, s *state, eff any, cctx map[str
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, &Error{errorName(err), err.Error()}
+			var ae *Error
+			if errors.As(err, &ae) || service {
+				return nil, &Error{errorName(err), causeOf(err)}
+			}
+			return nil, lambdaError(err)
+		}
+		if len(out) > MaxPayloadBytes {
+			return nil, &Error{"States.DataLimitExceeded", fmt.Sprintf("state %q: the task's result is %d bytes, over the %d-byte payload quota", s.name, len(out), MaxPayloadBytes)}
 		}
 		var v any
 		if len(out) > 0 {
@@ -737,19 +786,34 @@ func (x *Execution) execute(ctx context.Context, s *state, eff any, cctx map[str
 			}
 			limit = int(n)
 		}
+		if err := x.count(2); err != nil { // MapStateStarted, MapStateSucceeded
+			return nil, err
+		}
 		return x.fanOut(ctx, len(list), limit, func(ctx context.Context, i int) (any, error) {
 			ictx := cloneMap(cctx)
 			ictx["Map"] = map[string]any{"Item": map[string]any{"Index": float64(i), "Value": list[i]}}
 			item := list[i]
 			if s.ItemSelector != nil {
-				item = evalTemplate(s.ItemSelector, eff, ictx)
+				var err error
+				if item, err = evalTemplate(s.ItemSelector, eff, ictx); err != nil {
+					return nil, inState(s, err)
+				}
+			}
+			if err := x.count(2); err != nil { // MapIterationStarted, MapIterationSucceeded
+				return nil, err
 			}
 			return x.run(ctx, s.ItemProcessor, item, ictx)
 		})
 	case "Parallel":
 		payload := eff
 		if s.Parameters != nil {
-			payload = evalTemplate(s.Parameters, eff, cctx)
+			var err error
+			if payload, err = evalTemplate(s.Parameters, eff, cctx); err != nil {
+				return nil, inState(s, err)
+			}
+		}
+		if err := x.count(2); err != nil { // ParallelStateStarted, ParallelStateSucceeded
+			return nil, err
 		}
 		return x.fanOut(ctx, len(s.Branches), 0, func(ctx context.Context, i int) (any, error) {
 			return x.run(ctx, s.Branches[i], payload, cctx)
@@ -798,6 +862,23 @@ func (x *Execution) fanOut(ctx context.Context, n, limit int, fn func(context.Co
 	return out, nil
 }
 
+// lambdaError is a Lambda function's error as Step Functions reports it: the error's type as
+// the name, and as the cause the function's error document in JSON
+// (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html, "Lambda").
+func lambdaError(err error) *Error {
+	doc, _ := json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": errorName(err)})
+	return &Error{errorName(err), string(doc)}
+}
+
+// causeOf is an error's cause: an *Error's own, else its message.
+func causeOf(err error) string {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae.Cause
+	}
+	return err.Error()
+}
+
 // errorName is the error type name Lambda reports for a Go error (and Step Functions
 // matches in Retry and Catch): the type's name without package or pointer.
 func errorName(err error) string {
@@ -815,17 +896,31 @@ func errorName(err error) string {
 	return t.Name()
 }
 
+// matches reports whether a Retry's or Catch's ErrorEquals takes an error, as AWS documents
+// (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html):
+// States.ALL matches every error but the terminal ones; States.TaskFailed every error but
+// States.Timeout and the terminal ones. States.Runtime is never caught or retried ("will
+// always cause the execution to fail"); States.DataLimitExceeded only where it is named.
 func matches(names []string, name string) bool {
+	if name == "States.Runtime" {
+		return false
+	}
+	terminal := name == "States.DataLimitExceeded"
 	for _, n := range names {
-		if n == name || n == "States.ALL" || n == "States.TaskFailed" && name != "States.Timeout" && !strings.HasPrefix(name, "States.") {
+		switch {
+		case n == name:
+			return true
+		case terminal:
+		case n == "States.ALL", n == "States.TaskFailed" && name != "States.Timeout":
 			return true
 		}
 	}
 	return false
 }
 
-// evalTemplate evaluates a payload template: "key.$" fields take the value at a path.
-func evalTemplate(t any, input any, cctx map[string]any) any {
+// evalTemplate evaluates a payload template: "key.$" fields take the value at a path. A path
+// that selects nothing fails the state with States.Runtime, as on AWS (it is never null).
+func evalTemplate(t any, input any, cctx map[string]any) (any, error) {
 	switch x := t.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
@@ -838,44 +933,75 @@ func evalTemplate(t any, input any, cctx map[string]any) any {
 			v := x[k]
 			if strings.HasSuffix(k, ".$") {
 				p, _ := parsePath(v.(string))
-				got, _ := p.get(input, cctx)
+				got, found := p.get(input, cctx)
+				if !found {
+					return nil, &Error{"States.Runtime", fmt.Sprintf("The JSONPath '%s' specified for the field '%s' could not be found in the input", v, k)}
+				}
 				out[strings.TrimSuffix(k, ".$")] = got
 				continue
 			}
-			out[k] = evalTemplate(v, input, cctx)
+			r, err := evalTemplate(v, input, cctx)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
 		}
-		return out
+		return out, nil
 	case []any:
 		out := make([]any, len(x))
 		for i, v := range x {
-			out[i] = evalTemplate(v, input, cctx)
+			r, err := evalTemplate(v, input, cctx)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
 		}
-		return out
+		return out, nil
 	}
-	return t
+	return t, nil
 }
 
-func (r *rule) eval(input any, cctx map[string]any) bool {
+// inState names the state in a runtime error's cause.
+func inState(s *state, err error) error {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return &Error{ae.Name, fmt.Sprintf("state %q: %s", s.name, ae.Cause)}
+	}
+	return err
+}
+
+// eval decides a Choice rule. A Variable that selects nothing is a States.Runtime error,
+// except for IsPresent, which exists to ask
+// (https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html).
+func (r *rule) eval(input any, cctx map[string]any) (bool, error) {
 	switch {
 	case r.And != nil:
 		for _, s := range r.And {
-			if !s.eval(input, cctx) {
-				return false
+			if ok, err := s.eval(input, cctx); !ok || err != nil {
+				return false, err
 			}
 		}
-		return true
+		return true, nil
 	case r.Or != nil:
 		for _, s := range r.Or {
-			if s.eval(input, cctx) {
-				return true
+			if ok, err := s.eval(input, cctx); ok || err != nil {
+				return ok, err
 			}
 		}
-		return false
+		return false, nil
 	case r.Not != nil:
-		return !r.Not.eval(input, cctx)
+		ok, err := r.Not.eval(input, cctx)
+		return !ok, err
 	}
 	p, _ := parsePath(r.Variable)
 	v, present := p.get(input, cctx)
+	if !present && r.op != "IsPresent" {
+		return false, &Error{"States.Runtime", fmt.Sprintf("Invalid path '%s': the Choice rule's Variable selects nothing", r.Variable)}
+	}
+	return r.compare(v, present), nil
+}
+
+func (r *rule) compare(v any, present bool) bool {
 	switch r.op {
 	case "IsPresent":
 		return present == (r.operand == true)
@@ -890,9 +1016,6 @@ func (r *rule) eval(input any, cctx map[string]any) bool {
 	case "IsString":
 		_, ok := v.(string)
 		return present && ok == (r.operand == true)
-	}
-	if !present {
-		return false
 	}
 	switch r.op {
 	case "BooleanEquals":

@@ -53,7 +53,7 @@ func TestAFailedFunctionSettlesTheStack(t *testing.T) {
 }
 
 // What no Catch takes ends the stack too: a plan step whose answer lacks what the state
-// machine reads makes its Wait state fail with States.Runtime, which ASL cannot catch.
+// machine reads makes its Choice state fail with States.Runtime, which ASL cannot catch.
 func TestAnUncaughtFailureSettlesTheStack(t *testing.T) {
 	e := testengine.New(t)
 	st := e.Store
@@ -71,7 +71,7 @@ func TestAnUncaughtFailureSettlesTheStack(t *testing.T) {
 		t.Fatalf("the execution: %v %#v", err, res.Err)
 	}
 	rec, err := st.GetStack(ctx, name)
-	if err != nil || rec.Status != engine.StackCreateFailed || rec.Lease != nil || !strings.Contains(rec.Reason, "create failed: state \"WaitForChange\"") {
+	if err != nil || rec.Status != engine.StackCreateFailed || rec.Lease != nil || !strings.Contains(rec.Reason, "create failed: state \"Decide\": Invalid path '$.check.done'") {
 		t.Fatalf("the stack after an uncaught failure: %s %q lease %v (%v)", rec.Status, rec.Reason, rec.Lease, err)
 	}
 }
