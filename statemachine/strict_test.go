@@ -18,8 +18,8 @@ func TestStrictAsAWS(t *testing.T) {
 	fails := map[string]Handler{"arn:fail": func(context.Context, []byte) ([]byte, error) { return nil, errors.New("boom") }}
 	for _, tc := range []struct {
 		name, def, input string
-		res             map[string]Handler
-		want            string // the error's name; "" when the run succeeds
+		res              map[string]Handler
+		want             string // the error's name; "" when the run succeeds
 	}{
 		{name: "States.ALL does not catch States.Runtime", res: echo, want: "States.Runtime",
 			def: `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:echo","Parameters":{"x.$":"$.missing"},
