@@ -147,7 +147,10 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 			r, w := a.store.Counts()
 			c.StoreReads, c.StoreWrites = r-reads0, w-writes0
 		}
-		_ = a.printJSON(map[string]any{"stack": view.StackOf(st), "nodes": view.Nodes(nodes), "seconds": took.Seconds(), "transitions": res.Transitions, "cost": c})
+		_ = a.printJSON(map[string]any{"stack": view.StackOf(st), "nodes": view.Nodes(nodes), "seconds": took.Seconds(), "transitions": res.Transitions, "cost": c,
+			// The figures Step Functions' quotas apply to: 25,000 events per execution, 256 KiB
+			// per state input or output.
+			"executions": res.Executions, "maxHistoryEvents": res.HistoryEvents, "maxPayloadBytes": res.MaxPayloadBytes})
 	} else {
 		fmt.Fprintf(a.stdout, "\nstack %s: %s in %s (%d node(s), %d state transitions)\n", st.Name, st.Status, took, len(nodes), res.Transitions)
 		if st.Reason != "" {

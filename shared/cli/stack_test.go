@@ -101,6 +101,17 @@ func TestUpStatusEventsOutputsDown(t *testing.T) {
 	if strings.Contains(string(raw), password) {
 		t.Fatal("secret in the state file")
 	}
+	// -o json reports the figures Step Functions' quotas apply to.
+	code, out, errs = run(t, "", append(g, "up", lib+"wordpress.yaml", "--stack", stack, "-p", "mysql_password="+password, "-o", "json")...)
+	var quota struct {
+		Executions       int
+		MaxHistoryEvents int64
+		MaxPayloadBytes  int64
+	}
+	if err := json.Unmarshal([]byte(out), &quota); err != nil || code != ExitOK || quota.Executions != 1 ||
+		quota.MaxHistoryEvents < 20 || quota.MaxHistoryEvents > 25000 || quota.MaxPayloadBytes < 20 || quota.MaxPayloadBytes > 256*1024 {
+		t.Fatalf("up -o json: exit %d %+v %v\n%s\n%s", code, quota, err, out, errs)
+	}
 }
 
 func TestUpInvalidInputExits2AndChangesNothing(t *testing.T) {

@@ -38,9 +38,21 @@ type CheckResponse struct {
 	WaitSeconds int `json:"waitSeconds"`
 }
 
+// The state machine carries ids in its payloads, and AWS bounds each state's input and
+// output at 256 KiB: a turn starts at most maxStartable nodes (the rest are startable again
+// at the next check, which then does not wait), and reports at most maxReported ids of the
+// nodes that changed. 1,000 ids of 63 characters are 65 KiB.
+var maxStartable = 1000 // a var so that a test can make turns small
+
+const maxReported = 100
+
 func (r *CheckResponse) take(v verdict, maxWait time.Duration) {
 	r.Startable, r.InFlight, r.Pending, r.Failure, r.Done = v.Startable, v.InFlight, v.Pending, v.Failure, v.Done
+	if len(r.Startable) > maxStartable {
+		r.Startable = r.Startable[:maxStartable]
+	}
 	r.Failed = append(r.Failed, v.Failed...)
+	r.Ready, r.Failed = r.Ready[:min(len(r.Ready), maxReported)], r.Failed[:min(len(r.Failed), maxReported)]
 	r.WaitSeconds = v.waitSeconds(maxWait)
 }
 
@@ -64,7 +76,9 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 		return e.checkDelete(ctx, st, nodes)
 	}
 	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
-	if err := e.observe(ctx, st, nodes, &resp); err != nil {
+	// Nodes left startable by the last turn's cap are started at once, not after a watch.
+	wait := len(decide(nodes).Startable) == 0 && !st.CancelRequested
+	if err := e.observe(ctx, st, nodes, &resp, wait); err != nil {
 		return CheckResponse{}, err
 	}
 	// The watch may have lasted MaxWait, and the stack record changed meanwhile (a cancel):
@@ -114,8 +128,8 @@ func withStatus(nodes []*NodeRecord, s NodeStatus) []*NodeRecord {
 }
 
 // observe reads the in-flight nodes' objects and records the ones that became READY or
-// FAILED; when none did, it watches them for up to MaxWait.
-func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse) error {
+// FAILED; when none did and wait is set, it watches them for up to MaxWait.
+func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse, wait bool) error {
 	inflight := withStatus(nodes, NodeWaiting)
 	if len(inflight) == 0 {
 		return nil
@@ -145,7 +159,7 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 		return err
 	}
 	changed, err := e.evaluate(ctx, inflight, snap.Objects, red, resp)
-	if err != nil || changed || e.MaxWait == 0 {
+	if err != nil || changed || e.MaxWait == 0 || !wait {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, watchBudget(inflight, e.now(), e.MaxWait)+10*time.Millisecond)

@@ -28,3 +28,10 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse,
 func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckResponse, error) {
 	return e.startDelete(ctx, req.Stack, OpDelete, "")
 }
+
+// SetMaxStartable bounds the nodes a turn starts, for a test; it returns the undo.
+func SetMaxStartable(n int) func() {
+	old := maxStartable
+	maxStartable = n
+	return func() { maxStartable = old }
+}

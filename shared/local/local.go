@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/rs/zerolog"
@@ -40,6 +41,13 @@ type Result struct {
 	History     []statemachine.Event
 	// Err is the execution's failure (a *statemachine.Error for Fail states), nil on success.
 	Err error
+	// Output is the execution's output (JSON), when it succeeded.
+	Output json.RawMessage
+	// Executions, HistoryEvents (the most in any one execution) and MaxPayloadBytes (the
+	// largest state input or output) are the figures AWS's quotas apply to.
+	Executions      int
+	HistoryEvents   int64
+	MaxPayloadBytes int64
 }
 
 // Run executes one operation on a stack and returns when the state machine ends. A failed
@@ -90,19 +98,22 @@ func execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRe
 		return nil, err
 	}
 	x := m.NewExecution(name)
-	_, runErr := x.Run(ctx, input)
+	out, runErr := x.Run(ctx, input)
 	var se *statemachine.Error
 	if errors.As(runErr, &se) && ctx.Err() == nil {
 		// What no Catch takes (States.Runtime and the like) ends the stack here as an
 		// EventBridge rule ends it on AWS; a stack its Settle step settled is left as it is.
 		// An interrupted run is not an ending: `aos resume` continues it.
-		if _, err := e.SettleEnded(context.WithoutCancel(ctx), req, se.Name, se.Cause); err != nil {
+		ended := req
+		ended.Execution = name
+		if _, err := e.SettleEnded(context.WithoutCancel(ctx), ended, se.Name, se.Cause); err != nil {
 			zerolog.Ctx(ctx).Error().Err(err).Str("stack", req.Stack).Msg("settling an execution that failed")
 		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return &Result{Transitions: x.Transitions(), Invocations: calls, History: x.History(), Err: runErr}, nil
+	return &Result{Transitions: x.Transitions(), Invocations: calls, History: x.History(), Err: runErr, Output: out,
+		Executions: 1, HistoryEvents: x.HistoryEvents(), MaxPayloadBytes: x.MaxPayload()}, nil
 }
 
 // BatchResult is the outcome of one batch.
@@ -123,15 +134,33 @@ func RunBatch(ctx context.Context, e *engine.Engine, in *engine.BatchInput) (*Ba
 		if err := json.Unmarshal(payload, &p); err != nil {
 			return nil, err
 		}
+		name := p.Input.Stack + "-" + p.Input.Operation
+		start := time.Now().UTC()
 		res, err := RunOp(ctx, e, p.Input)
 		if err != nil {
 			return nil, err
 		}
-		if res.Err != nil {
-			// What .sync raises when the child execution fails.
-			return nil, &statemachine.Error{Name: "States.TaskFailed", Cause: fmt.Sprintf("stack %s: %v", p.Input.Stack, res.Err)}
+		// What startExecution.sync:2 returns: the child's DescribeExecution, its input and
+		// output as JSON
+		// (https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html).
+		desc := map[string]any{
+			"ExecutionArn": "arn:aws:states:local:000000000000:execution:aos-stack:" + name, "Name": name,
+			"StateMachineArn": "arn:aws:states:local:000000000000:stateMachine:aos-stack", "Input": p.Input,
+			"StartDate": start.Format(time.RFC3339Nano), "StopDate": time.Now().UTC().Format(time.RFC3339Nano),
 		}
-		return json.Marshal(map[string]any{"Status": "SUCCEEDED", "Output": map[string]any{"stack": p.Input.Stack}})
+		if res.Err != nil {
+			// The task fails with States.TaskFailed, the description of the failed child as
+			// its cause.
+			var se *statemachine.Error
+			desc["Status"], desc["Error"], desc["Cause"] = "FAILED", "States.Runtime", res.Err.Error()
+			if errors.As(res.Err, &se) {
+				desc["Error"], desc["Cause"] = se.Name, se.Cause
+			}
+			cause, _ := json.Marshal(desc)
+			return nil, &statemachine.Error{Name: "States.TaskFailed", Cause: string(cause)}
+		}
+		desc["Status"], desc["Output"] = "SUCCEEDED", res.Output
+		return json.Marshal(desc)
 	}
 	m, err := statemachine.Load(statemachine.BatchDefinition, map[string]statemachine.Handler{statemachine.StartStackSync: child})
 	if err != nil {
