@@ -184,6 +184,9 @@ func TestStateMachinesMatchTheirDefinitions(t *testing.T) {
 				}
 			}
 		}
+		if strings.Contains(string(def), `"arn:aws:states:::states:startExecution"`) && !strings.Contains(string(policies), "states:StartExecution") {
+			t.Errorf("%s: starts executions (Continue) but lacks states:StartExecution", id)
+		}
 		if strings.Contains(string(def), "states:startExecution.sync") {
 			for _, action := range []string{"states:StartExecution", "states:DescribeExecution", "events:PutRule", "events:PutTargets"} {
 				if !strings.Contains(string(policies), action) {

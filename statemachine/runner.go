@@ -58,6 +58,8 @@ type Event struct {
 type Machine struct {
 	def       *machineDef
 	resources map[string]Handler
+	// ID is the machine's ARN as executions see it ($$.StateMachine.Id).
+	ID string
 }
 
 type machineDef struct {
@@ -462,7 +464,8 @@ func (x *Execution) Run(ctx context.Context, input []byte) ([]byte, error) {
 	if err := json.Unmarshal(input, &in); err != nil {
 		return nil, fmt.Errorf("execution input: %w", err)
 	}
-	cctx := map[string]any{"Execution": map[string]any{"Name": x.name, "Input": in, "StartTime": time.Now().UTC().Format(time.RFC3339Nano)}}
+	cctx := map[string]any{"Execution": map[string]any{"Name": x.name, "Input": in, "StartTime": time.Now().UTC().Format(time.RFC3339Nano)},
+		"StateMachine": map[string]any{"Id": x.m.ID}}
 	_ = x.count(2) // ExecutionStarted, and the event that ends it
 	out, err := x.run(ctx, x.m.def, in, cctx)
 	if err != nil {

@@ -17,6 +17,9 @@ type CheckRequest struct {
 	Stack string `json:"stack"`
 	// Execution is the execution running the check ($$.Execution.Name): the lease names it.
 	Execution string `json:"execution,omitempty"`
+	// Spent is the history events the execution has used, as the last check answered
+	// ($.check.spent; continue.go).
+	Spent int `json:"spent,omitempty"`
 }
 
 // CheckResponse is what the state machine's Choice looks at.
@@ -36,6 +39,12 @@ type CheckResponse struct {
 	Status  StackStatus `json:"status"`
 	// WaitSeconds is how long to wait before the next check when nothing is startable.
 	WaitSeconds int `json:"waitSeconds"`
+	// Spent counts the history events the execution will have used by the end of the turn
+	// this answer starts; Continue says to go on in a new execution, named ContinueAs,
+	// rather than pass Step Functions' 25,000 (continue.go).
+	Spent      int    `json:"spent"`
+	Continue   bool   `json:"continue"`
+	ContinueAs string `json:"continueAs,omitempty"`
 }
 
 // The state machine carries ids in its payloads, and AWS bounds each state's input and
@@ -61,6 +70,14 @@ func (r *CheckResponse) take(v verdict, maxWait time.Duration) {
 // changed it watches the in-flight objects for up to MaxWait, so readiness is noticed the
 // moment it happens rather than at the next poll.
 func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckResponse, error) {
+	resp, err := e.check(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	return resp, e.budget(ctx, req, &resp)
+}
+
+func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, error) {
 	st, err := e.Store.GetStack(ctx, req.Stack)
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)

@@ -14,7 +14,7 @@ import (
 
 // startDelete records op (delete, or the first phase of rebuild) as the stack's operation,
 // so a resumed run knows what it was doing.
-func (e *Engine) startDelete(ctx context.Context, stack, op, exec string) (CheckResponse, error) {
+func (e *Engine) startDelete(ctx context.Context, stack, op, exec string, spent int) (CheckResponse, error) {
 	st, err := e.Store.GetStack(ctx, stack)
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", stack, err)
@@ -22,7 +22,7 @@ func (e *Engine) startDelete(ctx context.Context, stack, op, exec string) (Check
 	if err := e.beginDelete(ctx, st, op); err != nil {
 		return CheckResponse{}, err
 	}
-	return e.CheckReady(ctx, CheckRequest{Stack: stack, Execution: exec})
+	return e.CheckReady(ctx, CheckRequest{Stack: stack, Execution: exec, Spent: spent})
 }
 
 // beginDelete is the store side of starting a delete: nodes back to PENDING, the stack

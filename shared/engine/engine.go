@@ -69,6 +69,9 @@ type OpRequest struct {
 	// Execution is the name of the execution running the step ($$.Execution.Name), which
 	// the step's lease then names. Set by the state machine, not by whoever starts it.
 	Execution string `json:"execution,omitempty"`
+	// Spent is the history events the execution had used when the state machine last
+	// checked ($.spent, carried past a rollback's or rebuild's Pass state; continue.go).
+	Spent int `json:"spent,omitempty"`
 }
 
 // event appends to the stack's event log. A lost event is logged, not fatal: the records it

@@ -26,7 +26,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse,
 
 // StartDelete begins deleting a stack, as the plan step of a delete does.
 func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckResponse, error) {
-	return e.startDelete(ctx, req.Stack, OpDelete, "")
+	return e.startDelete(ctx, req.Stack, OpDelete, "", 0)
 }
 
 // SetMaxStartable bounds the nodes a turn starts, for a test; it returns the undo.
@@ -34,4 +34,12 @@ func SetMaxStartable(n int) func() {
 	old := maxStartable
 	maxStartable = n
 	return func() { maxStartable = old }
+}
+
+// SetHistoryBudget bounds the history events an execution plans to use, for a test; it
+// returns the undo.
+func SetHistoryBudget(n int) func() {
+	old := historyBudget
+	historyBudget = n
+	return func() { historyBudget = old }
 }

@@ -46,9 +46,9 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 	case OpDelete, OpRebuild:
 		st, err := e.Store.GetStack(ctx, req.Stack)
 		if err == nil && st.Status == StackDeleteInProgress {
-			return e.CheckReady(ctx, CheckRequest{Stack: req.Stack, Execution: req.Execution}) // resumed
+			return e.CheckReady(ctx, CheckRequest{Stack: req.Stack, Execution: req.Execution, Spent: planSpent(req)}) // resumed
 		}
-		return e.startDelete(ctx, req.Stack, req.Operation, req.Execution)
+		return e.startDelete(ctx, req.Stack, req.Operation, req.Execution, planSpent(req))
 	case OpRecreate:
 		st, err := e.Store.GetStack(ctx, req.Stack)
 		if err != nil {
@@ -94,7 +94,7 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 			return CheckResponse{}, fmt.Errorf("recording node %q: %w", w.rec.ID, err)
 		}
 	}
-	return e.CheckReady(ctx, CheckRequest{Stack: st.Name, Execution: req.Execution})
+	return e.CheckReady(ctx, CheckRequest{Stack: st.Name, Execution: req.Execution, Spent: planSpent(req)})
 }
 
 // nodeWrite is one node record to write, conditional on the version read (0: a new record).

@@ -84,3 +84,46 @@ nodes:
 		t.Fatalf("the last ConfigMap was READY at %s, the first slow Deployment at %s: leftovers waited on what was in flight", lastCM.Format(time.StampMilli), slow.Format(time.StampMilli))
 	}
 }
+
+// An execution that nears the history quota continues in a fresh one: here executions may
+// plan 80 events and turns start 4 nodes, so 16 ConfigMaps take several executions, each
+// within its budget, named after the first, and the stack ends as one operation would.
+func TestExecutionsContinueBeforeTheHistoryQuota(t *testing.T) {
+	defer engine.SetMaxStartable(4)()
+	defer engine.SetHistoryBudget(80)()
+	e, _ := newEngine(t, "dynamodb")
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("cont-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	src := "format: aos/v1\nname: cont\nnodes:\n  cm:\n    count: 16\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: \"cm-${index}\"}}\n"
+	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{op, engine.OpDelete} {
+		res, err := local.Execute(ctx, e, stack+"-"+o, engine.OpRequest{Stack: stack, Operation: o})
+		if err != nil || res.Err != nil {
+			t.Fatalf("%s: %v %v", o, err, res.Err)
+		}
+		// The plan counts what a turn will cost; the runner counts what AWS would record.
+		if res.Executions < 3 || res.HistoryEvents > 80+30 {
+			t.Fatalf("%s: %d execution(s), at most %d events in one", o, res.Executions, res.HistoryEvents)
+		}
+		st, _ := e.Store.GetStack(ctx, stack)
+		if want := map[string]engine.StackStatus{op: engine.StackCreateComplete, engine.OpDelete: engine.StackDeleteComplete}[o]; st.Status != want || st.Lease != nil {
+			t.Fatalf("%s: the stack is %s, lease %+v", o, st.Status, st.Lease)
+		}
+		t.Logf("%s: %d executions, at most %d history events in one", o, res.Executions, res.HistoryEvents)
+	}
+	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	var names []string
+	for _, ev := range evs {
+		if ev.Reason == "Continued" {
+			names = append(names, ev.Message)
+		}
+	}
+	if len(names) < 4 || !strings.Contains(names[0], stack+"-create-c2 continues") || !strings.Contains(names[1], stack+"-create-c3 continues") {
+		t.Fatalf("continuations: %q", names)
+	}
+}

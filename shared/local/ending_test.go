@@ -103,6 +103,7 @@ func TestEveryFailureEndsTheOperation(t *testing.T) {
 			m, err := statemachine.Load(def, map[string]statemachine.Handler{
 				ResValidate: adapt(fns[engine.FnValidate]), ResPlan: adapt(fns[engine.FnPlan]), ResApplyNode: apply,
 				ResCheckReady: adapt(fns[engine.FnCheckReady]), ResSettle: adapt(fns[engine.FnSettle]),
+				ResStartExecution: func(context.Context, []byte) ([]byte, error) { return []byte(`{}`), nil },
 			})
 			if err != nil {
 				t.Fatal(err)

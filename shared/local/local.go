@@ -26,7 +26,34 @@ const (
 	ResApplyNode  = "${ApplyNodeFunctionArn}"
 	ResCheckReady = "${CheckReadyFunctionArn}"
 	ResSettle     = "${SettleFunctionArn}"
+	// ResStartExecution starts an execution without waiting for it: how an execution near
+	// the history quota hands over to the next (engine/continue.go).
+	ResStartExecution = "arn:aws:states:::states:startExecution"
+	// StackMachineID is the stack machine's ARN as its executions see it here.
+	StackMachineID = "arn:aws:states:local:000000000000:stateMachine:aos-stack"
 )
+
+// continuation is an execution a running one started: its name and input.
+type continuation struct {
+	name  string
+	input []byte
+}
+
+// starter is the startExecution resource: it records the execution to run once this one
+// has ended, as Step Functions starts it without waiting.
+func starter(next **continuation) statemachine.Handler {
+	return func(_ context.Context, payload []byte) ([]byte, error) {
+		var p struct {
+			Name  string          `json:"Name"`
+			Input json.RawMessage `json:"Input"`
+		}
+		if err := json.Unmarshal(payload, &p); err != nil || p.Name == "" {
+			return nil, &statemachine.Error{Name: "States.Runtime", Cause: fmt.Sprintf("startExecution: %s", payload)}
+		}
+		*next = &continuation{name: p.Name, input: p.Input}
+		return json.Marshal(map[string]any{"ExecutionArn": "arn:aws:states:local:000000000000:execution:aos-stack:" + p.Name, "StartDate": time.Now().UTC().Format(time.RFC3339Nano)})
+	}
+}
 
 func adapt(fn any) statemachine.Handler {
 	h := lambda.NewHandler(fn)
@@ -83,22 +110,42 @@ func execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRe
 			return h(ctx, payload)
 		}
 	}
+	var next *continuation
 	m, err := statemachine.Load(statemachine.StackDefinition, map[string]statemachine.Handler{
-		ResValidate:   counted(engine.FnValidate),
-		ResPlan:       counted(engine.FnPlan),
-		ResApplyNode:  counted(engine.FnApplyNode),
-		ResCheckReady: counted(engine.FnCheckReady),
-		ResSettle:     counted(engine.FnSettle),
+		ResValidate:       counted(engine.FnValidate),
+		ResPlan:           counted(engine.FnPlan),
+		ResApplyNode:      counted(engine.FnApplyNode),
+		ResCheckReady:     counted(engine.FnCheckReady),
+		ResSettle:         counted(engine.FnSettle),
+		ResStartExecution: starter(&next),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading the state machine: %w", err)
 	}
+	m.ID = StackMachineID
 	input, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	x := m.NewExecution(name)
-	out, runErr := x.Run(ctx, input)
+	res := &Result{Invocations: calls}
+	var out []byte
+	var runErr error
+	var x *statemachine.Execution
+	// An execution that continues in another ends; the operation ends with the last one.
+	for {
+		x = m.NewExecution(name)
+		next = nil
+		out, runErr = x.Run(ctx, input)
+		res.Executions++
+		res.Transitions += x.Transitions()
+		res.History = append(res.History, x.History()...)
+		res.HistoryEvents = max(res.HistoryEvents, x.HistoryEvents())
+		res.MaxPayloadBytes = max(res.MaxPayloadBytes, x.MaxPayload())
+		if runErr != nil || next == nil {
+			break
+		}
+		name, input = next.name, next.input
+	}
 	var se *statemachine.Error
 	if errors.As(runErr, &se) && ctx.Err() == nil {
 		// What no Catch takes (States.Runtime and the like) ends the stack here as an
@@ -112,8 +159,8 @@ func execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRe
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return &Result{Transitions: x.Transitions(), Invocations: calls, History: x.History(), Err: runErr, Output: out,
-		Executions: 1, HistoryEvents: x.HistoryEvents(), MaxPayloadBytes: x.MaxPayload()}, nil
+	res.Err, res.Output = runErr, out
+	return res, nil
 }
 
 // BatchResult is the outcome of one batch.

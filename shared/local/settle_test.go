@@ -25,10 +25,11 @@ func TestAFailedFunctionSettlesTheStack(t *testing.T) {
 	}
 	fns := e.Functions()
 	m, err := statemachine.Load(statemachine.StackDefinition, map[string]statemachine.Handler{
-		ResValidate:   adapt(fns[engine.FnValidate]),
-		ResPlan:       adapt(fns[engine.FnPlan]),
-		ResCheckReady: adapt(fns[engine.FnCheckReady]),
-		ResSettle:     adapt(fns[engine.FnSettle]),
+		ResValidate:       adapt(fns[engine.FnValidate]),
+		ResPlan:           adapt(fns[engine.FnPlan]),
+		ResCheckReady:     adapt(fns[engine.FnCheckReady]),
+		ResSettle:         adapt(fns[engine.FnSettle]),
+		ResStartExecution: func(context.Context, []byte) ([]byte, error) { return []byte(`{}`), nil },
 		ResApplyNode: func(context.Context, []byte) ([]byte, error) {
 			return nil, errors.New(`node "a": version conflict: someone else changed it first`)
 		},
