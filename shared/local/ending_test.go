@@ -3,9 +3,11 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aos-project/aos/internal/testdynamo"
 	"github.com/aos-project/aos/shared/engine"
@@ -47,15 +49,13 @@ func withTimeout(t *testing.T, state string, seconds int) []byte {
 	return out
 }
 
-// Every way a function can fail mid-operation ends the operation: a store conflict, a record
-// over DynamoDB's item limit, a function that runs past its state's timeout. Each runs the
+// Every way a function can fail mid-operation ends the operation: a store conflict, a
+// function that runs past its state's timeout. (A record over DynamoDB's item limit no
+// longer fails: TestLargeTemplatesOnBothStores.) Each runs the
 // real ASL on the embedded runner against dynalite and the local cluster, and each ends with
 // the stack CREATE_FAILED, its lease released, and the next up completing.
 func TestEveryFailureEndsTheOperation(t *testing.T) {
 	small := "format: aos/v1\nname: NAME\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: v}}\n"
-	// a's record holds its manifest, and at READY the live data b reads: 2 × 250 KB.
-	big := "format: aos/v1\nname: NAME\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {big: " + strings.Repeat("x", 250_000) + "}}\n" +
-		"  b:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {copy: \"${nodes.a.data.big}\"}}\n"
 	hang := func(real statemachine.Handler) statemachine.Handler {
 		return func(ctx context.Context, p []byte) ([]byte, error) {
 			if _, err := real(ctx, p); err != nil {
@@ -73,7 +73,6 @@ func TestEveryFailureEndsTheOperation(t *testing.T) {
 	}{
 		{name: "store-conflict", template: small, reason: "version conflict: someone else changed it first",
 			store: func(s engine.Store) engine.Store { return &conflicting{Store: s} }},
-		{name: "item-limit", template: big, reason: "DynamoDB items hold at most"},
 		{name: "timeout", template: small, reason: `state "ApplyNode": task ran longer than 1s`,
 			def: withTimeout(t, "ApplyNode", 1), apply: hang},
 	} {
@@ -126,6 +125,47 @@ func TestEveryFailureEndsTheOperation(t *testing.T) {
 			}
 			if st, _ := db.GetStack(ctx, name); st.Status != engine.StackCreateComplete || st.Lease != nil {
 				t.Fatalf("after the next up: %s lease %v", st.Status, st.Lease)
+			}
+		})
+	}
+}
+
+// A template of 3 MiB (four ConfigMaps of 790 KB, each under the API server's 1 MiB object
+// limit) creates and updates through the state machine on dynalite and on bbolt: the stack
+// record then holds two copies of it, and each node record one ConfigMap.
+func TestLargeTemplatesOnBothStores(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("format: aos/v1\nname: large\ninputs:\n  v: {type: string, default: one}\nnodes:\n")
+	for i := range 4 {
+		fmt.Fprintf(&b, "  cm%d:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cm%d}, data: {v: \"${inputs.v}\", big: %s}}\n", i, i, strings.Repeat(string(rune('a'+i)), 790_000))
+	}
+	src := b.String()
+	if len(src) < 3<<20 {
+		t.Fatalf("the template is %d bytes, under 3 MiB", len(src))
+	}
+	for _, store := range []string{"dynamodb", "bolt"} {
+		t.Run(store, func(t *testing.T) {
+			e := newEngine(t)
+			if store == "dynamodb" {
+				e.Store = testdynamo.Store(t)
+			}
+			ctx := context.Background()
+			stack := fmt.Sprintf("large-%s-%d", store[:1], time.Now().UnixNano()%100000)
+			t.Cleanup(func() { _, _ = Run(context.Background(), e, stack, engine.OpDelete) })
+			for _, v := range []string{"one", "two"} {
+				_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src, Params: map[string]any{"v": v}}}})
+				if err != nil {
+					t.Fatalf("%s: %v", v, err)
+				}
+				res, err := Run(ctx, e, stack, op)
+				if err != nil || res.Err != nil {
+					st, _ := e.Store.GetStack(ctx, stack)
+					t.Fatalf("%s %s: %v %v: %q", op, v, err, res.Err, st.Reason)
+				}
+				st, _ := e.Store.GetStack(ctx, stack)
+				if want := map[string]engine.StackStatus{"one": engine.StackCreateComplete, "two": engine.StackUpdateComplete}[v]; st.Status != want || st.Template != src {
+					t.Fatalf("%s: %s, template of %d bytes", v, st.Status, len(st.Template))
+				}
 			}
 		})
 	}

@@ -8,6 +8,7 @@
 //	SK "SEQ"               the event counter (atomic ADD)
 //	SK "EVENT#<seq:020d>"  one event
 //	SK "REV#<n:010d>"      one revision (template and inputs, secrets sealed)
+//	SK "BLOB#<sha256>#<i>" part i of a record too large for one item (blob.go)
 package dynamo
 
 import (
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -83,10 +85,18 @@ func (s *Store) getItem(ctx context.Context, stack, key string, v any) error {
 	if out.Item == nil {
 		return engine.ErrNotFound
 	}
-	return decode(out.Item, v)
+	return s.decode(ctx, stack, out.Item, v)
 }
 
-func decode(item map[string]types.AttributeValue, v any) error {
+// decode reads an item's record: its data, or the blob its data was moved to.
+func (s *Store) decode(ctx context.Context, stack string, item map[string]types.AttributeValue, v any) error {
+	if blob, ok := item["blob"].(*types.AttributeValueMemberS); ok {
+		data, err := s.readBlob(ctx, stack, blob.Value)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(data, v)
+	}
 	data, ok := item["data"].(*types.AttributeValueMemberS)
 	if !ok {
 		return errors.New("dynamodb item without data")
@@ -102,18 +112,14 @@ func (s *Store) putVersioned(ctx context.Context, stack, key string, expect int6
 		setVersion(expect)
 		return err
 	}
-	if len(data) > MaxItemBytes {
+	body, err := s.body(ctx, stack, data)
+	if err != nil {
 		setVersion(expect)
-		return fmt.Errorf("%s/%s: record is %d bytes; DynamoDB items hold at most %d", stack, key, len(data), MaxItemBytes)
+		return err
 	}
-	in := &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"PK": pk(stack), "SK": sk(key),
-			"data":    &types.AttributeValueMemberS{Value: string(data)},
-			"version": &types.AttributeValueMemberN{Value: strconv.FormatInt(expect+1, 10)},
-		},
-	}
+	body["PK"], body["SK"] = pk(stack), sk(key)
+	body["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expect+1, 10)}
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: body}
 	if expect == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
 	} else {
@@ -157,7 +163,11 @@ func (s *Store) ListStacks(ctx context.Context) ([]*engine.StackRecord, error) {
 		}
 		for _, item := range page.Items {
 			var r engine.StackRecord
-			if err := decode(item, &r); err != nil {
+			stack, _ := item["PK"].(*types.AttributeValueMemberS)
+			if stack == nil {
+				continue
+			}
+			if err := s.decode(ctx, strings.TrimPrefix(stack.Value, "STACK#"), item, &r); err != nil {
 				return nil, err
 			}
 			out = append(out, &r)
@@ -234,7 +244,7 @@ func (s *Store) ListNodes(ctx context.Context, stack string) ([]*engine.NodeReco
 	// '$' sorts right after '#': every "NODE#…" key lies between these two.
 	err := s.query(ctx, stack, "NODE#", "NODE$", func(item map[string]types.AttributeValue) error {
 		var r engine.NodeRecord
-		if err := decode(item, &r); err != nil {
+		if err := s.decode(ctx, stack, item, &r); err != nil {
 			return err
 		}
 		out = append(out, &r)
@@ -286,7 +296,7 @@ func (s *Store) ListEvents(ctx context.Context, stack string, after int64) ([]*e
 	var out []*engine.Event
 	err := s.query(ctx, stack, eventKey(after+1), "EVENT$", func(item map[string]types.AttributeValue) error {
 		var e engine.Event
-		if err := decode(item, &e); err != nil {
+		if err := s.decode(ctx, stack, item, &e); err != nil {
 			return err
 		}
 		out = append(out, &e)
@@ -303,16 +313,12 @@ func (s *Store) PutRevision(ctx context.Context, stack string, r *engine.Revisio
 	if err != nil {
 		return err
 	}
-	if len(data) > MaxItemBytes {
-		return fmt.Errorf("%s/%s: revision is %d bytes; DynamoDB items hold at most %d", stack, revKey(r.Number), len(data), MaxItemBytes)
+	body, err := s.body(ctx, stack, data)
+	if err != nil {
+		return err
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"PK": pk(stack), "SK": sk(revKey(r.Number)),
-			"data": &types.AttributeValueMemberS{Value: string(data)},
-		},
-	})
+	body["PK"], body["SK"] = pk(stack), sk(revKey(r.Number))
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: body})
 	if err != nil {
 		return fmt.Errorf("dynamodb put revision %s/%d: %w", stack, r.Number, err)
 	}
@@ -323,7 +329,7 @@ func (s *Store) ListRevisions(ctx context.Context, stack string) ([]*engine.Revi
 	var out []*engine.Revision
 	err := s.query(ctx, stack, "REV#", "REV$", func(item map[string]types.AttributeValue) error {
 		var r engine.Revision
-		if err := decode(item, &r); err != nil {
+		if err := s.decode(ctx, stack, item, &r); err != nil {
 			return err
 		}
 		out = append(out, &r)

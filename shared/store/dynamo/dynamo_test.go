@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/store/storetest"
@@ -49,7 +51,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func TestOversizedRecordIsRefusedClearly(t *testing.T) {
+// A record over one item's size is stored as a blob: the item names it, its parts hold it,
+// and a part gone missing is an error that says so, never a truncated record.
+func TestLargeRecordsAreBlobs(t *testing.T) {
 	db := dynalite(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("aos-test-big-%d", time.Now().UnixNano())
@@ -57,12 +61,23 @@ func TestOversizedRecordIsRefusedClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := New(db, table)
-	big := make([]byte, MaxItemBytes)
-	for i := range big {
-		big[i] = 'x'
+	big := strings.Repeat("0123456789abcdef", MaxItemBytes/8) // two items' worth
+	n := &engine.NodeRecord{Stack: "s", ID: "n", Message: big}
+	if err := s.PutNode(ctx, n, 0); err != nil || n.Version != 1 {
+		t.Fatalf("large node: %v (version %d)", err, n.Version)
 	}
-	n := &engine.NodeRecord{Stack: "s", ID: "n", Message: string(big)}
-	if err := s.PutNode(ctx, n, 0); err == nil || n.Version != 0 {
-		t.Fatalf("oversized node: %v (version %d)", err, n.Version)
+	item, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{"PK": pk("s"), "SK": sk("NODE#n")}})
+	if err != nil || item.Item["data"] != nil || item.Item["blob"] == nil {
+		t.Fatalf("the node's item: %v %v", err, item.Item)
+	}
+	digest := item.Item["blob"].(*types.AttributeValueMemberS).Value
+	if got, err := s.GetNode(ctx, "s", "n"); err != nil || got.Message != big {
+		t.Fatalf("read back: %v", err)
+	}
+	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{"PK": pk("s"), "SK": sk(blobKey(digest, 1))}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetNode(ctx, "s", "n"); err == nil || !strings.Contains(err.Error(), "missing or damaged") {
+		t.Fatalf("a part missing: %v", err)
 	}
 }

@@ -51,6 +51,51 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 			t.Fatalf("read back: %+v, %v", got, err)
 		}
 	})
+	t.Run("records as large as templates: a 3 MiB template, twice in one stack record", func(t *testing.T) {
+		s := newStore(t)
+		// Distinct text, so no compression hides the size.
+		var b strings.Builder
+		for i := 0; b.Len() < 3<<20; i++ {
+			fmt.Fprintf(&b, "# line %07d of a large template\n", i)
+		}
+		tpl := b.String()
+		r := &engine.StackRecord{Name: "big", Namespace: "big", Status: "CREATE_IN_PROGRESS", Template: tpl}
+		if err := s.PutStack(ctx, r, 0); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		r.Previous = &engine.Revision{Number: 1, Template: tpl + "# previous\n"}
+		r.Template, r.Status = tpl+"# current\n", "UPDATE_IN_PROGRESS"
+		if err := s.PutStack(ctx, r, 1); err != nil {
+			t.Fatalf("update: %v", err)
+		}
+		stale := *r
+		if err := s.PutStack(ctx, &stale, 1); !errors.Is(err, engine.ErrVersionConflict) {
+			t.Fatalf("a stale update of a large record: %v", err)
+		}
+		got, err := s.GetStack(ctx, "big")
+		if err != nil || got.Template != r.Template || got.Previous == nil || got.Previous.Template != r.Previous.Template || got.Version != 2 {
+			t.Fatalf("read back: %v (template %d bytes)", err, len(got.Template))
+		}
+		list, err := s.ListStacks(ctx)
+		if err != nil || len(list) != 1 || list[0].Template != r.Template {
+			t.Fatalf("ListStacks: %v", err)
+		}
+		n := &engine.NodeRecord{Stack: "big", ID: "cm", Manifest: map[string]any{"data": map[string]any{"big": tpl[:1<<20]}}, Live: map[string]any{"data": map[string]any{"big": tpl[:1<<20]}}}
+		if err := s.PutNode(ctx, n, 0); err != nil {
+			t.Fatalf("a node record of 2 MiB: %v", err)
+		}
+		nodes, err := s.ListNodes(ctx, "big")
+		if err != nil || len(nodes) != 1 || nodes[0].Live["data"].(map[string]any)["big"] != tpl[:1<<20] {
+			t.Fatalf("ListNodes: %v", err)
+		}
+		if err := s.PutRevision(ctx, "big", &engine.Revision{Number: 2, Template: r.Template}); err != nil {
+			t.Fatalf("a 3 MiB revision: %v", err)
+		}
+		revs, err := s.ListRevisions(ctx, "big")
+		if err != nil || len(revs) != 1 || revs[0].Template != r.Template {
+			t.Fatalf("ListRevisions: %v", err)
+		}
+	})
 	t.Run("nodes are listed per stack", func(t *testing.T) {
 		s := newStore(t)
 		for _, st := range []string{"a", "ab", "b"} {
