@@ -22,7 +22,7 @@ install() {
 		return 0
 	fi
 	command -v npm >/dev/null || die "npm is required (Node.js 18 or newer): apt-get install -y nodejs npm"
-	say "installing dynalite and asl-validator from npm (hack/node/package-lock.json)..."
+	say "installing dynalite, asl-validator and aws-local-stepfunctions from npm (hack/node/package-lock.json)..."
 	(cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci in hack/node failed: is the npm registry reachable?"
 }
 

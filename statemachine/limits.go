@@ -62,3 +62,10 @@ func (x *Execution) HistoryEvents() int64 { return x.events.Load() }
 
 // MaxPayload is the largest state input, output or task result seen, in bytes.
 func (x *Execution) MaxPayload() int64 { return x.maxPayload.Load() }
+
+// LambdaErrorDocument is the error document the Lambda runtime returns for a function's
+// error ({"errorMessage", "errorType"}), what a bridge to another interpreter answers.
+func LambdaErrorDocument(err error) []byte {
+	doc, _ := json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": errorName(err)})
+	return doc
+}
