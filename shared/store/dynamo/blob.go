@@ -31,16 +31,24 @@ func (s *Store) body(ctx context.Context, stack string, data []byte) (map[string
 	}
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
+	if err := s.writeBlob(ctx, stack, digest, data); err != nil {
+		return nil, err
+	}
+	return map[string]types.AttributeValue{"blob": &types.AttributeValueMemberS{Value: digest}}, nil
+}
+
+// writeBlob stores data in parts under its digest.
+func (s *Store) writeBlob(ctx context.Context, stack, digest string, data []byte) error {
 	for i := 0; i*blobPart < len(data); i++ {
 		part := data[i*blobPart : min(len(data), (i+1)*blobPart)]
 		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: map[string]types.AttributeValue{
 			"PK": pk(stack), "SK": sk(blobKey(digest, i)), "data": &types.AttributeValueMemberB{Value: part},
 		}})
 		if err != nil {
-			return nil, fmt.Errorf("dynamodb put %s/%s: %w", stack, blobKey(digest, i), err)
+			return fmt.Errorf("dynamodb put %s/%s: %w", stack, blobKey(digest, i), err)
 		}
 	}
-	return map[string]types.AttributeValue{"blob": &types.AttributeValueMemberS{Value: digest}}, nil
+	return nil
 }
 
 func blobKey(digest string, i int) string { return fmt.Sprintf("BLOB#%s#%05d", digest, i) }

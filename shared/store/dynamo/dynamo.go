@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,8 +35,9 @@ const MaxItemBytes = 380 << 10
 
 // Store is a DynamoDB-backed engine.Store.
 type Store struct {
-	db    *dynamodb.Client
-	table string
+	db        *dynamodb.Client
+	table     string
+	templates templateCache
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -95,19 +97,30 @@ func (s *Store) decode(ctx context.Context, stack string, item map[string]types.
 		if err != nil {
 			return err
 		}
-		return json.Unmarshal(data, v)
+		if err := json.Unmarshal(data, v); err != nil {
+			return err
+		}
+		return s.inline(ctx, stack, item, v)
 	}
 	data, ok := item["data"].(*types.AttributeValueMemberS)
 	if !ok {
 		return errors.New("dynamodb item without data")
 	}
-	return json.Unmarshal([]byte(data.Value), v)
+	if err := json.Unmarshal([]byte(data.Value), v); err != nil {
+		return err
+	}
+	return s.inline(ctx, stack, item, v)
 }
 
 // putVersioned writes v if the item's version equals expect (0: the item must not exist).
 func (s *Store) putVersioned(ctx context.Context, stack, key string, expect int64, v any, setVersion func(int64)) error {
 	setVersion(expect + 1)
-	data, err := json.Marshal(v)
+	out, tpls, err := s.outline(ctx, stack, v)
+	if err != nil {
+		setVersion(expect)
+		return err
+	}
+	data, err := json.Marshal(out)
 	if err != nil {
 		setVersion(expect)
 		return err
@@ -117,6 +130,7 @@ func (s *Store) putVersioned(ctx context.Context, stack, key string, expect int6
 		setVersion(expect)
 		return err
 	}
+	maps.Copy(body, tpls)
 	body["PK"], body["SK"] = pk(stack), sk(key)
 	body["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expect+1, 10)}
 	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: body}
@@ -309,7 +323,11 @@ func revKey(n int) string { return fmt.Sprintf("REV#%010d", n) }
 
 // PutRevision overwrites: only the lease holder writes a stack's revisions.
 func (s *Store) PutRevision(ctx context.Context, stack string, r *engine.Revision) error {
-	data, err := json.Marshal(r)
+	out, tpls, err := s.outline(ctx, stack, r)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(out)
 	if err != nil {
 		return err
 	}
@@ -317,6 +335,7 @@ func (s *Store) PutRevision(ctx context.Context, stack string, r *engine.Revisio
 	if err != nil {
 		return err
 	}
+	maps.Copy(body, tpls)
 	body["PK"], body["SK"] = pk(stack), sk(revKey(r.Number))
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: body})
 	if err != nil {

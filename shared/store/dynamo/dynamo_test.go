@@ -81,3 +81,48 @@ func TestLargeRecordsAreBlobs(t *testing.T) {
 		t.Fatalf("a part missing: %v", err)
 	}
 }
+
+// A large template is stored once, however many records carry it: the stack record (its
+// template and the last good revision's) and the revision records name it by digest.
+func TestALargeTemplateIsStoredOnce(t *testing.T) {
+	db := dynalite(t)
+	ctx := context.Background()
+	table := fmt.Sprintf("aos-test-tpl-%d", time.Now().UnixNano())
+	if err := CreateTable(ctx, db, table); err != nil {
+		t.Fatal(err)
+	}
+	s := New(db, table)
+	tpl := strings.Repeat("# a line of a large template\n", 40_000) // 1.1 MiB: 4 parts
+	r := &engine.StackRecord{Name: "s", Namespace: "s", Template: tpl, Previous: &engine.Revision{Number: 1, Template: tpl}}
+	if err := s.PutStack(ctx, r, 0); err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 3; n++ {
+		if err := s.PutRevision(ctx, "s", &engine.Revision{Number: n, Template: tpl}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Template != tpl {
+		t.Fatal("PutStack changed the caller's record")
+	}
+	parts := 0
+	var itemBytes int
+	err := s.query(ctx, "s", "", "~", func(item map[string]types.AttributeValue) error {
+		key := item["SK"].(*types.AttributeValueMemberS).Value
+		if strings.HasPrefix(key, "BLOB#") {
+			parts++
+		} else if d, ok := item["data"].(*types.AttributeValueMemberS); ok {
+			itemBytes = max(itemBytes, len(d.Value))
+		}
+		return nil
+	})
+	if err != nil || parts != (len(tpl)+blobPart-1)/blobPart || itemBytes > 4<<10 {
+		t.Fatalf("%d blob parts (want one copy: %d), largest record item %d bytes, %v", parts, (len(tpl)+blobPart-1)/blobPart, itemBytes, err)
+	}
+	fresh := New(db, table) // another process: nothing cached
+	got, err := fresh.GetStack(ctx, "s")
+	revs, rerr := fresh.ListRevisions(ctx, "s")
+	if err != nil || rerr != nil || got.Template != tpl || got.Previous.Template != tpl || len(revs) != 3 || revs[2].Template != tpl {
+		t.Fatalf("read back: %v %v", err, rerr)
+	}
+}
