@@ -83,6 +83,10 @@ func (e *Engine) event(ctx context.Context, stack, node, status, reason, msg str
 	}
 }
 
+// sealedAt is where a secret input's sealed value belongs: it opens for that stack and input
+// only.
+func sealedAt(stack, input string) string { return "aos/stacks/" + stack + "/inputs/" + input }
+
 // inputs opens the stack's inputs, secrets included, and a redactor for their values.
 func (e *Engine) inputs(st *StackRecord) (map[string]any, *secrets.Redactor, error) {
 	vals := make(map[string]any, len(st.Inputs)+len(st.Sealed))
@@ -91,7 +95,7 @@ func (e *Engine) inputs(st *StackRecord) (map[string]any, *secrets.Redactor, err
 	}
 	var secret []any
 	for k, s := range st.Sealed {
-		v, err := e.Sealer.Open(s)
+		v, err := e.Sealer.Open(s, sealedAt(st.Name, k))
 		if err != nil {
 			return nil, nil, fmt.Errorf("input %q: %w", k, err)
 		}

@@ -43,3 +43,6 @@ func SetHistoryBudget(n int) func() {
 	historyBudget = n
 	return func() { historyBudget = old }
 }
+
+// SealedAt is where a stack's secret input is sealed for (the associated data).
+var SealedAt = sealedAt

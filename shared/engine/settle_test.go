@@ -41,7 +41,7 @@ func settle(t *testing.T, e *engine.Engine, stack, op, name, cause string) engin
 func TestSettleEndsAnOperationAFunctionFailed(t *testing.T) {
 	e := settleEngine(t)
 	ctx := context.Background()
-	sealed, err := e.Sealer.Seal("hunter2hunter2")
+	sealed, err := e.Sealer.Seal("hunter2hunter2", engine.SealedAt("web", "pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,9 +210,9 @@ func TestSettleFromAnExecutionStatusChange(t *testing.T) {
 func TestDiffRevisions(t *testing.T) {
 	e := settleEngine(t)
 	ctx := context.Background()
-	s1, _ := e.Sealer.Seal("first-secret-value")
-	s2, _ := e.Sealer.Seal("first-secret-value")
-	s3, _ := e.Sealer.Seal("second-secret-value")
+	s1, _ := e.Sealer.Seal("first-secret-value", engine.SealedAt("d", "pw"))
+	s2, _ := e.Sealer.Seal("first-secret-value", engine.SealedAt("d", "pw"))
+	s3, _ := e.Sealer.Seal("second-secret-value", engine.SealedAt("d", "pw"))
 	tpl := func(replicas, note string) string {
 		return "format: aos/v1\nname: d\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {r: \"" + replicas + "\", n: \"" + note + "\"}}\n"
 	}

@@ -49,7 +49,7 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 	inputs, sealed := map[string]any{}, map[string]string{}
 	for name, v := range r.Inputs {
 		if r.Template.Input(name).Secret {
-			s, err := e.Sealer.Seal(v)
+			s, err := e.Sealer.Seal(v, sealedAt(plan.Stack, name))
 			if err != nil {
 				return "", "", fmt.Errorf("sealing input %q: %w", name, err)
 			}

@@ -49,17 +49,9 @@ func LoadOrCreate(path string) (*Sealer, error) {
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
+		if data, err = create(path); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("creating secret key directory: %w", err)
-		}
-		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)), 0o600); err != nil {
-			return nil, fmt.Errorf("writing secret key %s: %w", path, err)
-		}
-		return NewSealer(key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading secret key %s: %w", path, err)
@@ -71,8 +63,51 @@ func LoadOrCreate(path string) (*Sealer, error) {
 	return NewSealer(key)
 }
 
-// Seal encrypts a JSON-encodable value.
-func (s *Sealer) Seal(v any) (string, error) {
+// create writes a new random key to path, unless another process got there first: the key
+// is written whole to a file of its own, then linked into place, which fails if path exists.
+// Whoever loses the race reads the winner's key, so two processes never seal with different
+// keys.
+func create(path string) ([]byte, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating secret key directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".secret-key-*")
+	if err != nil {
+		return nil, fmt.Errorf("writing secret key %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	text := []byte(base64.StdEncoding.EncodeToString(key))
+	if _, err := tmp.Write(text); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("writing secret key %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("writing secret key %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("writing secret key %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return os.ReadFile(path)
+	} else if err != nil {
+		return nil, fmt.Errorf("writing secret key %s: %w", path, err)
+	}
+	return text, nil
+}
+
+// sealedV2 marks a value sealed with associated data: where it belongs.
+const sealedV2 = "v2:"
+
+// Seal encrypts a JSON-encodable value for the place where (a stack's input, say) it
+// belongs: AES-GCM authenticates where as associated data, so the sealed text opens there
+// and nowhere else, and cannot be moved to another stack or input.
+func (s *Sealer) Seal(v any, where string) (string, error) {
 	plain, err := json.Marshal(v)
 	if err != nil {
 		return "", err
@@ -81,18 +116,24 @@ func (s *Sealer) Seal(v any) (string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
-	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, nil)), nil
+	return sealedV2 + base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(where))), nil
 }
 
-// Open decrypts what Seal produced.
-func (s *Sealer) Open(sealed string) (any, error) {
-	raw, err := base64.StdEncoding.DecodeString(sealed)
+// Open decrypts what Seal produced for where. A value sealed before values were bound to
+// their place (no "v2:") opens without it.
+func (s *Sealer) Open(sealed, where string) (any, error) {
+	text, bound := strings.CutPrefix(sealed, sealedV2)
+	var aad []byte
+	if bound {
+		aad = []byte(where)
+	}
+	raw, err := base64.StdEncoding.DecodeString(text)
 	if err != nil || len(raw) < s.aead.NonceSize() {
 		return nil, errors.New("sealed value is corrupt")
 	}
-	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], nil)
+	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], aad)
 	if err != nil {
-		return nil, errors.New("sealed value cannot be opened with this key (was AOS_SECRET_KEY or the key file changed?)")
+		return nil, errors.New("sealed value cannot be opened here: it was sealed with another key (was AOS_SECRET_KEY or the key file changed?) or for another stack or input")
 	}
 	var v any
 	if err := json.Unmarshal(plain, &v); err != nil {

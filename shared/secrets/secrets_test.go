@@ -1,0 +1,80 @@
+package secrets
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Processes that start at once on a machine without a key agree on one: 200 racing rounds,
+// each of 8 loaders, every sealer opening what every other sealed.
+func TestRacingLoadersAgreeOnOneKey(t *testing.T) {
+	for round := range 200 {
+		path := filepath.Join(t.TempDir(), "secret.key")
+		sealers := make([]*Sealer, 8)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range sealers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				s, err := LoadOrCreate(path)
+				if err != nil {
+					t.Error(err)
+				}
+				sealers[i] = s
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		for i, s := range sealers {
+			sealed, err := s.Seal("v", "here")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, o := range sealers {
+				if _, err := o.Open(sealed, "here"); err != nil {
+					t.Fatalf("round %d: loader %d cannot open what loader %d sealed: %v", round, j, i, err)
+				}
+			}
+		}
+		entries, _ := os.ReadDir(filepath.Dir(path))
+		if len(entries) != 1 {
+			t.Fatalf("round %d: %d files beside the key", round, len(entries)-1)
+		}
+	}
+}
+
+// A sealed value opens where it was sealed for, and nowhere else; a value sealed before
+// values were bound to their place still opens.
+func TestSealedValuesStayWhereTheyBelong(t *testing.T) {
+	s, err := NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := s.Seal("hunter2", "aos/stacks/a/inputs/pw")
+	if err != nil || !strings.HasPrefix(sealed, "v2:") {
+		t.Fatalf("sealed %q: %v", sealed, err)
+	}
+	if v, err := s.Open(sealed, "aos/stacks/a/inputs/pw"); err != nil || v != "hunter2" {
+		t.Fatalf("open where sealed: %v %v", v, err)
+	}
+	for _, elsewhere := range []string{"aos/stacks/b/inputs/pw", "aos/stacks/a/inputs/token"} {
+		if _, err := s.Open(sealed, elsewhere); err == nil || !strings.Contains(err.Error(), "for another stack or input") {
+			t.Fatalf("opened at %s: %v", elsewhere, err)
+		}
+	}
+	// The format before associated data: nonce and ciphertext, base64, with none.
+	nonce := make([]byte, s.aead.NonceSize())
+	legacy := base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(`"old"`), nil))
+	if v, err := s.Open(legacy, "aos/stacks/a/inputs/pw"); err != nil || v != "old" {
+		t.Fatalf("a value sealed before: %v %v", v, err)
+	}
+}
