@@ -3,6 +3,8 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -534,5 +536,56 @@ func TestDuplicateApplyNodeIsOneApply(t *testing.T) {
 	}
 	if resp, _ := drive(t, e, stack, nil); !resp.Done {
 		t.Fatalf("the stack after a duplicate apply: %+v", resp)
+	}
+}
+
+// A secret object's every leaf stays secret: in the stack's outputs, in the node records'
+// live values and anywhere else in the store, whichever form a reference derived it into
+// (a number, a number turned into text, a password inside a longer string).
+func TestObjectSecretsStaySecret(t *testing.T) {
+	for _, store := range []string{"bolt", "dynamodb"} {
+		t.Run(store, func(t *testing.T) {
+			e, dump := newEngine(t, store)
+			cs := testcluster.Client(t)
+			ctx := context.Background()
+			stack := fmt.Sprintf("objsec-%s-%d", store[:4], time.Now().UnixNano()%100000)
+			t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+			src := `format: aos/v1
+name: objsec
+inputs:
+  creds: {type: object, secret: true}
+nodes:
+  secret:
+    manifest: {apiVersion: v1, kind: Secret, metadata: {name: creds}, stringData: {password: "${inputs.creds.password}"}}
+  cm:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: copy}, data: {pin: "${inputs.creds.pin}", note: "pw=${inputs.creds.password}"}}
+outputs:
+  pin: ${inputs.creds.pin}
+  all: ${inputs.creds}
+  note: ${nodes.cm.data.note}
+  copied: ${nodes.cm.data.pin}
+`
+			created, err := e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+				TemplateRequest: engine.TemplateRequest{Template: src, Params: map[string]any{"creds": map[string]any{"password": "hunter2hunter2", "pin": 4242.0}}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, _ := drive(t, e, stack, created.Ready)
+			st, _ := e.Store.GetStack(ctx, stack)
+			if !resp.Done {
+				nodes, _ := e.Store.ListNodes(ctx, stack)
+				for _, n := range nodes {
+					t.Logf("%s %s %s %s", n.ID, n.Status, n.Reason, n.Message)
+				}
+				t.Fatalf("stack not complete: %s %s", st.Status, st.Reason)
+			}
+			out, _ := json.Marshal(st.Outputs)
+			all := string(dump())
+			for _, leak := range []string{"hunter2hunter2", "4242", base64.StdEncoding.EncodeToString([]byte("hunter2hunter2"))} {
+				if strings.Contains(string(out), leak) || strings.Contains(all, leak) {
+					t.Errorf("%q in the outputs (%s) or the store", leak, out)
+				}
+			}
+		})
 	}
 }

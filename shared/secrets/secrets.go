@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -145,26 +147,69 @@ func (s *Sealer) Open(sealed, where string) (any, error) {
 // Redacted is what a secret value is replaced with.
 const Redacted = "(secret)"
 
-// Redactor replaces every occurrence of known secret strings.
-type Redactor struct{ values []string }
+// Redactor replaces every occurrence of known secret values, in whatever form they were
+// derived into text: a secret object's every leaf as well as the whole, a string escaped as
+// JSON or Go quotes it (an API server's %q error, JSON inside a string), and its base64
+// (a Secret's data). A number leaf equal to a secret number is replaced too.
+type Redactor struct {
+	values  []string // longest first, so that no replacement leaves part of a longer one
+	numbers map[float64]bool
+}
 
-// NewRedactor redacts the string forms of values; values shorter than 4 characters are
-// skipped, as replacing them would mangle unrelated text.
+// minRedacted is the shortest text redacted: replacing shorter strings would mangle
+// unrelated text, so a secret that short is redacted only where it is a whole value.
+const minRedacted = 4
+
+// NewRedactor redacts the forms of values (see Redactor).
 func NewRedactor(values []any) *Redactor {
-	r := &Redactor{}
-	for _, v := range values {
-		var s string
-		switch x := v.(type) {
-		case string:
-			s = x
-		default:
-			b, _ := json.Marshal(x)
-			s = string(b)
-		}
-		if len(s) >= 4 {
+	r := &Redactor{numbers: map[float64]bool{}}
+	seen := map[string]bool{}
+	add := func(s string) {
+		if len(s) >= minRedacted && !seen[s] {
+			seen[s] = true
 			r.values = append(r.values, s)
 		}
 	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			if len(x) < minRedacted {
+				return
+			}
+			add(x)
+			if j, _ := json.Marshal(x); len(j) > 2 {
+				add(string(j[1 : len(j)-1]))
+			}
+			add(strings.Trim(strconv.Quote(x), `"`))
+			add(base64.StdEncoding.EncodeToString([]byte(x)))
+		case float64:
+			if t := strconv.FormatFloat(x, 'f', -1, 64); len(t) >= minRedacted {
+				r.numbers[x] = true
+				add(t)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+			b, _ := json.Marshal(x)
+			walk(string(b))
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+			b, _ := json.Marshal(x)
+			walk(string(b))
+		case nil, bool:
+		default:
+			b, _ := json.Marshal(x)
+			add(string(b))
+		}
+	}
+	for _, v := range values {
+		walk(v)
+	}
+	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
 	return r
 }
 
@@ -176,14 +221,23 @@ func (r *Redactor) String(s string) string {
 	return s
 }
 
-// Value redacts every string inside a JSON-like value, in place where it can.
+// Value redacts every string and secret number inside a JSON-like value, in place where it
+// can.
 func (r *Redactor) Value(v any) any {
-	if len(r.values) == 0 {
+	if len(r.values) == 0 && len(r.numbers) == 0 {
 		return v
 	}
 	switch x := v.(type) {
 	case string:
 		return r.String(x)
+	case float64:
+		if r.numbers[x] {
+			return Redacted
+		}
+	case int64:
+		if r.numbers[float64(x)] {
+			return Redacted
+		}
 	case map[string]any:
 		for k, e := range x {
 			x[k] = r.Value(e)

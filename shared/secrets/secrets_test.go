@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,4 +78,33 @@ func TestSealedValuesStayWhereTheyBelong(t *testing.T) {
 	if v, err := s.Open(legacy, "aos/stacks/a/inputs/pw"); err != nil || v != "old" {
 		t.Fatalf("a value sealed before: %v %v", v, err)
 	}
+}
+
+// A secret is redacted in every form it was derived into.
+func TestRedactorFindsEveryForm(t *testing.T) {
+	creds := map[string]any{"password": "hunter2hunter2", "pin": 4242.0, "user": `o"brien`}
+	r := NewRedactor([]any{creds, "s3cr3t-token"})
+	for _, tc := range []struct{ in, want string }{
+		{`the password is hunter2hunter2`, `the password is (secret)`},
+		{`apply failed: field "hunter2hunter2" is invalid`, `apply failed: field "(secret)" is invalid`},
+		{`data: {"token":"s3cr3t-token"}`, `data: {"token":"(secret)"}`},
+		{`{"creds":"{\"password\":\"hunter2hunter2\"}"}`, `{"creds":"{\"password\":\"(secret)\"}"}`},
+		{`user o\"brien`, `user (secret)`},
+		{`stringData base64: ` + base64.StdEncoding.EncodeToString([]byte("hunter2hunter2")), `stringData base64: (secret)`},
+		{`pin 4242 but replicas 3`, `pin (secret) but replicas 3`},
+	} {
+		if got := r.String(tc.in); got != tc.want {
+			t.Errorf("String(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	out := r.Value(map[string]any{"creds": map[string]any{"password": "hunter2hunter2", "pin": 4242.0}, "replicas": 3.0, "note": "ok"})
+	want := map[string]any{"creds": map[string]any{"password": Redacted, "pin": Redacted}, "replicas": 3.0, "note": "ok"}
+	if got, _ := json.Marshal(out); string(got) != mustJSON(want) {
+		t.Fatalf("Value: %s, want %s", got, mustJSON(want))
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
