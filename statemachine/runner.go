@@ -869,8 +869,7 @@ func (x *Execution) fanOut(ctx context.Context, n, limit int, fn func(context.Co
 // the name, and as the cause the function's error document in JSON
 // (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html, "Lambda").
 func lambdaError(err error) *Error {
-	doc, _ := json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": errorName(err)})
-	return &Error{errorName(err), string(doc)}
+	return &Error{errorName(err), string(LambdaErrorDocument(err))}
 }
 
 // causeOf is an error's cause: an *Error's own, else its message.
