@@ -130,10 +130,9 @@ func execute(ctx context.Context, e *engine.Engine, name string, req engine.OpRe
 	res := &Result{Invocations: calls}
 	var out []byte
 	var runErr error
-	var x *statemachine.Execution
 	// An execution that continues in another ends; the operation ends with the last one.
 	for {
-		x = m.NewExecution(name)
+		x := m.NewExecution(name)
 		next = nil
 		out, runErr = x.Run(ctx, input)
 		res.Executions++
