@@ -108,6 +108,22 @@ func runOtherDef(t *testing.T, bridgeURL, name string, definition, in []byte) ot
 	return r
 }
 
+// waitsOnce folds repeated waits (Decide, WaitForChange, CheckReady, again and again) into
+// one: how many turns a namespace takes to go away is the cluster's timing, not the
+// interpreter's.
+func waitsOnce(states []string) []string {
+	wait := []string{"Decide", "WaitForChange", "CheckReady"}
+	var out []string
+	for i := 0; i < len(states); i++ {
+		if i+3 <= len(states) && slices.Equal(states[i:i+3], wait) && len(out) >= 3 && slices.Equal(out[len(out)-3:], wait) {
+			i += 2
+			continue
+		}
+		out = append(out, states[i])
+	}
+	return out
+}
+
 // topStates are the top-level states an embedded execution entered, in order.
 func topStates(res *Result) []string {
 	var def struct{ States map[string]any }
@@ -207,6 +223,7 @@ nodes:
 			status[i] = st.Status
 			evs[i], cursor[i] = events(t, e, stack, cursor[i])
 		}
+		states[0], states[1] = waitsOnce(states[0]), waitsOnce(states[1])
 		if status[0] != status[1] || !slices.Equal(states[0], states[1]) || !slices.Equal(evs[0], evs[1]) {
 			t.Fatalf("%s: the interpreters differ\nembedded:               %s %v\n  events %q\naws-local-stepfunctions: %s %v\n  events %q", step.op, status[0], states[0], evs[0], status[1], states[1], evs[1])
 		}
