@@ -42,13 +42,13 @@ nodes:
     manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: "extra-${index}"}, data: {m: "${inputs.message}"}}
 `
 
-// aos cancel during a 20-node update: nothing new starts, what is in flight settles, the
-// update fails and rolls back to the last good revision.
-func TestCancelRollsAnUpdateBack(t *testing.T) {
-	e := newEngine(t)
+// createSlow creates a stack of the slow template and returns it, with the submit of an
+// update of it.
+func createSlow(t *testing.T, e *engine.Engine, prefix string) (string, func(params map[string]any) string) {
+	t.Helper()
 	cs := testcluster.Client(t)
 	ctx := context.Background()
-	stack := fmt.Sprintf("cancel-%d", time.Now().UnixNano()%100000)
+	stack := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%100000)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
 	submit := func(params map[string]any) string {
 		t.Helper()
@@ -61,6 +61,16 @@ func TestCancelRollsAnUpdateBack(t *testing.T) {
 	if res, err := RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: submit(nil)}); err != nil || res.Err != nil {
 		t.Fatalf("create: %v %v", err, res.Err)
 	}
+	return stack, submit
+}
+
+// aos cancel during a 20-node update: nothing new starts, what is in flight settles, the
+// update fails and rolls back to the last good revision.
+func TestCancelRollsAnUpdateBack(t *testing.T) {
+	e := newEngine(t)
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack, submit := createSlow(t, e, "cancel")
 	done := make(chan *Result, 1)
 	op := submit(map[string]any{"delay": "6s", "message": "two"})
 	go func() {
@@ -144,19 +154,7 @@ func TestScheduledRebuildsDuringAnUpdateAreSkipped(t *testing.T) {
 	e.Holder = "aws-step-functions" // every execution runs as one holder, as on AWS
 	cs := testcluster.Client(t)
 	ctx := context.Background()
-	stack := fmt.Sprintf("sched-%d", time.Now().UnixNano()%100000)
-	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
-	submit := func(params map[string]any) string {
-		t.Helper()
-		_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: slow, Params: params}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return op
-	}
-	if res, err := RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: submit(nil)}); err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
+	stack, submit := createSlow(t, e, "sched")
 	done := make(chan *Result, 1)
 	op := submit(map[string]any{"delay": "5s", "message": "two"})
 	go func() {

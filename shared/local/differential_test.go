@@ -57,6 +57,14 @@ func bridge(t *testing.T, e *engine.Engine) string {
 	return "http://" + l.Addr().String()
 }
 
+// bridged is an engine on dynalite and the cluster, served to the other interpreter.
+func bridged(t *testing.T) (*engine.Engine, string) {
+	e := newEngine(t)
+	e.Store = testdynamo.Store(t)
+	e.MaxWait = 2 * time.Second
+	return e, bridge(t, e)
+}
+
 // otherRun is how aws-local-stepfunctions ran an execution.
 type otherRun struct {
 	States        []string
@@ -159,11 +167,8 @@ func events(t *testing.T, e *engine.Engine, stack string, after int64) ([]string
 // rolls back, a rebuild and a delete, both interpreters enter the same states in the same
 // order, record the same events and leave the stack in the same state.
 func TestASecondInterpreterAgrees(t *testing.T) {
-	e := newEngine(t)
-	e.Store = testdynamo.Store(t)
-	e.MaxWait = 2 * time.Second
+	e, url := bridged(t)
 	cs := testcluster.Client(t)
-	url := bridge(t, e)
 	ctx := context.Background()
 	base := fmt.Sprintf("diff-%d", time.Now().UnixNano()%100000)
 	ours, theirs := base+"-a", base+"-b"
@@ -235,11 +240,8 @@ nodes:
 // each the stack machine; one instance of each batch fails (its index picks a bad object),
 // which fails only that instance.
 func TestASecondInterpreterAgreesOnBatches(t *testing.T) {
-	e := newEngine(t)
-	e.Store = testdynamo.Store(t)
-	e.MaxWait = 2 * time.Second
+	e, url := bridged(t)
 	cs := testcluster.Client(t)
-	url := bridge(t, e)
 	ctx := context.Background()
 	base := fmt.Sprintf("dbat%d", time.Now().UnixNano()%100000)
 	src := `format: aos/v1
