@@ -154,6 +154,10 @@ const Redacted = "(secret)"
 type Redactor struct {
 	values  []string // longest first, so that no replacement leaves part of a longer one
 	numbers map[float64]bool
+	// short holds secret strings (and number texts) under minRedacted characters: replaced
+	// where they are a whole value (a string leaf). Short strings, not numbers, are also
+	// replaced where they stand as a word in text (words): a digit is too common a word.
+	short, words map[string]bool
 }
 
 // minRedacted is the shortest text redacted: replacing shorter strings would mangle
@@ -162,7 +166,7 @@ const minRedacted = 4
 
 // NewRedactor redacts the forms of values (see Redactor).
 func NewRedactor(values []any) *Redactor {
-	r := &Redactor{numbers: map[float64]bool{}}
+	r := &Redactor{numbers: map[float64]bool{}, short: map[string]bool{}, words: map[string]bool{}}
 	seen := map[string]bool{}
 	add := func(s string) {
 		if len(s) >= minRedacted && !seen[s] {
@@ -175,6 +179,10 @@ func NewRedactor(values []any) *Redactor {
 		switch x := v.(type) {
 		case string:
 			if len(x) < minRedacted {
+				if x != "" {
+					r.short[x], r.words[x] = true, true
+					add(base64.StdEncoding.EncodeToString([]byte(x)))
+				}
 				return
 			}
 			add(x)
@@ -184,10 +192,16 @@ func NewRedactor(values []any) *Redactor {
 			add(strings.Trim(strconv.Quote(x), `"`))
 			add(base64.StdEncoding.EncodeToString([]byte(x)))
 		case float64:
+			r.numbers[x] = true
 			if t := strconv.FormatFloat(x, 'f', -1, 64); len(t) >= minRedacted {
-				r.numbers[x] = true
 				add(t)
+			} else {
+				r.short[t] = true
 			}
+		case int64:
+			walk(float64(x))
+		case int:
+			walk(float64(x))
 		case map[string]any:
 			for _, e := range x {
 				walk(e)
@@ -213,22 +227,53 @@ func NewRedactor(values []any) *Redactor {
 	return r
 }
 
-// String redacts a string.
+// String redacts a string. A secret shorter than minRedacted is replaced where it stands as
+// a word of its own (between non-alphanumeric characters: an API server quoting "q~x!!"),
+// never inside a longer word.
 func (r *Redactor) String(s string) string {
 	for _, v := range r.values {
 		s = strings.ReplaceAll(s, v, Redacted)
 	}
+	for v := range r.words {
+		s = replaceWord(s, v)
+	}
 	return s
 }
+
+func replaceWord(s, w string) string {
+	var b strings.Builder
+	from := 0
+	for {
+		i := strings.Index(s[from:], w)
+		if i < 0 {
+			b.WriteString(s[from:])
+			return b.String()
+		}
+		i += from
+		end := i + len(w)
+		b.WriteString(s[from:i])
+		if (i == 0 || !alnum(s[i-1])) && (end == len(s) || !alnum(s[end])) {
+			b.WriteString(Redacted)
+		} else {
+			b.WriteString(w)
+		}
+		from = end
+	}
+}
+
+func alnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // Value redacts every string and secret number inside a JSON-like value, in place where it
 // can.
 func (r *Redactor) Value(v any) any {
-	if len(r.values) == 0 && len(r.numbers) == 0 {
+	if len(r.values) == 0 && len(r.numbers) == 0 && len(r.short) == 0 {
 		return v
 	}
 	switch x := v.(type) {
 	case string:
+		if r.short[x] {
+			return Redacted
+		}
 		return r.String(x)
 	case float64:
 		if r.numbers[x] {

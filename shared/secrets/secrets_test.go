@@ -108,3 +108,28 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A secret under four characters cannot be replaced inside other text without mangling it,
+// but wherever it is a whole value (a live field, an output) it is, as are its base64 form
+// and a short secret number.
+func TestRedactorShortSecrets(t *testing.T) {
+	r := NewRedactor([]any{"xyz", int64(7), []any{"ab"}})
+	out := r.Value(map[string]any{"pw": "xyz", "data": base64.StdEncoding.EncodeToString([]byte("xyz")), "pin": 7.0, "list": []any{"ab", "abc"}, "note": "xyzzy", "replicas": int64(3)})
+	want := map[string]any{"pw": Redacted, "data": Redacted, "pin": Redacted, "list": []any{Redacted, "abc"}, "note": "xyzzy", "replicas": 3}
+	if got, _ := json.Marshal(out); string(got) != mustJSON(want) {
+		t.Fatalf("Value: %s, want %s", got, mustJSON(want))
+	}
+}
+
+func TestRedactorShortSecretsInText(t *testing.T) {
+	r := NewRedactor([]any{"q~x", int64(7)})
+	for in, want := range map[string]string{
+		`metadata.labels: Invalid value: "q~x!!": a valid label`: `metadata.labels: Invalid value: "(secret)!!": a valid label`,
+		`q~xq~x and q~x`:     `q~xq~x and (secret)`,
+		`7 replicas, 17, 7s`: `7 replicas, 17, 7s`,
+	} {
+		if got := r.String(in); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
