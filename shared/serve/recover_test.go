@@ -41,7 +41,13 @@ func TestCancelAndResumeThroughTheAPI(t *testing.T) {
 	if code, _ := c.do("POST", "/v1/stacks/"+stack+"/cancel", nil, &cancelled); code != 202 || !cancelled.CancelRequested {
 		t.Fatalf("cancel: %d %+v", code, cancelled)
 	}
-	if s := c.wait(stack); s.Stack.Status != string(engine.StackRollbackComplete) {
+	// The update settles UPDATE_FAILED an instant before its rollback starts: wait past it.
+	s := c.wait(stack)
+	for deadline := time.Now().Add(time.Minute); s.Stack.Status == string(engine.StackUpdateFailed) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		s = c.wait(stack)
+	}
+	if s.Stack.Status != string(engine.StackRollbackComplete) {
 		t.Fatalf("after cancel: %s %q", s.Stack.Status, s.Stack.Reason)
 	}
 	if cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "config", metav1.GetOptions{}); err != nil || cm.Data["message"] != "hello" {
