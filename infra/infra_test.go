@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/aos-project/aos/shared/trigger"
 	"github.com/aos-project/aos/shared/wiring"
 )
 
@@ -273,5 +274,23 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	if get(doc, "Resources", "HttpApi", "Properties", "Auth", "DefaultAuthorizer") != "AWS_IAM" {
 		t.Fatal("the HTTP API must authorize with IAM")
+	}
+}
+
+// Batch events come from a bus of their own and one source: the rule on the default bus
+// matched any sender allowed events:PutEvents there.
+func TestBatchEventsComeFromTheirOwnBus(t *testing.T) {
+	tpl, _ := load(t)
+	ev := get(tpl.Resources["TriggerFunction"], "Properties", "Events", "Event", "Properties").(map[string]any)
+	if bus, _ := json.Marshal(ev["EventBusName"]); string(bus) != `{"!Ref":"BatchBus"}` {
+		t.Errorf("the trigger rule is on bus %s, not BatchBus", bus)
+	}
+	if tpl.Resources["BatchBus"]["Type"] != "AWS::Events::EventBus" {
+		t.Error("no BatchBus event bus")
+	}
+	src, _ := json.Marshal(get(ev, "Pattern", "source"))
+	dt, _ := json.Marshal(get(ev, "Pattern", "detail-type"))
+	if string(src) != `["`+trigger.Source+`"]` || string(dt) != `["`+trigger.DetailType+`"]` {
+		t.Errorf("pattern source %s, detail-type %s; the trigger takes %q, %q", src, dt, trigger.Source, trigger.DetailType)
 	}
 }

@@ -6,6 +6,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -14,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +26,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/project"
 	"github.com/aos-project/aos/shared/schedule"
 	"github.com/aos-project/aos/shared/template"
 	"github.com/aos-project/aos/shared/view"
@@ -54,11 +58,22 @@ type Server struct {
 	Engine    *engine.Engine
 	Runner    Runner
 	Scheduler Scheduler // nil: schedules are refused
-	// Token, when set, is the bearer token every request but /healthz must carry. On AWS
-	// the HTTP API authorizes requests (IAM) before they reach the function; Token is empty.
-	Token string
-	Log   zerolog.Logger
+	// Token, when set, is a bearer token every request but /healthz may carry, naming the
+	// identity project.AdminIdentity; Tokens maps more tokens to identities. With either set,
+	// a request without a known token is refused. On AWS the HTTP API authorizes requests
+	// (IAM) before they reach the function, and the caller's principal is the identity
+	// (LambdaHandler); both are empty.
+	Token  string
+	Tokens *project.Tokens
+	// Insecure serves without authentication (loopback only): then a request must come from
+	// this machine's own pages, so a foreign Origin or Host, and a write whose body is not
+	// JSON or YAML (what a cross-site form can send), are refused.
+	Insecure bool
+	Log      zerolog.Logger
 }
+
+// Anonymous is the identity of a request on a server that authenticates none.
+const Anonymous = "anonymous"
 
 // Route is one method and path the API serves.
 type Route struct{ Method, Path string }
@@ -110,19 +125,28 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
+			r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, newRequestID()))
+			w.Header().Set("X-Request-Id", requestID(r))
 			if rt.path != "/healthz" {
-				if err := s.authorize(r); err != nil {
+				if err := s.sameOrigin(r); err != nil {
 					s.fail(w, r, err)
 					return
 				}
+				id, err := s.authenticate(r)
+				if err != nil {
+					s.fail(w, r, err)
+					return
+				}
+				r = r.WithContext(engine.WithActor(r.Context(), id))
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 			rec := &statusRecorder{ResponseWriter: w, status: 200}
 			if err := rt.h(rec, r); err != nil {
 				s.fail(rec, r, err)
 			}
+			actor, _ := engine.ActorOf(r.Context())
 			s.Log.Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
-				Dur("took_ms", time.Since(start)).Msg("request")
+				Str("identity", actor).Str("request_id", requestID(r)).Dur("took_ms", time.Since(start)).Msg("request")
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -148,25 +172,94 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-func (s *Server) authorize(r *http.Request) error {
-	if s.Token == "" {
-		return nil
+// authenticate says who sent the request: the identity its bearer token names, the AWS
+// principal the Lambda handler found, or Anonymous on a server that authenticates none.
+func (s *Server) authenticate(r *http.Request) (string, error) {
+	if s.Token == "" && s.Tokens == nil {
+		if id, ok := engine.ActorOf(r.Context()); ok {
+			return id, nil
+		}
+		return Anonymous, nil
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
-		return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing bearer token: send Authorization: Bearer <token>"}
+		return "", &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing bearer token: send Authorization: Bearer <token>"}
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
-		return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "the bearer token is not valid"}
+	if s.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) == 1 {
+		return project.AdminIdentity, nil
+	}
+	if s.Tokens != nil {
+		if id, ok := s.Tokens.Identity(got); ok {
+			return id, nil
+		}
+	}
+	return "", &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "the bearer token is not valid"}
+}
+
+// sameOrigin refuses, on a server without authentication, what a web page elsewhere could
+// make a browser send: a request naming a foreign Origin, a Host that is not this loopback
+// address (DNS rebinding), and a write whose body a cross-site form can send without a
+// preflight (text/plain, form encodings).
+func (s *Server) sameOrigin(r *http.Request) error {
+	if !s.Insecure {
+		return nil
+	}
+	forbid := func(format string, args ...any) error {
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: fmt.Sprintf(format, args...) + " (aos serve --insecure-no-auth answers only this machine's own clients; run it with a token to serve others)"}
+	}
+	if !loopbackHost(r.Host) {
+		return forbid("Host %q is not a loopback address", r.Host)
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return forbid("Origin %q is not this server", o)
+		}
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.ContentLength != 0 {
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if ct != "application/json" && !isYAML(ct) {
+			return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: fmt.Sprintf("Content-Type %q: send application/json or application/yaml", r.Header.Get("Content-Type"))}
+		}
 	}
 	return nil
 }
 
-// fail writes err as a JSON error with the status that fits it.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type requestIDKey struct{}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// fail writes err as a JSON error with the status that fits it. A 500's detail goes to the
+// log only, under the request id the answer names: internal errors can quote configuration.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
 	if e.Status >= 500 {
-		s.Log.Error().Err(err).Str("path", r.URL.Path).Msg("request failed")
+		s.Log.Error().Err(err).Str("path", r.URL.Path).Str("request_id", requestID(r)).Msg("request failed")
+		if e.Code == "internal" {
+			e = &Error{Status: e.Status, Code: e.Code, Message: fmt.Sprintf("internal error (request id %s): the server's log has the detail", requestID(r))}
+		}
 	}
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="aos"`)
@@ -181,7 +274,16 @@ func asError(err error) *Error {
 	var state *engine.StateError
 	var input *engine.InputError
 	var reused *engine.KeyReuseError
+	var policy *engine.PolicyError
+	var forbidden *engine.ForbiddenError
+	var unknown *project.UnknownError
 	switch {
+	case errors.As(err, &policy):
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: fmt.Sprintf("project %q refuses %d thing(s) in this template", policy.Project, len(policy.Problems)), Details: policy.Problems}
+	case errors.As(err, &forbidden):
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: err.Error()}
+	case errors.As(err, &unknown):
+		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: err.Error()}
 	case errors.As(err, &input):
 		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: err.Error()}
 	case errors.As(err, &e):
@@ -309,6 +411,8 @@ type StackBody struct {
 	Stack     string `json:"stack,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	Context   string `json:"context,omitempty"`
+	// Project names the project a new stack belongs to (default "default").
+	Project   string `json:"project,omitempty"`
 	OnFailure string `json:"onFailure,omitempty"`
 	// ResetInputs makes an update start from the inputs' defaults, not the stack's inputs.
 	ResetInputs bool   `json:"resetInputs,omitempty"`
@@ -316,7 +420,7 @@ type StackBody struct {
 }
 
 func (b StackBody) create(key string) engine.CreateRequest {
-	return engine.CreateRequest{Context: b.Context, IdempotencyKey: key, Note: b.note,
+	return engine.CreateRequest{Context: b.Context, Project: b.Project, IdempotencyKey: key, Note: b.note,
 		PlanRequest: engine.PlanRequest{TemplateRequest: b.request(), Stack: b.Stack, Namespace: b.Namespace, ResetInputs: b.ResetInputs}}
 }
 
@@ -376,7 +480,11 @@ func (s *Server) start(ctx context.Context, st *engine.StackRecord, req engine.O
 	if _, serr := s.Engine.Settle(context.WithoutCancel(ctx), sr); serr != nil {
 		s.Log.Error().Err(serr).Str("stack", st.Name).Msg("settling an operation that did not start")
 	}
-	return fmt.Errorf("starting %s of stack %q: %w", req.Operation, st.Name, err)
+	// Not an internal error: the runner (Step Functions) refused or could not be reached, and
+	// the stack's reason records the same words; a retry may succeed.
+	s.Log.Error().Err(err).Str("stack", st.Name).Msg("operation not started")
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+		Message: fmt.Sprintf("starting %s of stack %q: %v; the operation is recorded as failed: retry", req.Operation, st.Name, err)}
 }
 
 // submit records a create or update and starts it.
@@ -459,7 +567,15 @@ func (s *Server) stack(r *http.Request, name string) (*engine.StackRecord, error
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil, &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no stack named %q", name)}
 	}
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	if id, ok := engine.ActorOf(r.Context()); ok {
+		if err := s.Engine.Admit(id, st.Project); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 // operate starts an operation on an existing stack.
@@ -569,6 +685,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	name := r.PathValue("name")
+	if _, err := s.stack(r, name); err != nil {
+		return err
+	}
 	if b.Revision == 0 {
 		w.Header().Set("Location", "/v1/stacks/"+name)
 		return s.operate(w, r, engine.OpRollback)
@@ -586,6 +705,7 @@ func (s *Server) copyStack(w http.ResponseWriter, r *http.Request) error {
 		To        string         `json:"to"`
 		Namespace string         `json:"namespace,omitempty"`
 		Context   string         `json:"context,omitempty"`
+		Project   string         `json:"project,omitempty"`
 		Params    map[string]any `json:"params,omitempty"`
 	}
 	if err := decode(r, &b); err != nil {
@@ -594,12 +714,12 @@ func (s *Server) copyStack(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.stack(r, r.PathValue("name")); err != nil {
 		return err
 	}
-	req, err := s.Engine.CopyRequest(r.Context(), r.PathValue("name"), engine.CopyOptions{To: b.To, Namespace: b.Namespace, Context: b.Context, Params: b.Params})
+	req, err := s.Engine.CopyRequest(r.Context(), r.PathValue("name"), engine.CopyOptions{To: b.To, Namespace: b.Namespace, Context: b.Context, Project: b.Project, Params: b.Params})
 	if err != nil {
 		return err
 	}
 	return s.submit(w, r, StackBody{TemplateBody: TemplateBody{File: req.File, Template: req.Template, Params: req.Params},
-		Stack: req.Stack, Namespace: req.Namespace, Context: req.Context, note: req.Note})
+		Stack: req.Stack, Namespace: req.Namespace, Context: req.Context, Project: req.Project, note: req.Note})
 }
 
 func (s *Server) listStacks(w http.ResponseWriter, r *http.Request) error {
@@ -607,7 +727,14 @@ func (s *Server) listStacks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"stacks": view.Stacks(stacks)})
+	id, _ := engine.ActorOf(r.Context())
+	visible := stacks[:0]
+	for _, st := range stacks {
+		if s.Engine.Admit(id, st.Project) == nil {
+			visible = append(visible, st)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stacks": view.Stacks(visible)})
 	return nil
 }
 
@@ -747,11 +874,12 @@ type BatchBody struct {
 	Count       int    `json:"count"`
 	Concurrency int    `json:"concurrency"`
 	Context     string `json:"context,omitempty"`
+	Project     string `json:"project,omitempty"`
 }
 
 // Request is the engine's form of the body.
 func (b BatchBody) Request() engine.BatchRequest {
-	return engine.BatchRequest{TemplateRequest: b.request(), Prefix: b.Prefix, Count: b.Count, Concurrency: b.Concurrency, Context: b.Context}
+	return engine.BatchRequest{TemplateRequest: b.request(), Prefix: b.Prefix, Count: b.Count, Concurrency: b.Concurrency, Context: b.Context, Project: b.Project}
 }
 
 func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/aos-project/aos/shared/engine"
 )
 
 // LambdaHandler serves API Gateway HTTP API (payload format 2.0) events with h: the api
@@ -25,6 +27,12 @@ func LambdaHandler(h http.Handler) func(context.Context, events.APIGatewayV2HTTP
 		url := ev.RawPath
 		if ev.RawQueryString != "" {
 			url += "?" + ev.RawQueryString
+		}
+		if a := ev.RequestContext.Authorizer; a != nil && a.IAM != nil && a.IAM.UserARN != "" {
+			// API Gateway verified the caller's SigV4 signature (AWS_IAM authorization): the
+			// principal is the identity projects list. It comes from the event, never from a
+			// header a caller could write.
+			ctx = engine.WithActor(ctx, a.IAM.UserARN)
 		}
 		req, err := http.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, url, bytes.NewReader(body))
 		if err != nil {

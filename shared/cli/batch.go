@@ -38,7 +38,7 @@ func (a *app) batchCmd() *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			in, err := e.SubmitBatch(cmd.Context(), engine.BatchRequest{TemplateRequest: req, Prefix: prefix, Count: count, Concurrency: concurrency, Context: a.global.context})
+			in, err := e.SubmitBatch(cmd.Context(), engine.BatchRequest{TemplateRequest: req, Prefix: prefix, Count: count, Concurrency: concurrency, Context: a.global.context, Project: a.global.project})
 			var inv *engine.InvalidTemplateError
 			var input *engine.InputError
 			switch {

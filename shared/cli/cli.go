@@ -18,6 +18,7 @@ import (
 
 	"github.com/aos-project/aos/shared/diff"
 	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/project"
 	"github.com/aos-project/aos/shared/store/metered"
 	"github.com/aos-project/aos/shared/template"
 )
@@ -61,6 +62,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err == nil {
 		return ExitOK
+	}
+	var policy *engine.PolicyError
+	var unknown *project.UnknownError
+	if errors.As(err, &policy) || errors.As(err, &unknown) {
+		fmt.Fprintln(stderr, "aos:", err)
+		return ExitInvalid
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -211,6 +218,9 @@ func (a *app) request(file string, f *inputFlags) (engine.TemplateRequest, error
 	if err != nil {
 		return engine.TemplateRequest{}, &exitError{ExitInvalid, err}
 	}
+	if err := secretParams(raw, data, file); err != nil {
+		return engine.TemplateRequest{}, &exitError{ExitInvalid, err}
+	}
 	req := engine.TemplateRequest{File: file, Template: string(data), RawParams: raw}
 	if f.paramsFile != "" {
 		pdata, err := a.readLimited(f.paramsFile)
@@ -225,6 +235,55 @@ func (a *app) request(file string, f *inputFlags) (engine.TemplateRequest, error
 	}
 	req.ShapeOnly = f.shapeOnly
 	return req, nil
+}
+
+// ParamEnvPrefix: $AOS_PARAM_<name> sets input <name> when -p does not, so a secret need not
+// appear in a command line (which `ps` shows to every user of the machine).
+const ParamEnvPrefix = "AOS_PARAM_"
+
+// secretParams reads the values given as -p name=@FILE from their files (one trailing newline
+// dropped; @@ stands for a literal @), and adds $AOS_PARAM_<name> for each input the template
+// declares and -p does not set.
+func secretParams(raw map[string]string, tpl []byte, file string) error {
+	for k, v := range raw {
+		switch {
+		case strings.HasPrefix(v, "@@"):
+			raw[k] = v[1:]
+		case strings.HasPrefix(v, "@"):
+			data, err := readCapped(v[1:], 1<<20)
+			if err != nil {
+				return fmt.Errorf("-p %s=@FILE: %w", k, err)
+			}
+			raw[k] = strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+		}
+	}
+	t, _ := template.Parse(file, tpl)
+	if t == nil {
+		return nil
+	}
+	for _, kv := range os.Environ() {
+		name, v, _ := strings.Cut(strings.TrimPrefix(kv, ParamEnvPrefix), "=")
+		if !strings.HasPrefix(kv, ParamEnvPrefix) || t.Input(name) == nil {
+			continue
+		}
+		if _, given := raw[name]; !given {
+			raw[name] = v
+		}
+	}
+	return nil
+}
+
+func readCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s is over %d bytes", path, limit)
+	}
+	return data, err
 }
 
 // readLimited reads a file ("-" is stdin) but never more than the template limit plus one
@@ -310,7 +369,7 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 		if eerr != nil {
 			return plan, eerr
 		}
-		plan, err = e.Preview(cmd.Context(), engine.CreateRequest{PlanRequest: preq, Context: a.global.context}, dryRun)
+		plan, err = e.Preview(cmd.Context(), engine.CreateRequest{PlanRequest: preq, Context: a.global.context, Project: a.global.project}, dryRun)
 	} else {
 		plan, err = engine.Plan(cmd.Context(), preq)
 	}

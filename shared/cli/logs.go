@@ -99,7 +99,7 @@ func (a *app) printLogs(ctx context.Context, e *engine.Engine, st *engine.StackR
 		}
 		return &exitError{ExitInvalid, fmt.Errorf("stack %q has no node %q (it has %s)", st.Name, node, strings.Join(ids, ", "))}
 	}
-	c, err := e.Kube(ctx, st.Context)
+	c, err := e.Cluster(ctx, st)
 	if err != nil {
 		return err
 	}

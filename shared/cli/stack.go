@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/local"
+	"github.com/aos-project/aos/shared/project"
 	"github.com/aos-project/aos/shared/store/metered"
 	"github.com/aos-project/aos/shared/template"
 	"github.com/aos-project/aos/shared/view"
@@ -27,12 +30,15 @@ import (
 // globalFlags say where state lives and which cluster to use.
 type globalFlags struct {
 	state, kubeconfig, context string
+	projects, project          string
 }
 
 func (g *globalFlags) register(root *cobra.Command) {
 	root.PersistentFlags().StringVar(&g.state, "state", "", "state file (default $AOS_STATE, else "+embedded.DefaultStatePath()+")")
 	root.PersistentFlags().StringVar(&g.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	root.PersistentFlags().StringVar(&g.context, "context", "", "kube context (default: the kubeconfig's current context)")
+	root.PersistentFlags().StringVar(&g.projects, "projects", "", "projects file: who may do what (default $AOS_PROJECTS; without one, every stack is in the permissive \"default\" project; docs/projects.md)")
+	root.PersistentFlags().StringVar(&g.project, "project", "", "the project a new stack belongs to (default \"default\")")
 }
 
 // engine opens the embedded engine for the command; Main closes it when the command ends.
@@ -42,6 +48,13 @@ func (a *app) engine() (*engine.Engine, error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, closeFn)
+	if file := cmp.Or(a.global.projects, os.Getenv("AOS_PROJECTS")); file != "" {
+		set, err := project.Load(file)
+		if err != nil {
+			return nil, &exitError{ExitInvalid, err}
+		}
+		e.Projects = set
+	}
 	a.store = metered.Wrap(e.Store)
 	e.Store = a.store
 	return e, nil
@@ -103,7 +116,7 @@ func (a *app) upCmd() *cobra.Command {
 			if onFailure != "rollback" && onFailure != "keep" {
 				return fmt.Errorf("--on-failure %q: expected rollback or keep", onFailure)
 			}
-			return a.submitAndOperate(ctx, e, engine.CreateRequest{Context: a.global.context, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns, ResetInputs: f.reset}}, onFailure, f.output)
+			return a.submitAndOperate(ctx, e, engine.CreateRequest{Context: a.global.context, Project: a.global.project, PlanRequest: engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns, ResetInputs: f.reset}}, onFailure, f.output)
 		},
 	}
 	f.register(cmd, true)
@@ -329,7 +342,7 @@ func (a *app) copyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req, err := e.CopyRequest(cmd.Context(), args[0], engine.CopyOptions{To: to, Namespace: ns, Context: a.global.context, RawParams: raw})
+			req, err := e.CopyRequest(cmd.Context(), args[0], engine.CopyOptions{To: to, Namespace: ns, Context: a.global.context, Project: a.global.project, RawParams: raw})
 			if err != nil {
 				return err
 			}

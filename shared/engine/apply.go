@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/aos-project/aos/shared/kube"
@@ -66,9 +67,9 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if err != nil {
 		return e.fail(ctx, n, "ReferenceError", err.Error(), red)
 	}
-	client, err := e.Kube(ctx, st.Context)
+	client, err := e.Cluster(ctx, st)
 	if err != nil {
-		return NodeResponse{}, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		return NodeResponse{}, err
 	}
 	hash := fingerprint(rendered)
 	if n.Ref != nil && hash == n.AppliedHash {
@@ -87,17 +88,29 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 			return NodeResponse{Node: n.ID, Status: n.Status}, nil
 		}
 	}
-	owner := kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: n.ID}
+	owner := st.owner(n.ID)
+	obj := &unstructured.Unstructured{Object: rendered.(map[string]any)}
+	// The project again, on the object as rendered and with its scope as the cluster maps
+	// it: a namespace from a reference, a CRD's kind, are known only now.
+	if ref, err := client.Resolve(ctx, obj, st.Namespace); err == nil {
+		pr, err := e.ProjectOf(st)
+		if err == nil {
+			err = checkObject(pr, ref, n.Adopt)
+		}
+		if err != nil {
+			return e.fail(ctx, n, "PolicyDenied", err.Error(), red)
+		}
+	}
 	if err := e.ensureNamespace(ctx, client, st); err != nil {
 		return e.fail(ctx, n, "NamespaceError", err.Error(), red)
 	}
-	obj := &unstructured.Unstructured{Object: rendered.(map[string]any)}
 	applied, err := client.Apply(ctx, obj, kube.ApplyOptions{Owner: owner, Adopt: n.Adopt, Replace: n.Replace})
 	if err != nil {
 		return e.fail(ctx, n, applyReason(err), err.Error(), red)
 	}
 	former := n.Ref
 	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash = NodeWaiting, &applied.Ref, e.now().UTC(), "", hash
+	n.Adopted = n.Adopted || applied.Adopted
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err
 	}
@@ -154,10 +167,19 @@ func (e *Engine) ensureNamespace(ctx context.Context, c *kube.Client, st *StackR
 		return err
 	}
 	live, err := c.Get(ctx, ref)
+	if apierrors.IsForbidden(err) {
+		// A project's ServiceAccount may be allowed in its namespace but not to read
+		// namespaces: then the namespace is the cluster admin's to create, and the apply says
+		// whether it exists.
+		return nil
+	}
 	if err != nil || live != nil {
 		return err
 	}
-	_, err = c.Apply(ctx, ns, kube.ApplyOptions{Owner: kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: "(namespace)"}})
+	_, err = c.Apply(ctx, ns, kube.ApplyOptions{Owner: st.owner("(namespace)")})
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("namespace %q does not exist and the stack's identity may not create it (create it, or grant the project's ServiceAccount `create` on namespaces): %w", st.Namespace, err)
+	}
 	return err
 }
 

@@ -23,6 +23,8 @@ type BatchRequest struct {
 	Count       int    `json:"count"`
 	Concurrency int    `json:"concurrency"`
 	Context     string `json:"context,omitempty"`
+	// Project is the project every instance belongs to (default: project.DefaultName).
+	Project string `json:"project,omitempty"`
 }
 
 // BatchInput is the batch state machine's input: names only.
@@ -75,7 +77,7 @@ func (e *Engine) SubmitBatch(ctx context.Context, req BatchRequest) (*BatchInput
 	in := &BatchInput{Batch: req.Prefix, Concurrency: min(req.Concurrency, req.Count)}
 	for i := range req.Count {
 		name := fmt.Sprintf("%s-%d", req.Prefix, i)
-		_, op, err := e.Submit(ctx, CreateRequest{Context: req.Context, Index: i, Batch: req.Prefix, Queued: true,
+		_, op, err := e.Submit(ctx, CreateRequest{Context: req.Context, Project: req.Project, Index: i, Batch: req.Prefix, Queued: true,
 			Note:        fmt.Sprintf("batch %s, instance %d of %d", req.Prefix, i+1, req.Count),
 			PlanRequest: PlanRequest{TemplateRequest: req.TemplateRequest, Stack: name}})
 		if err != nil {
@@ -116,8 +118,9 @@ func (e *Engine) Batch(ctx context.Context, id string) (*BatchStatus, error) {
 		return nil, err
 	}
 	b := &BatchStatus{ID: id, Counts: map[StackStatus]int{}, Done: true}
+	actor, checked := ActorOf(ctx)
 	for _, st := range stacks {
-		if st.Batch != id {
+		if st.Batch != id || checked && e.Admit(actor, st.Project) != nil {
 			continue
 		}
 		b.Instances = append(b.Instances, BatchMember{Stack: st.Name, Index: st.Index, Status: st.Status, Reason: st.Reason})

@@ -151,9 +151,9 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	if len(inflight) == 0 {
 		return nil
 	}
-	client, err := e.Kube(ctx, st.Context)
+	client, err := e.Cluster(ctx, st)
 	if err != nil {
-		return fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		return err
 	}
 	_, red, err := e.inputs(st)
 	if err != nil {

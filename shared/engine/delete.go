@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -74,15 +75,15 @@ func (e *Engine) deleteNode(ctx context.Context, st *StackRecord, n *NodeRecord)
 	case n.Retain:
 		return e.settle(ctx, n, NodeDeleted, "Retained", fmt.Sprintf("%s kept in the cluster (deletePolicy: retain)", n.Ref))
 	}
-	client, err := e.Kube(ctx, st.Context)
+	client, err := e.Cluster(ctx, st)
 	if err != nil {
-		return NodeResponse{}, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		return NodeResponse{}, err
 	}
 	owner := n.ID
 	if n.For != "" {
 		owner = n.For // the object was applied as that node's
 	}
-	gone, err := client.StartDelete(ctx, *n.Ref, kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: owner})
+	gone, err := client.StartDelete(ctx, *n.Ref, st.owner(owner))
 	if err != nil {
 		return e.settle(ctx, n, NodeFailed, "DeleteFailed", err.Error())
 	}
@@ -154,9 +155,9 @@ func (e *Engine) awaitGone(ctx context.Context, st *StackRecord, deleting []*Nod
 	if len(deleting) == 0 {
 		return nil, nil
 	}
-	client, err := e.Kube(ctx, st.Context)
+	client, err := e.Cluster(ctx, st)
 	if err != nil {
-		return nil, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		return nil, err
 	}
 	var gone []string
 	// The poll's own context ends with MaxWait; reads and writes run on ctx, so the last look
@@ -190,7 +191,7 @@ func (e *Engine) awaitGone(ctx context.Context, st *StackRecord, deleting []*Nod
 // not gone yet, and the next check looks again. A namespace the stack did not create, or one
 // holding objects the stack did not put there, is left, with an event saying why.
 func (e *Engine) deleteNamespace(ctx context.Context, st *StackRecord) (bool, error) {
-	client, err := e.Kube(ctx, st.Context)
+	client, err := e.Cluster(ctx, st)
 	if err != nil {
 		return false, err
 	}
@@ -199,16 +200,21 @@ func (e *Engine) deleteNamespace(ctx context.Context, st *StackRecord) (bool, er
 	if err != nil {
 		return false, err
 	}
-	live, err := client.Get(ctx, ref)
-	if err != nil || live == nil {
-		return live == nil, err
-	}
 	keep := func(why string) (bool, error) {
 		e.event(ctx, st.Name, "", string(StackDeleteInProgress), "NamespaceKept", fmt.Sprintf("namespace %s is left in place: %s", st.Namespace, why))
 		return true, nil
 	}
+	live, err := client.Get(ctx, ref)
+	if apierrors.IsForbidden(err) {
+		// The project's ServiceAccount may not read namespaces, so it could not have made
+		// this one either.
+		return keep("the stack's identity may not read namespaces")
+	}
+	if err != nil || live == nil {
+		return live == nil, err
+	}
 	if live.GetDeletionTimestamp() == nil {
-		owner := kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: "(namespace)"}
+		owner := st.owner("(namespace)")
 		if !kube.OwnedBy(live, owner) {
 			return keep("the stack did not create it")
 		}

@@ -16,8 +16,11 @@ import (
 type Engine struct {
 	Store  Store
 	Sealer *secrets.Sealer
-	// Kube returns the client for a stack's kube context ("" is the default).
-	Kube func(ctx context.Context, kubeContext string) (*kube.Client, error)
+	// Kube returns the client for a kube context ("" is the default), impersonating
+	// Target.As when set.
+	Kube func(ctx context.Context, t kube.Access) (*kube.Client, error)
+	// Projects says what each project allows (nil: only project.Default()).
+	Projects Projects
 	// MaxWait bounds how long CheckReady watches for a change before answering.
 	MaxWait time.Duration
 	Now     func() time.Time
@@ -78,6 +81,7 @@ type OpRequest struct {
 // describes are written already.
 func (e *Engine) event(ctx context.Context, stack, node, status, reason, msg string) {
 	ev := &Event{Stack: stack, Time: e.now().UTC(), Node: node, Status: status, Reason: reason, Message: msg}
+	ev.Actor, _ = ActorOf(ctx)
 	if err := e.Store.AppendEvent(ctx, ev); err != nil {
 		zerolog.Ctx(ctx).Error().Err(err).Str("stack", stack).Str("node", node).Msg("event not recorded")
 	}

@@ -63,6 +63,11 @@ func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, 
 	}
 	out := make(map[string]any, len(t.Outputs))
 	for _, o := range t.Outputs {
+		if o.Sensitive {
+			// Never rendered, so never stored: the value lives in the cluster only.
+			out[o.Name] = template.SensitiveText
+			continue
+		}
 		v, err := render(o.Value, sc, set(o.TextRefs))
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", o.Name, err)
@@ -90,6 +95,7 @@ func (e *Engine) Begin(ctx context.Context, stack, op, key string) error {
 		return busyError(st)
 	}
 	e.remember(st, op, key, op)
+	st.StartedBy, _ = ActorOf(ctx)
 	switch op {
 	case OpDelete, OpRebuild:
 		return e.beginDelete(ctx, st, op)

@@ -16,6 +16,8 @@ type prepared struct {
 	plan PlanResponse
 	// cur is the stack as stored; nil when there is none.
 	cur *StackRecord
+	// project is the project the stack belongs to, or will.
+	project string
 }
 
 // prepare loads a create or update: the template, checked with its inputs, and the stack of
@@ -55,7 +57,40 @@ func (e *Engine) prepare(ctx context.Context, req CreateRequest) (*prepared, err
 		return nil, err
 	}
 	p.r, p.plan = r, plan
+	if p.project, err = e.projectFor(ctx, p.cur, req); err != nil {
+		return nil, err
+	}
+	pr, err := e.project(p.project)
+	if err != nil {
+		return nil, &InputError{err.Error()}
+	}
+	ns, kc := plan.Namespace, req.Context
+	if p.cur != nil && p.cur.Status != StackDeleteComplete {
+		ns, kc = p.cur.Namespace, p.cur.Context
+	}
+	if probs := checkTemplate(pr, r, ns, kc); len(probs) > 0 {
+		return nil, &PolicyError{Project: pr.Name, Problems: probs.Sorted()}
+	}
 	return p, nil
+}
+
+// projectFor is the project a submission's stack belongs to: the stack's own, which a request
+// cannot change, else the one the request names, else the default; the caller (ActorOf ctx)
+// must be admitted to it.
+func (e *Engine) projectFor(ctx context.Context, cur *StackRecord, req CreateRequest) (string, error) {
+	name := req.Project
+	if cur != nil && cur.Status != StackDeleteComplete {
+		if name != "" && name != projectName(cur.Project) {
+			return "", &StateError{fmt.Sprintf("stack %q belongs to project %q; a request cannot move it to %q (copy it instead)", cur.Name, projectName(cur.Project), name)}
+		}
+		name = cur.Project
+	}
+	if id, ok := ActorOf(ctx); ok {
+		if err := e.Admit(id, name); err != nil {
+			return "", err
+		}
+	}
+	return projectName(name), nil
 }
 
 // carriesInputs reports whether a stack's next submission is an update (or a create again in

@@ -169,9 +169,9 @@ func redactorFor(r *template.Resolved) *secrets.Redactor {
 
 // dryRun fills in each rendered node's field-level diff from a server-side dry-run apply.
 func (e *Engine) dryRun(ctx context.Context, st *StackRecord, nodes []PlannedNode, renders map[string]map[string]any, r *template.Resolved, red *secrets.Redactor) error {
-	client, err := e.Kube(ctx, st.Context)
+	client, err := e.Cluster(ctx, st)
 	if err != nil {
-		return fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		return err
 	}
 	nodeOf := map[string]*template.Node{}
 	for _, in := range r.Instances {
@@ -186,7 +186,7 @@ func (e *Engine) dryRun(ctx context.Context, st *StackRecord, nodes []PlannedNod
 		n := nodeOf[pn.ID]
 		obj := &unstructured.Unstructured{Object: m}
 		live, result, err := client.DryRun(ctx, obj, kube.ApplyOptions{
-			Owner: kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: pn.ID}, Adopt: n.Adopt, Replace: n.Replace})
+			Owner: st.owner(pn.ID), Adopt: n.Adopt, Replace: n.Replace})
 		switch {
 		case kube.IsUnknownKind(err) && pn.Action == ActionCreate:
 			pn.Detail = "not checked: " + red.String(err.Error()) + " (an earlier node may define it)"

@@ -30,9 +30,15 @@ func (e *Engine) Resources(ctx context.Context, st *StackRecord) ([]Resource, er
 	if err != nil {
 		return nil, err
 	}
-	client, err := e.Kube(ctx, st.Context)
+	client, err := e.Cluster(ctx, st)
 	if err != nil {
-		return nil, fmt.Errorf("cluster for stack %q: %w", st.Name, err)
+		return nil, err
+	}
+	// A readiness message quotes the live object (a Job's failure, a condition's text),
+	// which may hold what a secret input put there.
+	_, red, err := e.inputs(st)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Resource, 0, len(nodes))
 	for _, n := range nodes {
@@ -47,6 +53,7 @@ func (e *Engine) Resources(ctx context.Context, st *StackRecord) ([]Resource, er
 				r.Exists, r.UID = true, string(u.GetUID())
 			}
 			r.Live = kube.Evaluate(u, n.Conds)
+			r.Live.Message = red.String(r.Live.Message)
 		}
 		out = append(out, r)
 	}

@@ -55,7 +55,7 @@ func (e *Engine) resubmit(st *StackRecord, r *Revision) (CreateRequest, error) {
 	if err != nil {
 		return CreateRequest{}, err
 	}
-	return CreateRequest{Context: st.Context, Index: st.Index, Batch: st.Batch, PlanRequest: PlanRequest{
+	return CreateRequest{Context: st.Context, Project: st.Project, Index: st.Index, Batch: st.Batch, PlanRequest: PlanRequest{
 		TemplateRequest: TemplateRequest{File: r.File, Template: r.Template, Params: vals},
 		Stack:           st.Name, Namespace: st.Namespace,
 	}}, nil
@@ -92,6 +92,7 @@ type CopyOptions struct {
 	To        string
 	Namespace string // default: To
 	Context   string // default: the original's
+	Project   string // default: the original's
 	Params    map[string]any
 	RawParams map[string]string // -p key=value, typed by each input's schema
 }
@@ -120,6 +121,9 @@ func (e *Engine) CopyRequest(ctx context.Context, from string, o CopyOptions) (C
 	req.Index, req.Batch = 0, ""
 	if o.Context != "" {
 		req.Context = o.Context
+	}
+	if o.Project != "" {
+		req.Project = o.Project
 	}
 	return req, nil
 }

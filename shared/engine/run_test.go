@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,7 +44,7 @@ func newEngine(t *testing.T, store string) (*engine.Engine, func() []byte) {
 	}
 	e := &engine.Engine{
 		Sealer: sealer, MaxWait: 5 * time.Second,
-		Kube: func(context.Context, string) (*kube.Client, error) { return client, nil },
+		Kube: func(context.Context, kube.Access) (*kube.Client, error) { return client, nil },
 	}
 	switch store {
 	case "bolt":
@@ -440,7 +441,7 @@ nodes:
   cfg:
     manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg}, data: {url: "db://u:${inputs.pw}@h"}}
 outputs:
-  url: ${nodes.cfg.data.url}
+  url: {value: "${nodes.cfg.data.url}", sensitive: true}
 `
 	created, err := e.Create(context.Background(), engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
 		TemplateRequest: engine.TemplateRequest{Template: src, RawParams: map[string]string{"pw": pw}}}})
@@ -456,7 +457,7 @@ outputs:
 		t.Fatalf("kept live value: trimmed %v keep %v url %q", n.Trimmed, n.Keep, url)
 	}
 	st, _ := e.Store.GetStack(context.Background(), stack)
-	if out := fmt.Sprint(st.Outputs["url"]); !strings.Contains(out, secrets.Redacted) || strings.Contains(out, pw) {
+	if out := fmt.Sprint(st.Outputs["url"]); out != "(sensitive)" {
 		t.Fatalf("output: %q", out)
 	}
 	if bytes.Contains(dump(), []byte(pw)) {
@@ -539,34 +540,56 @@ func TestDuplicateApplyNodeIsOneApply(t *testing.T) {
 	}
 }
 
-// A secret object's every leaf stays secret: in the stack's outputs, in the node records'
-// live values and anywhere else in the store, whichever form a reference derived it into
-// (a number, a number turned into text, a password inside a longer string).
+// Every secret input — an object, a list, a number, a three-character string — stays secret
+// in every form a reference derived it into (a leaf, a number turned into text, inside a longer
+// string, base64 in a Secret's data, quoted in the API server's refusal): nothing the engine
+// writes holds it, neither the store (records, events, revisions), nor debug logs, nor the
+// plan of an update, nor the outputs, which the template must mark sensitive.
 func TestObjectSecretsStaySecret(t *testing.T) {
 	for _, store := range []string{"bolt", "dynamodb"} {
 		t.Run(store, func(t *testing.T) {
 			e, dump := newEngine(t, store)
 			cs := testcluster.Client(t)
-			ctx := context.Background()
+			var logs bytes.Buffer
+			ctx := zerolog.New(&logs).Level(zerolog.DebugLevel).WithContext(context.Background())
 			stack := fmt.Sprintf("objsec-%s-%d", store[:4], time.Now().UnixNano()%100000)
-			t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+			t.Cleanup(func() {
+				for _, ns := range []string{stack, stack + "-bad"} {
+					_ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+				}
+			})
 			src := `format: aos/v1
 name: objsec
 inputs:
   creds: {type: object, secret: true}
+  tags: {type: array, secret: true}
+  pin: {type: integer, secret: true}
+  short: {type: string, secret: true}
 nodes:
   secret:
-    manifest: {apiVersion: v1, kind: Secret, metadata: {name: creds}, stringData: {password: "${inputs.creds.password}"}}
+    manifest:
+      apiVersion: v1
+      kind: Secret
+      metadata: {name: creds}
+      stringData: {password: "${inputs.creds.password}", tag: "${inputs.tags[0]}", short: "${inputs.short}", pin: "${inputs.pin}"}
   cm:
-    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: copy}, data: {pin: "${inputs.creds.pin}", note: "pw=${inputs.creds.password}"}}
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: copy}
+      data: {pin: "${inputs.creds.pin}", note: "pw=${inputs.creds.password}", short: "${inputs.short}", tag: "${inputs.tags[1]}", n: "${inputs.pin}"}
 outputs:
-  pin: ${inputs.creds.pin}
-  all: ${inputs.creds}
-  note: ${nodes.cm.data.note}
-  copied: ${nodes.cm.data.pin}
+  pin: {value: "${inputs.creds.pin}", sensitive: true}
+  all: {value: "${inputs.creds}", sensitive: true}
+  note: {value: "${nodes.cm.data.note}", sensitive: true}
+  name: ${nodes.secret.metadata.name}
 `
+			// (Numbers long enough never to turn up by chance in a timestamp's nanoseconds.)
+			params := map[string]any{"creds": map[string]any{"password": "hunter2hunter2", "pin": 90817263.0},
+				"tags": []any{"alpha-tag-secret", "zz~"}, "pin": 7.0, "short": "q~x"}
+			leaks := []string{"hunter2hunter2", "90817263", "alpha-tag-secret", "zz~", "q~x", base64.StdEncoding.EncodeToString([]byte("hunter2hunter2"))}
 			created, err := e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
-				TemplateRequest: engine.TemplateRequest{Template: src, Params: map[string]any{"creds": map[string]any{"password": "hunter2hunter2", "pin": 4242.0}}}}})
+				TemplateRequest: engine.TemplateRequest{Template: src, Params: params}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -579,13 +602,80 @@ outputs:
 				}
 				t.Fatalf("stack not complete: %s %s", st.Status, st.Reason)
 			}
+			if st.Outputs["pin"] != "(sensitive)" || st.Outputs["all"] != "(sensitive)" || st.Outputs["name"] != "creds" {
+				t.Fatalf("outputs: %v", st.Outputs)
+			}
+			// Where a short secret is a whole value, it is replaced (a search for "7" would
+			// find every timestamp).
+			cm, _ := e.Store.GetNode(ctx, stack, "cm")
+			if data, _ := cm.Live["data"].(map[string]any); data["n"] != secrets.Redacted || data["short"] != secrets.Redacted {
+				t.Fatalf("short secrets in the live ConfigMap: %v", cm.Live["data"])
+			}
+			// The same stack, previewed as an update: the plan shows no secret either.
+			plan, err := e.Preview(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+				TemplateRequest: engine.TemplateRequest{Template: src, Params: params}}}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			planJSON, _ := json.Marshal(plan)
+			// A stack the API server refuses, quoting the short secret in its error.
+			bad := "format: aos/v1\nname: bad\ninputs:\n  short: {type: string, secret: true}\nnodes:\n" +
+				"  cm: {manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: x, labels: {l: '${inputs.short}!!'}}}}\n"
+			created, err = e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack + "-bad",
+				TemplateRequest: engine.TemplateRequest{Template: bad, Params: map[string]any{"short": "q~x"}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp, _ := drive(t, e, stack+"-bad", created.Ready); resp.Done {
+				t.Fatal("a label the API server refuses was applied")
+			}
+			nodes, _ := e.Store.ListNodes(ctx, stack+"-bad")
+			if len(nodes) != 1 || !strings.Contains(nodes[0].Message, `"(secret)!!"`) {
+				t.Fatalf("the refusal does not quote the label, redacted: %+v", nodes[0])
+			}
 			out, _ := json.Marshal(st.Outputs)
-			all := string(dump())
-			for _, leak := range []string{"hunter2hunter2", "4242", base64.StdEncoding.EncodeToString([]byte("hunter2hunter2"))} {
-				if strings.Contains(string(out), leak) || strings.Contains(all, leak) {
-					t.Errorf("%q in the outputs (%s) or the store", leak, out)
+			written := map[string]string{"the store": string(dump()), "the debug log": logs.String(), "the outputs": string(out), "the plan": string(planJSON)}
+			for _, leak := range leaks {
+				for where, text := range written {
+					if strings.Contains(text, leak) {
+						i := strings.Index(text, leak)
+						t.Errorf("%q in %s: …%s…", leak, where, text[max(0, i-80):min(len(text), i+80)])
+					}
 				}
 			}
 		})
+	}
+}
+
+// Two state files that each hold a stack "demo" in the same namespace do not take each
+// other's objects: an object belongs to the stack whose UID it carries, not to any stack of
+// that name.
+func TestStacksOfTheSameNameInTwoStoresStayApart(t *testing.T) {
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	ns := testcluster.Namespace(t, cs, "uid")
+	src := "format: aos/v1\nname: demo\nnodes:\n  cm:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: shared}, data: {from: '${inputs.who}'}}\ninputs:\n  who: {type: string}\n"
+	var uids []string
+	for i, who := range []string{"first", "second"} {
+		e, _ := newEngine(t, "bolt")
+		created, err := e.Create(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: "demo", Namespace: ns,
+			TemplateRequest: engine.TemplateRequest{Template: src, RawParams: map[string]string{"who": who}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := drive(t, e, "demo", created.Ready)
+		n, _ := e.Store.GetNode(ctx, "demo", "cm")
+		st, _ := e.Store.GetStack(ctx, "demo")
+		uids = append(uids, st.UID)
+		if i == 0 && !resp.Done {
+			t.Fatalf("the first stack: %s %s", n.Status, n.Message)
+		}
+		if i == 1 && (resp.Done || n.Reason != "OwnedElsewhere" || !strings.Contains(n.Message, "stack UID "+uids[0])) {
+			t.Fatalf("the second store's demo took the first one's object: %s %s %s", n.Status, n.Reason, n.Message)
+		}
+	}
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "shared", metav1.GetOptions{})
+	if err != nil || cm.Data["from"] != "first" || cm.Annotations["aos.dev/stack-uid"] != uids[0] || uids[0] == uids[1] {
+		t.Fatalf("the object: %v %v (uids %v)", cm.Data, cm.Annotations, uids)
 	}
 }

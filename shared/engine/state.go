@@ -13,6 +13,14 @@ import (
 type StackRecord struct {
 	Name      string `json:"name"`
 	Namespace string `json:"namespace"`
+	// UID identifies the stack on the objects it applies (kube.AnnotationStackUID), so two
+	// stores that both hold a stack "demo" never take each other's objects for their own. A
+	// stack recreated under its name in the same store keeps it.
+	UID string `json:"uid,omitempty"`
+	// Project is the project the stack belongs to ("" is project.DefaultName).
+	Project string `json:"project,omitempty"`
+	// StartedBy is the identity that started the last operation.
+	StartedBy string `json:"startedBy,omitempty"`
 	// Context names the kube context the stack lives in ("" for the default).
 	Context  string         `json:"context,omitempty"`
 	File     string         `json:"file"`
@@ -47,6 +55,11 @@ type StackRecord struct {
 	Schedule *Schedule `json:"schedule,omitempty"`
 	// Version increases with every write; writes are conditional on it.
 	Version int64 `json:"version"`
+}
+
+// owner is how the stack marks the objects of one of its nodes.
+func (st *StackRecord) owner(node string) kube.Owner {
+	return kube.Owner{Stack: st.Name, Namespace: st.Namespace, Node: node, UID: st.UID}
 }
 
 // Schedule is a standard 5-field cron expression in a time zone (IANA name; default UTC).
@@ -88,6 +101,8 @@ type NodeRecord struct {
 	Adopt     bool                  `json:"adopt,omitempty"`
 	Replace   bool                  `json:"replace,omitempty"`
 	Retain    bool                  `json:"retain,omitempty"`
+	// Adopted says the node's object existed before the stack took it over.
+	Adopted bool `json:"adopted,omitempty"`
 	// Remove marks a node the new revision no longer has: it is deleted after every other
 	// node is READY.
 	Remove bool `json:"remove,omitempty"`
@@ -125,6 +140,8 @@ type Event struct {
 	Status  string    `json:"status"`
 	Reason  string    `json:"reason,omitempty"`
 	Message string    `json:"message,omitempty"`
+	// Actor is the identity whose request wrote the event (the first event of an operation).
+	Actor string `json:"actor,omitempty"`
 }
 
 // Store is what the engine needs from a state store. Every write is a single-item

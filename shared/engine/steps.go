@@ -126,7 +126,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		nr := &NodeRecord{
 			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs,
 			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: conditions(n.Ready.Conditions),
-			Adopt: n.Adopt, Replace: n.Replace, Retain: n.DeletePolicy == "retain", Status: NodePending, Revision: st.Revision,
+			Adopt: n.Adopt, Replace: n.Replace, Retain: retains(n), Status: NodePending, Revision: st.Revision,
 		}
 		for _, o := range n.Outputs {
 			nr.Outputs = append(nr.Outputs, *o)
@@ -145,7 +145,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		if old != nil {
 			w.expect = old.Version
 			if old.Status != NodeDeleted {
-				nr.Ref, nr.Live, nr.AppliedHash = old.Ref, old.Live, old.AppliedHash
+				nr.Ref, nr.Live, nr.AppliedHash, nr.Adopted = old.Ref, old.Live, old.AppliedHash, old.Adopted
 			}
 		}
 		out = append(out, w)
@@ -159,6 +159,12 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		out = append(out, nodeWrite{rec: &gone, expect: old.Version})
 	}
 	return out
+}
+
+// retains says a node's object stays when the stack is deleted: deletePolicy retain, or an
+// adopting node that does not say deletePolicy: delete (what was there before AOS stays).
+func retains(n *template.Node) bool {
+	return n.DeletePolicy == "retain" || n.Adopt && !n.DeletePolicySet
 }
 
 func conditions(cs []template.Condition) []kube.Condition {

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -10,6 +12,9 @@ import (
 type CreateRequest struct {
 	PlanRequest
 	Context string `json:"context,omitempty"`
+	// Project names the project a new stack belongs to (default: project.DefaultName); an
+	// existing stack stays in its own.
+	Project string `json:"project,omitempty"`
 	// Note says why, in the revision and its first event (rollback --revision, rebuild, copy).
 	Note string `json:"note,omitempty"`
 	// Index is the stack's index in a batch: ${stack.index}.
@@ -78,6 +83,10 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 			cur.Previous = &Revision{Number: cur.Revision, File: cur.File, Template: cur.Template, Inputs: cur.Inputs, Sealed: cur.Sealed}
 		}
 		cur.File, cur.Template, cur.Inputs, cur.Sealed = req.file(), req.Template, inputs, sealed
+		cur.StartedBy, _ = ActorOf(ctx)
+		if cur.UID == "" {
+			cur.UID = newUID() // a stack recorded before UIDs were
+		}
 		cur.Status, cur.Operation, cur.Reason, cur.UpdatedAt, cur.Lease = status, op, "", e.now().UTC(), e.newLease()
 		cur.Revision++
 		e.remember(cur, "submit", req.IdempotencyKey, hash)
@@ -99,12 +108,17 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template,
 		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: 1, Lease: e.newLease(),
 		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(), Index: req.Index, Batch: req.Batch,
+		UID: newUID(), Project: p.project,
 	}
+	rec.StartedBy, _ = ActorOf(ctx)
 	e.remember(rec, "submit", req.IdempotencyKey, hash)
 	if kind == submitAfterDelete {
 		// A deleted stack's name is free again; its event log and revisions continue, and a
 		// stack rebuilt on a schedule keeps it.
 		rec.Revision, rec.Schedule = cur.Revision+1, cur.Schedule
+		if cur.UID != "" {
+			rec.UID = cur.UID
+		}
 		if err := e.Store.DeleteStack(ctx, cur.Name); err != nil {
 			return "", "", fmt.Errorf("clearing deleted stack %q: %w", cur.Name, err)
 		}
@@ -161,6 +175,13 @@ func submission(cur *StackRecord, namespace string) (submitKind, error) {
 		return submitUpdate, nil
 	}
 	return 0, &StateError{fmt.Sprintf("stack %q is %s: delete it first (`aos down %s`)", cur.Name, cur.Status, cur.Name)}
+}
+
+// newUID is a random stack UID.
+func newUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func withNote(msg, note string) string {

@@ -41,6 +41,7 @@ type Owner struct {
 	Stack     string // stack name
 	Namespace string // the stack's namespace
 	Node      string // node id
+	UID       string // the stack's UID; objects marked with another UID are another stack's
 }
 
 // ApplyOptions are a node's options that change how it is applied.
@@ -63,9 +64,14 @@ type Applied struct {
 type OwnershipError struct {
 	Ref   Ref
 	Owner string
+	// Stack says the object belongs to another AOS stack: adopt never takes those.
+	Stack bool
 }
 
 func (e *OwnershipError) Error() string {
+	if e.Stack {
+		return fmt.Sprintf("%s already exists and %s; AOS never takes an object of another stack, even with `adopt: true` (delete it from that stack first)", e.Ref, e.Owner)
+	}
 	return fmt.Sprintf("%s already exists and %s; AOS will not take it over unless the node says `adopt: true`", e.Ref, e.Owner)
 }
 
@@ -146,11 +152,14 @@ func (c *Client) Resolve(ctx context.Context, obj *unstructured.Unstructured, de
 	return ref, err
 }
 
-// ownerOf describes who owns an existing object, or "" when it is o's.
 // OwnedBy reports whether AOS applied obj for o.
-func OwnedBy(obj *unstructured.Unstructured, o Owner) bool { return ownerOf(obj, o) == "" }
+func OwnedBy(obj *unstructured.Unstructured, o Owner) bool { w, _ := ownerOf(obj, o); return w == "" }
 
-func ownerOf(existing *unstructured.Unstructured, o Owner) string {
+// ownerOf describes who owns an existing object, or "" when it is o's; stack says it is
+// another AOS stack's (or another node's of this one). Where the object carries a stack UID,
+// the UID decides; objects applied before UIDs were recorded are matched by name and
+// namespace.
+func ownerOf(existing *unstructured.Unstructured, o Owner) (who string, stack bool) {
 	if existing.GetLabels()[LabelManagedBy] != ManagedByValue {
 		managers := map[string]bool{}
 		var names []string
@@ -161,18 +170,21 @@ func ownerOf(existing *unstructured.Unstructured, o Owner) string {
 			}
 		}
 		if len(names) == 0 {
-			return "is not managed by AOS"
+			return "is not managed by AOS", false
 		}
-		return "is not managed by AOS (field managers: " + strings.Join(names, ", ") + ")"
+		return "is not managed by AOS (field managers: " + strings.Join(names, ", ") + ")", false
 	}
 	a := existing.GetAnnotations()
+	if uid := a[AnnotationStackUID]; uid != "" && o.UID != "" && uid != o.UID {
+		return fmt.Sprintf("belongs to another stack %q (namespace %q, stack UID %s; this stack's is %s), node %q", a[AnnotationStack], a[AnnotationNamespace], uid, o.UID, a[AnnotationNode]), true
+	}
 	if a[AnnotationStack] != o.Stack || a[AnnotationNamespace] != o.Namespace {
-		return fmt.Sprintf("belongs to stack %q (namespace %q), node %q", a[AnnotationStack], a[AnnotationNamespace], a[AnnotationNode])
+		return fmt.Sprintf("belongs to stack %q (namespace %q), node %q", a[AnnotationStack], a[AnnotationNamespace], a[AnnotationNode]), true
 	}
 	if a[AnnotationNode] != o.Node {
-		return fmt.Sprintf("belongs to node %q of this stack", a[AnnotationNode])
+		return fmt.Sprintf("belongs to node %q of this stack", a[AnnotationNode]), true
 	}
-	return ""
+	return "", false
 }
 
 func mark(obj *unstructured.Unstructured, o Owner) {
@@ -190,6 +202,9 @@ func mark(obj *unstructured.Unstructured, o Owner) {
 	ann[AnnotationStack] = o.Stack
 	ann[AnnotationNamespace] = o.Namespace
 	ann[AnnotationNode] = o.Node
+	if o.UID != "" {
+		ann[AnnotationStackUID] = o.UID
+	}
 	obj.SetAnnotations(ann)
 }
 
@@ -231,9 +246,9 @@ func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured, o Ap
 	case err != nil:
 		return nil, apiError(ref, "read", err)
 	default:
-		if who := ownerOf(existing, o.Owner); who != "" {
-			if !o.Adopt {
-				return nil, &OwnershipError{Ref: ref, Owner: who}
+		if who, stack := ownerOf(existing, o.Owner); who != "" {
+			if !o.Adopt || stack {
+				return nil, &OwnershipError{Ref: ref, Owner: who, Stack: stack}
 			}
 			out.Adopted = true
 		}
@@ -347,8 +362,8 @@ func (c *Client) Delete(ctx context.Context, ref Ref, o Owner) error {
 	if err != nil || existing == nil {
 		return err
 	}
-	if who := ownerOf(existing, o); who != "" {
-		return &OwnershipError{Ref: ref, Owner: who}
+	if who, stack := ownerOf(existing, o); who != "" {
+		return &OwnershipError{Ref: ref, Owner: who, Stack: stack}
 	}
 	return c.deleteAndWait(ctx, c.ri(ref), ref, existing.GetUID())
 }
@@ -363,8 +378,8 @@ func (c *Client) StartDelete(ctx context.Context, ref Ref, o Owner) (bool, error
 	if err != nil || existing == nil {
 		return existing == nil && err == nil, err
 	}
-	if who := ownerOf(existing, o); who != "" {
-		return false, &OwnershipError{Ref: ref, Owner: who}
+	if who, stack := ownerOf(existing, o); who != "" {
+		return false, &OwnershipError{Ref: ref, Owner: who, Stack: stack}
 	}
 	if existing.GetDeletionTimestamp() != nil {
 		return false, nil
@@ -459,8 +474,8 @@ func (c *Client) DryRun(ctx context.Context, obj *unstructured.Unstructured, o A
 	case err != nil:
 		return nil, nil, apiError(ref, "read", err)
 	default:
-		if who := ownerOf(live, o.Owner); who != "" && !o.Adopt {
-			return nil, nil, &OwnershipError{Ref: ref, Owner: who}
+		if who, stack := ownerOf(live, o.Owner); who != "" && (!o.Adopt || stack) {
+			return nil, nil, &OwnershipError{Ref: ref, Owner: who, Stack: stack}
 		}
 	}
 	err = retry(ctx, DefaultRetry, "dry-run apply "+ref.String(), func() (err error) {

@@ -13,16 +13,30 @@ type Clients struct {
 	m  map[string]*Client
 }
 
-// Get returns the client for name, building it from config the first time.
-func (c *Clients) Get(name string, config func() (*rest.Config, error)) (*Client, error) {
+// Access is a cluster and who to be there: a kube context (a cluster name on EKS; "" is the
+// default) and, when As is set, the user every request impersonates (a project's
+// ServiceAccount, "system:serviceaccount:NS:NAME"), so that the cluster's RBAC decides.
+type Access struct {
+	Context string
+	As      string
+}
+
+// Get returns the client for t, building it from config (the context's own credentials) the
+// first time.
+func (c *Clients) Get(t Access, config func() (*rest.Config, error)) (*Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	name := t.Context + "\x00" + t.As
 	if cl := c.m[name]; cl != nil {
 		return cl, nil
 	}
 	rc, err := config()
 	if err != nil {
 		return nil, err
+	}
+	if t.As != "" {
+		rc = rest.CopyConfig(rc)
+		rc.Impersonate = rest.ImpersonationConfig{UserName: t.As}
 	}
 	cl, err := New(rc)
 	if err != nil {

@@ -26,6 +26,8 @@ const (
 	AnnotationStack     = "aos.dev/stack"
 	AnnotationNode      = "aos.dev/node"
 	AnnotationNamespace = "aos.dev/stack-namespace"
+	// AnnotationStackUID names the stack by its UID: ownership is decided by it where set.
+	AnnotationStackUID = "aos.dev/stack-uid"
 )
 
 // Client talks to one cluster.

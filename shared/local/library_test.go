@@ -78,7 +78,7 @@ func TestLibraryTemplatesDeployAndDelete(t *testing.T) {
 					if n.DeletePolicy == "retain" && n.Manifest["kind"] == "CustomResourceDefinition" {
 						name, _ := n.Manifest["metadata"].(map[string]any)["name"].(string)
 						gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-						if c, err := e.Kube(context.Background(), ""); err == nil {
+						if c, err := e.Kube(context.Background(), kube.Access{}); err == nil {
 							_ = c.Dynamic.Resource(gvr).Delete(context.Background(), name, metav1.DeleteOptions{})
 						}
 					}
@@ -100,7 +100,7 @@ func TestLibraryTemplatesDeployAndDelete(t *testing.T) {
 				}
 				t.Fatalf("create: %v (%s: %s)", res.Err, st.Status, st.Reason)
 			}
-			c, _ := e.Kube(ctx, "")
+			c, _ := e.Kube(ctx, kube.Access{})
 			liveAndResolved(t, c, nodes, "after create")
 			for _, o := range tpl.Outputs {
 				if v, ok := st.Outputs[o.Name]; !ok || v == nil || v == "" {

@@ -32,7 +32,7 @@ func newEngine(t *testing.T) *engine.Engine {
 		t.Fatal(err)
 	}
 	return &engine.Engine{Store: st, Sealer: sealer, MaxWait: 5 * time.Second,
-		Kube: func(context.Context, string) (*kube.Client, error) { return c, nil }}
+		Kube: func(context.Context, kube.Access) (*kube.Client, error) { return c, nil }}
 }
 
 const fan = `format: aos/v1

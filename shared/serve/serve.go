@@ -17,17 +17,22 @@ import (
 	"github.com/aos-project/aos/shared/api"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/local"
+	"github.com/aos-project/aos/shared/project"
 	"github.com/aos-project/aos/shared/schedule"
 )
 
 // Options configure a server.
 type Options struct {
 	Addr string
-	// Token is the bearer token clients must send. Empty only with Insecure, which is refused
-	// unless Addr is a loopback address.
+	// Token is a bearer token naming project.AdminIdentity; Tokens maps tokens to identities
+	// (--token-file). Both empty only with Insecure, which is refused unless Addr is a
+	// loopback address.
 	Token    string
+	Tokens   *project.Tokens
 	Insecure bool
-	Log      zerolog.Logger
+	// TLSCert and TLSKey, both set, serve HTTPS.
+	TLSCert, TLSKey string
+	Log             zerolog.Logger
 }
 
 // Server is a running aos serve.
@@ -37,20 +42,25 @@ type Server struct {
 	Cron   *schedule.Local
 	http   *http.Server
 	ln     net.Listener
+
+	tlsCert, tlsKey string
 }
 
 // New builds the server and loads the stored schedules; Serve starts it.
 func New(ctx context.Context, e *engine.Engine, o Options) (*Server, error) {
-	if o.Token == "" && !o.Insecure {
+	if o.Token == "" && o.Tokens == nil && !o.Insecure {
 		return nil, errors.New("aos serve needs a bearer token (--token-file or $AOS_API_TOKEN); --insecure-no-auth runs without one, on a loopback address only")
 	}
 	if o.Insecure && !loopback(o.Addr) {
 		return nil, fmt.Errorf("--insecure-no-auth is refused on %s: only a loopback address (127.0.0.1, ::1, localhost) may serve without a token", o.Addr)
 	}
 	runner := local.NewRunner(ctx, e, o.Log)
-	s := &Server{Runner: runner}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	s := &Server{Runner: runner, tlsCert: o.TLSCert, tlsKey: o.TLSKey}
 	s.Cron = schedule.NewLocal(ctx, func(ctx context.Context, stack string) { s.scheduled(ctx, e, stack) })
-	s.API = &api.Server{Engine: e, Runner: runner, Scheduler: s.Cron, Token: o.Token, Log: o.Log}
+	s.API = &api.Server{Engine: e, Runner: runner, Scheduler: s.Cron, Token: o.Token, Tokens: o.Tokens, Insecure: o.Insecure, Log: o.Log}
 	stacks, err := e.Store.ListStacks(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading schedules: %w", err)
@@ -67,7 +77,10 @@ func New(ctx context.Context, e *engine.Engine, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: s.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Bodies are at most api.MaxBody (4 MiB) and every answer is one JSON document, so a
+	// client slower than these is stuck or hostile.
+	s.http = &http.Server{Handler: s.API.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	return s, nil
 }
 
@@ -78,7 +91,13 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // running operations to reach a step they can be resumed from.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(s.ln) }()
+	go func() {
+		if s.tlsCert != "" {
+			errc <- s.http.ServeTLS(s.ln, s.tlsCert, s.tlsKey)
+			return
+		}
+		errc <- s.http.Serve(s.ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -52,6 +52,9 @@ func (c *client) do(method, path string, body any, out any, headers ...string) (
 	if c.tok != "" {
 		req.Header.Set("Authorization", "Bearer "+c.tok)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -490,8 +493,11 @@ func TestLambdaAnswersAsServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same router behind the Lambda adapter; only the transport differs.
-	handler := api.LambdaHandler(c.api.Handler())
+	// The same router behind the Lambda adapter; only the transport differs. (The Lambda's
+	// server is never an insecure one: API Gateway authorizes with IAM.)
+	lam := *c.api
+	lam.Insecure = false
+	handler := api.LambdaHandler(lam.Handler())
 	stack := fmt.Sprintf("lam-%d", time.Now().UnixNano()%100000)
 	cleanupNamespaces(t, stack)
 	bad := strings.Replace(app, "dependsOn: [config]", "dependsOn: [confg]", 1)

@@ -166,7 +166,7 @@ func TestAFailedStartSettlesAndARetryStarts(t *testing.T) {
 	a.failed = errors.New("ThrottlingException: Rate exceeded")
 	body := map[string]any{"template": tpl, "stack": "web"}
 	code, out := a.do("POST", "/v1/stacks", body, "first-try")
-	if code != 500 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "Rate exceeded") {
+	if code != 503 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "Rate exceeded") {
 		t.Fatalf("create with a failing start: %d %v", code, out)
 	}
 	st, err := a.e.Store.GetStack(context.Background(), "web")

@@ -1,9 +1,11 @@
 package template
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aos-project/aos/shared/graph"
 	"github.com/aos-project/aos/shared/refs"
@@ -38,9 +40,13 @@ func (t *Template) Check() Problems {
 			seen[d.ID] = true
 		}
 	}
+	sensitive := t.SensitiveFields()
 	for _, o := range t.Outputs {
 		for _, u := range o.Uses {
 			t.checkUse(c, nil, u, nodeIDs, inputNames)
+		}
+		if from := t.secretSource(o.Uses, sensitive); from != "" && !o.Sensitive {
+			c.add(o.Pos, "", "output %q is derived from %s: write it as %s: {value: ..., sensitive: true}, and it is shown as %s", o.Name, from, o.Name, SensitiveText)
 		}
 	}
 	// Every cycle, whatever else is wrong: a node that lists itself is reported above.
@@ -101,6 +107,68 @@ func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []
 			c.add(u.Pos, id, "%s: %s: node %q declares no output %q%s", u.Field, r, r.Name, r.Output, didYouMean(r.Output, names))
 		}
 	}
+}
+
+// SensitiveText stands for a value derived from a secret input wherever it would be shown.
+const SensitiveText = "(sensitive)"
+
+// SensitiveFields maps each node whose manifest receives a value derived from a secret input
+// to the paths in its object that hold one (".stringData.password"; a Secret's ".data" too,
+// where the server puts stringData): directly from the input, or from such a field of
+// another node. References to those fields, or to what contains them, are sensitive; the
+// rest of the object (its name, its status) is not.
+func (t *Template) SensitiveFields() map[string][]string {
+	out := map[string][]string{}
+	for changed := true; changed; {
+		changed = false
+		for _, n := range t.Nodes {
+			for _, u := range n.Uses {
+				field, inManifest := strings.CutPrefix(u.Field, "manifest")
+				if !inManifest || slices.Contains(out[n.ID], field) || t.secretSource([]Use{u}, out) == "" {
+					continue
+				}
+				out[n.ID], changed = append(out[n.ID], field), true
+				if kind, _ := n.Manifest["kind"].(string); kind == "Secret" {
+					if rest, ok := strings.CutPrefix(field, ".stringData"); ok {
+						out[n.ID] = append(out[n.ID], ".data"+rest)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// secretSource says where the first of uses that reads a secret input, or a sensitive field
+// of a node, gets it; "" when none does.
+func (t *Template) secretSource(uses []Use, sensitive map[string][]string) string {
+	for _, u := range uses {
+		switch u.Ref.Root {
+		case refs.RootInputs:
+			if in := t.inputIndex[u.Ref.Name]; in != nil && in.Secret {
+				return fmt.Sprintf("secret input %q", in.Name)
+			}
+		case refs.RootNodes:
+			path := u.Ref.Path.String()
+			if target := t.nodeIndex[u.Ref.Name]; u.Ref.Output != "" && target != nil {
+				if o := target.Output(u.Ref.Output); o != nil {
+					path = o.Path.String()
+				}
+			}
+			for _, f := range sensitive[u.Ref.Name] {
+				if within(path, f) || within(f, path) {
+					return fmt.Sprintf("node %q's %s, which receives a secret input", u.Ref.Name, cmp.Or(f, "object"))
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// within reports whether path p lies at or under path q (".a.b" is within ".a", not ".ab").
+func within(p, q string) bool {
+	rest, ok := strings.CutPrefix(p, q)
+	return ok && (rest == "" || rest[0] == '.' || rest[0] == '[')
 }
 
 // nodeGraph is the graph over template nodes (before count expansion).

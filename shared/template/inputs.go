@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,7 +158,11 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 			continue
 		}
 		if !have {
-			c.add(in.Pos, "", "missing required input %q: pass -p %s=VALUE or set it in a --params file", in.Name, in.Name)
+			if in.Secret {
+				c.add(in.Pos, "", "missing required input %q: pass -p %s=@FILE (a file holding the secret), set $AOS_PARAM_%s, or set it in a --params file", in.Name, in.Name, in.Name)
+			} else {
+				c.add(in.Pos, "", "missing required input %q: pass -p %s=VALUE or set it in a --params file", in.Name, in.Name)
+			}
 			continue
 		}
 		if err := in.mismatch(v); err != nil && !fromRaw {
@@ -172,15 +177,15 @@ func (t *Template) resolveInputs(c *collector, params Params) map[string]any {
 				continue
 			}
 			if !res.Valid() && carried {
-				c.add(in.Pos, "", "input %q: the value it kept from the last revision no longer fits its schema: %s (pass -p %s=VALUE, or --reset-inputs to start from the defaults)", in.Name, schemaErrors(res), in.Name)
+				c.add(in.Pos, "", "input %q: the value it kept from the last revision no longer fits its schema: %s (pass -p %s=VALUE, or --reset-inputs to start from the defaults)", in.Name, in.schemaErrors(res), in.Name)
 				continue
 			}
 			if !res.Valid() && fromRaw {
-				c.addFrom("-p "+in.Name, "input %q: %s", in.Name, schemaErrors(res))
+				c.addFrom("-p "+in.Name, "input %q: %s", in.Name, in.schemaErrors(res))
 				continue
 			}
 			if !res.Valid() {
-				c.at(params, in, fromValues, "input %q: %s", in.Name, schemaErrors(res))
+				c.at(params, in, fromValues, "input %q: %s", in.Name, in.schemaErrors(res))
 				continue
 			}
 		}
@@ -261,6 +266,22 @@ func (in *Input) typed(raw string) (any, error) {
 		return v["v"], nil
 	}
 	return raw, nil
+}
+
+// schemaErrors is schemaErrors for this input's value: of a secret input only the rules
+// broken are named, since gojsonschema's descriptions name the value's own keys ("additional
+// property x") and paths.
+func (in *Input) schemaErrors(res *gojsonschema.Result) string {
+	if !in.Secret {
+		return schemaErrors(res)
+	}
+	var rules []string
+	for _, e := range res.Errors() {
+		if r := strings.ReplaceAll(e.Type(), "_", " "); !slices.Contains(rules, r) {
+			rules = append(rules, r)
+		}
+	}
+	return "the given value does not fit the input's schema (" + strings.Join(rules, "; ") + ")"
 }
 
 // schemaErrors joins gojsonschema's findings. Its descriptions name the rule broken, never the

@@ -146,7 +146,19 @@ var invalidCases = []invalidCase{
 		params: Params{Raw: map[string]string{"replicas": "21"}},
 		want:   []string{"-p replicas: input \"replicas\": must be less than or equal to 20"}},
 	{name: "missing required inputs, all reported", src: hdr + "inputs:\n  user: {type: string}\n  pw: {type: string, secret: true}\nnodes:\n" + node("a"),
-		want: []string{"4:3: missing required input \"user\": pass -p user=VALUE or set it in a --params file", "5:3: missing required input \"pw\": pass -p pw=VALUE or set it in a --params file"}},
+		want: []string{"4:3: missing required input \"user\": pass -p user=VALUE or set it in a --params file", "5:3: missing required input \"pw\": pass -p pw=@FILE (a file holding the secret), set $AOS_PARAM_pw, or set it in a --params file"}},
+	{name: "an output derived from a secret, not marked sensitive", src: hdr + "inputs:\n  pw: {type: string, secret: true}\nnodes:\n" +
+		"  creds: {manifest: {apiVersion: v1, kind: Secret, metadata: {name: c}, stringData: {pw: '${inputs.pw}'}}}\n" +
+		"  user: {manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: u}, data: {from: '${nodes.creds.data.pw}', name: '${nodes.creds.metadata.name}'}}}\n" +
+		"outputs:\n  direct: 'pw=${inputs.pw}'\n  through: ${nodes.user.data.from}\n  fine: {value: '${inputs.pw}', sensitive: true}\n  name: ${nodes.user.data.name}\n",
+		params: Params{Raw: map[string]string{"pw": "hunter2hunter2"}},
+		want: []string{"9:3: output \"direct\" is derived from secret input \"pw\": write it as direct: {value: ..., sensitive: true}, and it is shown as (sensitive)",
+			"10:3: output \"through\" is derived from node \"user\"'s .data.from, which receives a secret input: write it as through: {value: ..., sensitive: true}, and it is shown as (sensitive)"}},
+	{name: "a secret object's keys stay out of errors", src: hdr + "inputs:\n  creds: {type: object, secret: true, additionalProperties: false, properties: {user: {type: string}}}\nnodes:\n" + node("a"),
+		params: Params{Values: map[string]any{"creds": map[string]any{"user": "u", "hunter2key": "x"}}},
+		want:   []string{"4:3: input \"creds\": the given value does not fit the input's schema (additional property not allowed)"}},
+	{name: "a secret with a default", src: hdr + "inputs:\n  pw: {type: string, secret: true, default: hunter2hunter2}\nnodes:\n" + node("a"),
+		want: []string{"4:3: missing required input \"pw\": pass -p pw=@FILE (a file holding the secret), set $AOS_PARAM_pw, or set it in a --params file", "4:45: input \"pw\" is secret and has a default: a secret's value cannot live in the template; remove the default and pass it with -p pw=@FILE or $AOS_PARAM_pw"}},
 	{name: "unknown input given", src: hdr + "inputs:\n  replicas: {type: integer, default: 1}\nnodes:\n" + node("a"),
 		params: Params{Raw: map[string]string{"replica": "2"}},
 		want:   []string{"-p replica: unknown input \"replica\" (did you mean \"replicas\"?): the template has no such input (it declares replicas)"}},

@@ -199,6 +199,41 @@ func firstLine(s string) string {
 
 func pos(n *yaml.Node) Pos { return Pos{n.Line, n.Column} }
 
+// outputLongForm returns m when it is an output's long form: a mapping with a `value` key and
+// no keys but value, sensitive and description. (To output such a mapping as data, use the
+// long form around it.)
+func outputLongForm(m *yaml.Node) *yaml.Node {
+	if m.Kind != yaml.MappingNode || valueNode(m, "value") == nil {
+		return nil
+	}
+	for i := 0; i < len(m.Content); i += 2 {
+		switch m.Content[i].Value {
+		case "value", "sensitive", "description":
+		default:
+			return nil
+		}
+	}
+	return m
+}
+
+// valueNode is the value of key in mapping m, or nil.
+func valueNode(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// valuePos is where the value of key in mapping m is written (zero when absent).
+func valuePos(m *yaml.Node, key string) Pos {
+	if v := valueNode(m, key); v != nil {
+		return pos(v)
+	}
+	return Pos{}
+}
+
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -392,6 +427,13 @@ func (p *parser) inputs(m *yaml.Node) {
 			schema[f.key.Value] = v
 		}
 		in.Schema = schema
+		if in.Secret && in.HasDefault {
+			// A default is template text: stored with every revision, shown by every copy of
+			// the file. Terraform refuses the same.
+			p.c.add(valuePos(kv.val, "default"), "", "input %q is secret and has a default: a secret's value cannot live in the template; remove the default and pass it with -p %s=@FILE or $AOS_PARAM_%s", name, name, name)
+			in.HasDefault, in.Default = false, nil
+			delete(schema, "default")
+		}
 		if hasRef(schema) {
 			// gojsonschema would fetch a remote $ref over the network: never from a template.
 			p.c.add(in.Pos, "", "input %q: $ref is not allowed in input schemas; write the schema inline", name)
@@ -492,11 +534,11 @@ func (p *parser) nodes(m *yaml.Node) {
 					if s != "delete" && s != "retain" {
 						p.c.add(pos(f.val), id, "deletePolicy must be delete or retain; found %q%s", clip(s), didYouMean(s, []string{"delete", "retain"}))
 					} else {
-						n.DeletePolicy = s
+						n.DeletePolicy, n.DeletePolicySet = s, true
 					}
 				}
 			case "adopt":
-				n.Adopt = p.boolean(f.val, id, "adopt")
+				n.Adopt, n.AdoptPos = p.boolean(f.val, id, "adopt"), pos(f.val)
 			case "replace":
 				n.Replace = p.boolean(f.val, id, "replace")
 			}
@@ -511,6 +553,10 @@ func (p *parser) manifest(n *Node, m *yaml.Node) {
 	n.ManifestPos = pos(m)
 	if !p.mapping(m, n.ID, "manifest") {
 		return
+	}
+	n.KindPos = valuePos(m, "kind")
+	if md := valueNode(m, "metadata"); md != nil && md.Kind == yaml.MappingNode {
+		n.NamespacePos = valuePos(md, "namespace")
 	}
 	p.textPaths = nil
 	v, ok := p.value(m, 0, false, n.ID, func(s string, at Pos, path []string) {
@@ -714,8 +760,19 @@ func (p *parser) outputs(m *yaml.Node) {
 			p.c.add(pos(kv.key), "", "output name %q must start with a letter or '_' and hold only letters, digits and '_'", clip(o.Name))
 			continue
 		}
+		val := kv.val
+		if long := outputLongForm(val); long != nil {
+			// The long form: {value, sensitive, description}.
+			val = valueNode(val, "value")
+			if d := valueNode(long, "description"); d != nil {
+				o.Description, _ = p.str(d, "", fmt.Sprintf("output %q: description", o.Name))
+			}
+			if sv := valueNode(long, "sensitive"); sv != nil {
+				o.Sensitive = p.boolean(sv, "", fmt.Sprintf("output %q: sensitive", o.Name))
+			}
+		}
 		p.textPaths = nil
-		v, ok := p.value(kv.val, 0, false, "", func(s string, at Pos, path []string) {
+		v, ok := p.value(val, 0, false, "", func(s string, at Pos, path []string) {
 			p.uses(nil, s, at, "outputs."+o.Name+strings.Join(path, ""), &o.Uses)
 		})
 		if !ok {

@@ -80,8 +80,13 @@ type Node struct {
 	Count        *Expr  // nil: one copy
 	When         *Expr  // nil: always
 	DeletePolicy string // "delete" or "retain"
-	Adopt        bool
-	Replace      bool
+	// DeletePolicySet says the template wrote deletePolicy; an adopted node not saying so is
+	// retained.
+	DeletePolicySet bool
+	Adopt           bool
+	Replace         bool
+	// Where the policy-relevant fields are written, for a project's refusals (zero: absent).
+	KindPos, NamespacePos, AdoptPos Pos
 	// Uses lists every reference in the manifest (and in count/when), with where it is.
 	Uses []Use
 	// TextRefs lists the manifest paths (".data.port") of quoted lone references in YAML,
@@ -137,6 +142,9 @@ type Output struct {
 	Pos         Pos
 	Uses        []Use
 	TextRefs    []string // as Node.TextRefs, relative to the output's value
+	// Sensitive outputs (`name: {value: …, sensitive: true}`) are never stored or shown: they
+	// read SensitiveText. An output derived from a secret input must say so.
+	Sensitive bool
 }
 
 // Expr is a value that is either a literal or exactly one reference (count, when).

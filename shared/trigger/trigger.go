@@ -23,6 +23,21 @@ type Batcher interface {
 	StartBatch(ctx context.Context, in *engine.BatchInput) error
 }
 
+// What a batch event must say about itself. The EventBridge rule (infra/template.yaml)
+// matches only Source and DetailType, on the event bus the stack creates for batch requests
+// (not the account's default bus, where anyone allowed events:PutEvents could write); the
+// handler checks both again.
+const (
+	Source     = "aos.batch"
+	DetailType = "AOS Batch Request"
+)
+
+// Identities a project lists to admit batches from each channel: the EventBridge source, and
+// an SQS queue by its ARN ("sqs:arn:aws:sqs:…"). Who may write to either is IAM's to say; which
+// projects they may create stacks in is the project's.
+func eventIdentity(source string) string { return "eventbridge:" + source }
+func queueIdentity(arn string) string    { return "sqs:" + arn }
+
 // Handler submits batches and starts them.
 type Handler struct {
 	Engine  *engine.Engine
@@ -52,7 +67,11 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, fmt.Errorf("EventBridge event: %w", err)
 		}
-		id, err := h.batch(ctx, ev.Detail)
+		var id string
+		err := fmt.Errorf("source %q, detail-type %q: only %q events of type %q request batches", ev.Source, ev.DetailType, Source, DetailType)
+		if ev.Source == Source && ev.DetailType == DetailType {
+			id, err = h.batch(engine.WithActor(ctx, eventIdentity(ev.Source)), ev.Detail)
+		}
 		if err != nil {
 			zerolog.Ctx(ctx).Error().Err(err).Str("event", ev.ID).Str("source", ev.Source).Msg("batch request refused")
 			return nil, fmt.Errorf("event %s: %w", ev.ID, err)
@@ -66,7 +85,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 func (h *Handler) sqs(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for _, m := range ev.Records {
-		id, err := h.batch(ctx, json.RawMessage(m.Body))
+		id, err := h.batch(engine.WithActor(ctx, queueIdentity(m.EventSourceARN)), json.RawMessage(m.Body))
 		if err != nil {
 			zerolog.Ctx(ctx).Error().Err(err).Str("message", m.MessageId).
 				Str("receiveCount", m.Attributes["ApproximateReceiveCount"]).Msg("batch request refused; SQS redelivers it, then moves it to the dead-letter queue")
@@ -86,8 +105,8 @@ func (h *Handler) batch(ctx context.Context, body json.RawMessage) (string, erro
 	if err := dec.Decode(&b); err != nil {
 		return "", fmt.Errorf("malformed batch request: %w", err)
 	}
-	if b.Template == "" || b.Prefix == "" {
-		return "", errors.New("malformed batch request: template and prefix are required")
+	if b.Template == "" || b.Prefix == "" || b.Project == "" {
+		return "", errors.New("malformed batch request: template, prefix and project are required")
 	}
 	in, err := h.Engine.SubmitBatch(ctx, b.Request())
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/local"
+	"github.com/aos-project/aos/shared/project"
 	"github.com/aos-project/aos/shared/wiring/embedded"
 )
 
@@ -37,12 +38,20 @@ func setup(t *testing.T) (*Handler, *engine.Engine, *local.Runner) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { closeFn() })
+	// Batches are admitted by channel: this queue (the sample event's) and the AOS source.
+	set, err := project.NewSet("projects.yaml", &project.Project{Name: "batches", Namespaces: []string{"*"}, Kinds: project.Kinds{Allow: []string{"*"}},
+		Identities: []string{"sqs:arn:aws:sqs:us-west-2:123456789012:SQSQueue", "eventbridge:" + Source}},
+		&project.Project{Name: "private", Identities: []string{"alice"}, Namespaces: []string{"*"}, Kinds: project.Kinds{Allow: []string{"*"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Projects = set
 	runner := local.NewRunner(context.Background(), e, zerolog.New(io.Discard))
 	return &Handler{Engine: e, Batcher: runner}, e, runner
 }
 
 func batchBody(prefix string, count int) string {
-	b, _ := json.Marshal(map[string]any{"template": tpl, "prefix": prefix, "count": count, "concurrency": 2})
+	b, _ := json.Marshal(map[string]any{"template": tpl, "prefix": prefix, "count": count, "concurrency": 2, "project": "batches"})
 	return string(b)
 }
 
@@ -130,8 +139,28 @@ func TestEventBridgeEvent(t *testing.T) {
 	// A malformed detail fails the invocation, so Lambda retries it and then dead-letters it.
 	ev["detail"] = map[string]any{"prefix": "x"}
 	payload, _ = json.Marshal(ev)
-	if _, err := h.Handle(context.Background(), payload); err == nil || !strings.Contains(err.Error(), "template and prefix are required") {
+	if _, err := h.Handle(context.Background(), payload); err == nil || !strings.Contains(err.Error(), "template, prefix and project are required") {
 		t.Fatalf("malformed detail: %v", err)
+	}
+	// A batch event from another source, even on the right bus, starts nothing; nor does a
+	// sender naming a project that does not admit it.
+	stacks := func() int { l, _ := e.Store.ListStacks(context.Background()); return len(l) }
+	before := stacks()
+	var other map[string]any
+	_ = json.Unmarshal([]byte(batchBody(prefix+"x", 1)), &other)
+	ev["detail"], ev["source"] = other, "com.example.attacker"
+	payload, _ = json.Marshal(ev)
+	if _, err := h.Handle(context.Background(), payload); err == nil || !strings.Contains(err.Error(), `only "aos.batch" events`) {
+		t.Fatalf("another source: %v", err)
+	}
+	other["project"] = "private"
+	ev["detail"], ev["source"] = other, Source
+	payload, _ = json.Marshal(ev)
+	if _, err := h.Handle(context.Background(), payload); err == nil || !strings.Contains(err.Error(), `identity "eventbridge:aos.batch" may not act on project "private"`) {
+		t.Fatalf("a project that does not admit the sender: %v", err)
+	}
+	if stacks() != before {
+		t.Fatal("a refused batch event recorded stacks")
 	}
 	if _, err := h.Handle(context.Background(), []byte(`{"hello": "world"}`)); err == nil {
 		t.Fatal("an unknown event was accepted")

@@ -3,10 +3,12 @@
 package view
 
 import (
+	"cmp"
 	"sort"
 	"time"
 
 	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/project"
 )
 
 // Stack is what read commands show of a stack: never sealed values or the template.
@@ -14,6 +16,8 @@ type Stack struct {
 	Name      string             `json:"name"`
 	Namespace string             `json:"namespace"`
 	Context   string             `json:"context,omitempty"`
+	Project   string             `json:"project"`
+	StartedBy string             `json:"startedBy,omitempty"`
 	Status    engine.StackStatus `json:"status"`
 	Reason    string             `json:"reason,omitempty"`
 	Inputs    map[string]any     `json:"inputs"`
@@ -28,7 +32,7 @@ type Stack struct {
 
 // StackOf is the view of a stack record.
 func StackOf(st *engine.StackRecord) Stack {
-	v := Stack{Name: st.Name, Namespace: st.Namespace, Context: st.Context, Status: st.Status, Reason: st.Reason,
+	v := Stack{Name: st.Name, Namespace: st.Namespace, Context: st.Context, Project: cmp.Or(st.Project, project.DefaultName), StartedBy: st.StartedBy, Status: st.Status, Reason: st.Reason,
 		Inputs: st.Inputs, Outputs: st.Outputs, Operation: st.Operation, Revision: st.Revision, Schedule: st.Schedule,
 		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt}
 	for k := range st.Sealed {

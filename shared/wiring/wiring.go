@@ -18,6 +18,7 @@ import (
 
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/project"
 	"github.com/aos-project/aos/shared/secrets"
 	"github.com/aos-project/aos/shared/store/dynamo"
 )
@@ -35,6 +36,10 @@ const (
 	// EnvKubeconfigARN names a Secrets Manager secret holding a kubeconfig: clusters reached
 	// without EKS IAM (any cluster; LocalStack). Its contexts are the stacks' kube contexts.
 	EnvKubeconfigARN = "AOS_KUBECONFIG_SECRET_ARN"
+	// EnvProjects names a projects file (docs/projects.md); EnvProjectsARN a Secrets Manager
+	// secret holding one, copied to a file at cold start. Neither: the default project only.
+	EnvProjects    = "AOS_PROJECTS"
+	EnvProjectsARN = "AOS_PROJECTS_SECRET_ARN"
 
 	EnvStackMachine  = "AOS_STACK_STATE_MACHINE_ARN" // api, trigger: the stack state machine
 	EnvBatchMachine  = "AOS_BATCH_STATE_MACHINE_ARN" // api, trigger: the batch state machine
@@ -57,8 +62,8 @@ var FunctionEnv = map[string][]string{
 // fromSecretsManager copies secrets into the places the engine reads them: the sealing key
 // into $AOS_SECRET_KEY, a kubeconfig into a 0600 file named by $AOS_KUBECONFIG.
 func fromSecretsManager(ctx context.Context, cfg aws.Config) error {
-	keyARN, kcARN := os.Getenv(EnvSecretKeyARN), os.Getenv(EnvKubeconfigARN)
-	if (keyARN == "" || os.Getenv(secrets.KeyEnv) != "") && (kcARN == "" || os.Getenv(EnvKubeconfig) != "") {
+	keyARN, kcARN, pjARN := os.Getenv(EnvSecretKeyARN), os.Getenv(EnvKubeconfigARN), os.Getenv(EnvProjectsARN)
+	if (keyARN == "" || os.Getenv(secrets.KeyEnv) != "") && (kcARN == "" || os.Getenv(EnvKubeconfig) != "") && (pjARN == "" || os.Getenv(EnvProjects) != "") {
 		return nil
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
@@ -87,7 +92,27 @@ func fromSecretsManager(ctx context.Context, cfg aws.Config) error {
 		}
 		os.Setenv(EnvKubeconfig, path)
 	}
+	if pjARN != "" && os.Getenv(EnvProjects) == "" {
+		v, err := get(pjARN)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(os.TempDir(), "aos-projects.yaml")
+		if err := os.WriteFile(path, []byte(v), 0o600); err != nil {
+			return fmt.Errorf("writing the projects file: %w", err)
+		}
+		os.Setenv(EnvProjects, path)
+	}
 	return nil
+}
+
+// Projects loads $AOS_PROJECTS; nil (the default project only) when it is not set.
+func Projects() (engine.Projects, error) {
+	file := os.Getenv(EnvProjects)
+	if file == "" {
+		return nil, nil
+	}
+	return project.Load(file)
 }
 
 // LambdaEngine builds the engine the apply-node and check-ready functions run: DynamoDB
@@ -122,21 +147,26 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 			return nil, fmt.Errorf("%s=%q: %w", EnvMaxWait, v, err)
 		}
 	}
+	projects, err := Projects()
+	if err != nil {
+		return nil, err
+	}
 	clients := &kube.Clients{}
 	return &engine.Engine{
-		Store: dynamo.New(db, table), Sealer: sealer, MaxWait: maxWait,
+		Store: dynamo.New(db, table), Sealer: sealer, MaxWait: maxWait, Projects: projects,
 		// Every function of every execution runs as one holder: Step Functions itself keeps
 		// one execution per operation, and the in-progress status refuses a second.
 		Holder: "aws-step-functions",
-		Kube: func(ctx context.Context, name string) (*kube.Client, error) {
-			kc := os.Getenv(EnvKubeconfig)
+		Kube: func(ctx context.Context, t kube.Access) (*kube.Client, error) {
+			kc, name := os.Getenv(EnvKubeconfig), t.Context
 			if name == "" && kc == "" {
 				name = os.Getenv(EnvEKSCluster)
 				if name == "" {
 					return nil, errors.New("the stack names no EKS cluster and " + EnvEKSCluster + " is not set")
 				}
 			}
-			return clients.Get(name, func() (*rest.Config, error) {
+			t.Context = name
+			return clients.Get(t, func() (*rest.Config, error) {
 				if kc != "" {
 					return kube.LoadConfig(kube.ConfigOptions{Kubeconfig: kc, Context: name})
 				}

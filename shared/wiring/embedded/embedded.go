@@ -59,12 +59,12 @@ func Engine(o Options) (e *engine.Engine, close func() error, err error) {
 	clients := &kube.Clients{}
 	return &engine.Engine{
 		Store: st, Sealer: sealer, MaxWait: 20 * time.Second,
-		Kube: func(ctx context.Context, name string) (*kube.Client, error) {
-			if name == "" {
-				name = o.Context
+		Kube: func(ctx context.Context, t kube.Access) (*kube.Client, error) {
+			if t.Context == "" {
+				t.Context = o.Context
 			}
-			return clients.Get(name, func() (*rest.Config, error) {
-				return kube.LoadConfig(kube.ConfigOptions{Kubeconfig: o.Kubeconfig, Context: name})
+			return clients.Get(t, func() (*rest.Config, error) {
+				return kube.LoadConfig(kube.ConfigOptions{Kubeconfig: o.Kubeconfig, Context: t.Context})
 			})
 		},
 	}, st.Close, nil
