@@ -796,7 +796,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("limit=%q: expected 1 to 1000", v)
 		}
 	}
-	evs, err := s.Engine.Store.ListEvents(r.Context(), st.Name, after)
+	// One more than the page, to know whether another follows: a long log is never read whole.
+	evs, err := s.Engine.Store.ListEvents(r.Context(), st.Name, after, limit+1)
 	if err != nil {
 		return err
 	}

@@ -190,13 +190,13 @@ func (a *app) follow(ctx context.Context, e *engine.Engine, stack string, enable
 	if !enabled {
 		return func() {}
 	}
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	var after int64
 	if len(evs) > 0 {
 		after = evs[len(evs)-1].Seq - 1 // show the event that started this operation
 	}
 	flush := func() {
-		evs, err := e.Store.ListEvents(context.WithoutCancel(ctx), stack, after)
+		evs, err := e.Store.ListEvents(context.WithoutCancel(ctx), stack, after, 0)
 		if err != nil {
 			return
 		}
@@ -598,7 +598,7 @@ func (a *app) eventsCmd() *cobra.Command {
 	var after int64
 	var follow bool
 	cmd := a.withStack(&output, "events NAME", "Print a stack's event log", func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
-		evs, err := e.Store.ListEvents(cmd.Context(), st.Name, after)
+		evs, err := e.Store.ListEvents(cmd.Context(), st.Name, after, 0)
 		if err != nil {
 			return err
 		}
@@ -662,7 +662,7 @@ func (a *app) listCmd() *cobra.Command {
 func (a *app) followEvents(ctx context.Context, e *engine.Engine, stack string, after int64, output string) error {
 	enc := json.NewEncoder(a.stdout)
 	for {
-		evs, err := e.Store.ListEvents(ctx, stack, after)
+		evs, err := e.Store.ListEvents(ctx, stack, after, 0)
 		if err != nil {
 			return err
 		}

@@ -83,7 +83,7 @@ func TestDeleteRunsInReverseOrderAndKeepsRetainedObjects(t *testing.T) {
 		t.Fatalf("delete: %+v", resp)
 	}
 	// Events give the order: report (retained) before app before config.
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	var order []string
 	for _, ev := range evs {
 		if ev.Status == string(engine.NodeDeleted) {
@@ -163,7 +163,7 @@ func TestDeleteKeepsANamespaceOthersUse(t *testing.T) {
 	if err != nil || ns.DeletionTimestamp != nil {
 		t.Fatalf("the namespace after the delete: %v %v", ns, err)
 	}
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	kept := false
 	for _, ev := range evs {
 		kept = kept || ev.Reason == "NamespaceKept" && strings.Contains(ev.Message, "ConfigMap/foreign")

@@ -265,7 +265,7 @@ func createStackEndToEnd(t *testing.T, store string) {
 		t.Fatalf("live values kept: settings %v, db-svc keys %v", settings.Live, dbSvc.Keep)
 	}
 
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	if len(evs) < 11 {
 		t.Fatalf("only %d events", len(evs))
 	}
@@ -398,7 +398,7 @@ outputs:
 		}
 		drive(t, e, stack, created.Ready)
 		var r run
-		evs, _ := e.Store.ListEvents(context.Background(), stack, 0)
+		evs, _ := e.Store.ListEvents(context.Background(), stack, 0, 0)
 		for _, ev := range evs {
 			r.events = append(r.events, ev.Node+"/"+ev.Status+"/"+ev.Reason)
 		}
@@ -525,7 +525,7 @@ func TestDuplicateApplyNodeIsOneApply(t *testing.T) {
 			t.Fatalf("call %d: %+v %v", i, resps[i], errs[i])
 		}
 	}
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	applied := 0
 	for _, ev := range evs {
 		if ev.Node == "cm" && ev.Status == "WAITING" {

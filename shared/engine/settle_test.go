@@ -56,7 +56,7 @@ func TestSettleEndsAnOperationAFunctionFailed(t *testing.T) {
 		st.Reason != `update failed: node "db": store: version conflict (password (secret))` || resp.Cause != `node "db": store: version conflict (password (secret))` {
 		t.Fatalf("settled: %s %q lease %v; answered %+v", st.Status, st.Reason, st.Lease, resp)
 	}
-	evs, _ := e.Store.ListEvents(ctx, "web", 0)
+	evs, _ := e.Store.ListEvents(ctx, "web", 0, 0)
 	if len(evs) != 1 || evs[0].Status != string(engine.StackUpdateFailed) || evs[0].Reason != "OperationFailed" || strings.Contains(evs[0].Message, "hunter2") {
 		t.Fatalf("events: %+v", evs)
 	}
@@ -107,7 +107,7 @@ func TestSettleRecordsASkippedScheduledRebuild(t *testing.T) {
 		Schedule: &engine.Schedule{Cron: "@every 1s"}})
 	settle(t, e, "web", engine.OpRebuild, "BusyError", `stack "web" is busy: update_in_progress started at 2026-12-01T00:00:00Z by me`)
 	st, _ := e.Store.GetStack(ctx, "web")
-	evs, _ := e.Store.ListEvents(ctx, "web", 0)
+	evs, _ := e.Store.ListEvents(ctx, "web", 0, 0)
 	if st.Status != engine.StackUpdateInProgress || st.Lease == nil || len(evs) != 1 || evs[0].Reason != "ScheduledRebuildSkipped" || !strings.Contains(evs[0].Message, "rebuild not started: stack \"web\" is busy") {
 		t.Fatalf("stack %s, events %+v", st.Status, evs)
 	}

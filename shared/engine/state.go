@@ -161,7 +161,9 @@ type Store interface {
 	PutRevision(ctx context.Context, stack string, r *Revision) error
 	ListRevisions(ctx context.Context, stack string) ([]*Revision, error)
 	AppendEvent(ctx context.Context, e *Event) error
-	ListEvents(ctx context.Context, stack string, after int64) ([]*Event, error)
+	// ListEvents returns the events after sequence number after, oldest first, at most limit
+	// of them (limit <= 0: all), reading no more than it returns.
+	ListEvents(ctx context.Context, stack string, after int64, limit int) ([]*Event, error)
 }
 
 // Store errors.

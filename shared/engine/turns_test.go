@@ -116,7 +116,7 @@ func TestExecutionsContinueBeforeTheHistoryQuota(t *testing.T) {
 		}
 		t.Logf("%s: %d executions, at most %d history events in one", o, res.Executions, res.HistoryEvents)
 	}
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	var names []string
 	for _, ev := range evs {
 		if ev.Reason == "Continued" {

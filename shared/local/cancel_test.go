@@ -195,7 +195,7 @@ func TestScheduledRebuildsDuringAnUpdateAreSkipped(t *testing.T) {
 	if len(revs) < 2 || revs[1].Number != 2 || revs[1].Status != engine.StackUpdateComplete {
 		t.Fatalf("revision 2: %+v", revs)
 	}
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	skipped, completed := 0, false
 	for _, ev := range evs {
 		switch {

@@ -148,7 +148,7 @@ func topStates(res *Result) []string {
 // events are a stack's events as (node, status, reason), sorted: what two runs of one
 // operation on twin stacks record alike, whatever the order concurrent nodes took.
 func events(t *testing.T, e *engine.Engine, stack string, after int64) ([]string, int64) {
-	evs, err := e.Store.ListEvents(context.Background(), stack, after)
+	evs, err := e.Store.ListEvents(context.Background(), stack, after, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("new-extra: %v", err)
 	}
 	// Removed nodes went last, in reverse order: old-tail before old-extra, after new-extra was READY.
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	var order []string
 	for _, ev := range evs {
 		if ev.Status == string(engine.NodeDeleted) || ev.Status == string(engine.NodeReady) && ev.Node == "new-extra" {
@@ -212,7 +212,7 @@ func TestFailedUpdateRollsBack(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "added", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("node added by the failed update still exists: %v", err)
 	}
-	evs, _ := e.Store.ListEvents(ctx, stack, 0)
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
 	var sawFail, sawRollback bool
 	for _, ev := range evs {
 		sawFail = sawFail || ev.Node == "app" && ev.Status == "FAILED" && strings.Contains(ev.Message, "spec.selector: Required value")

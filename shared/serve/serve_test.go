@@ -369,7 +369,7 @@ func TestScheduledRebuild(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		revs, _ := e.Store.ListRevisions(context.Background(), stack)
-		evs, _ := e.Store.ListEvents(context.Background(), stack, 0)
+		evs, _ := e.Store.ListEvents(context.Background(), stack, 0, 0)
 		skipped := 0
 		for _, ev := range evs {
 			if ev.Reason == "ScheduledRebuildSkipped" {
@@ -445,7 +445,7 @@ func TestBatchConcurrency(t *testing.T) {
 		if st.Outputs["index"] != float64(i) && st.Outputs["index"] != int64(i) {
 			t.Fatalf("%s: ${stack.index} = %v", n, st.Outputs["index"])
 		}
-		evs, _ := e.Store.ListEvents(context.Background(), n, 0)
+		evs, _ := e.Store.ListEvents(context.Background(), n, 0, 0)
 		var from, to time.Time
 		for _, ev := range evs {
 			if ev.Node != "" && from.IsZero() {

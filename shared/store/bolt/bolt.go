@@ -312,7 +312,7 @@ func (s *Store) AppendEvent(_ context.Context, e *engine.Event) error {
 	})
 }
 
-func (s *Store) ListEvents(_ context.Context, stack string, after int64) ([]*engine.Event, error) {
+func (s *Store) ListEvents(_ context.Context, stack string, after int64, limit int) ([]*engine.Event, error) {
 	var out []*engine.Event
 	err := s.view(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketEvents).Bucket([]byte(stack))
@@ -320,7 +320,7 @@ func (s *Store) ListEvents(_ context.Context, stack string, after int64) ([]*eng
 			return nil
 		}
 		c := b.Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(after)+1)); k != nil; k, v = c.Next() {
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(after)+1)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 			var e engine.Event
 			if err := json.Unmarshal(v, &e); err != nil {
 				return err

@@ -232,19 +232,33 @@ func (s *Store) PutNode(ctx context.Context, r *engine.NodeRecord, expect int64)
 
 // query pages through the items of a stack whose sort keys lie in [from, to].
 func (s *Store) query(ctx context.Context, stack, from, to string, each func(map[string]types.AttributeValue) error) error {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	return s.queryN(ctx, stack, from, to, 0, each)
+}
+
+// queryN is query for at most limit items (limit <= 0: all), read in pages of at most limit.
+func (s *Store) queryN(ctx context.Context, stack, from, to string, limit int, each func(map[string]types.AttributeValue) error) error {
+	in := &dynamodb.QueryInput{
 		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": pk(stack), ":from": sk(from), ":to": sk(to),
 		},
-	})
-	for p.HasMorePages() {
+	}
+	if limit > 0 {
+		in.Limit = aws.Int32(int32(min(limit, 1<<20)))
+	}
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	n := 0
+	for p.HasMorePages() && (limit <= 0 || n < limit) {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("dynamodb query %s: %w", stack, err)
 		}
 		for _, item := range page.Items {
+			if limit > 0 && n == limit {
+				break
+			}
+			n++
 			if err := each(item); err != nil {
 				return err
 			}
@@ -306,9 +320,9 @@ func (s *Store) AppendEvent(ctx context.Context, e *engine.Event) error {
 	return nil
 }
 
-func (s *Store) ListEvents(ctx context.Context, stack string, after int64) ([]*engine.Event, error) {
+func (s *Store) ListEvents(ctx context.Context, stack string, after int64, limit int) ([]*engine.Event, error) {
 	var out []*engine.Event
-	err := s.query(ctx, stack, eventKey(after+1), "EVENT$", func(item map[string]types.AttributeValue) error {
+	err := s.queryN(ctx, stack, eventKey(after+1), "EVENT$", limit, func(item map[string]types.AttributeValue) error {
 		var e engine.Event
 		if err := s.decode(ctx, stack, item, &e); err != nil {
 			return err

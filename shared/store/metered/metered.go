@@ -72,7 +72,7 @@ func (s *Store) AppendEvent(ctx context.Context, e *engine.Event) error {
 	return s.Store.AppendEvent(ctx, e)
 }
 
-func (s *Store) ListEvents(ctx context.Context, stack string, after int64) ([]*engine.Event, error) {
+func (s *Store) ListEvents(ctx context.Context, stack string, after int64, limit int) ([]*engine.Event, error) {
 	s.reads.Add(1)
-	return s.Store.ListEvents(ctx, stack, after)
+	return s.Store.ListEvents(ctx, stack, after, limit)
 }

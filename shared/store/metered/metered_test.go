@@ -28,7 +28,7 @@ func TestConformanceAndCounts(t *testing.T) {
 	_ = m.AppendEvent(ctx, &engine.Event{Stack: "a"})
 	_, _ = m.GetStack(ctx, "a")
 	_, _ = m.ListNodes(ctx, "a")
-	_, _ = m.ListEvents(ctx, "a", 0)
+	_, _ = m.ListEvents(ctx, "a", 0, 0)
 	if r, w := m.Counts(); r != 3 || w != 2 {
 		t.Fatalf("counts: %d reads, %d writes; want 3, 2", r, w)
 	}

@@ -185,7 +185,7 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 		if nodes, _ := s.ListNodes(ctx, "gone2"); len(nodes) != 3 {
 			t.Fatalf("another stack lost nodes: %d", len(nodes))
 		}
-		if evs, _ := s.ListEvents(ctx, "gone", 0); len(evs) != 1 {
+		if evs, _ := s.ListEvents(ctx, "gone", 0, 0); len(evs) != 1 {
 			t.Fatalf("events after delete: %d", len(evs))
 		}
 		// The name can be used again.
@@ -202,12 +202,20 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 			}
 		}
 		_ = s.AppendEvent(ctx, &engine.Event{Stack: "other", Status: "X"})
-		evs, err := s.ListEvents(ctx, "e", 2)
+		evs, err := s.ListEvents(ctx, "e", 2, 0)
 		if err != nil || len(evs) != 3 || evs[0].Seq != 3 || evs[0].Node != "n2" || evs[2].Seq != 5 {
 			t.Fatalf("ListEvents after 2 = %v, %v", evs, err)
 		}
-		if evs, _ := s.ListEvents(ctx, "nobody", 0); len(evs) != 0 {
+		if evs, _ := s.ListEvents(ctx, "nobody", 0, 0); len(evs) != 0 {
 			t.Fatalf("events of an unknown stack: %v", evs)
+		}
+		// A page: at most limit events, from the cursor on.
+		evs, err = s.ListEvents(ctx, "e", 1, 2)
+		if err != nil || len(evs) != 2 || evs[0].Seq != 2 || evs[1].Seq != 3 {
+			t.Fatalf("ListEvents after 1, limit 2 = %v, %v", evs, err)
+		}
+		if evs, _ := s.ListEvents(ctx, "e", 4, 10); len(evs) != 1 || evs[0].Seq != 5 {
+			t.Fatalf("the last page: %v", evs)
 		}
 	})
 	t.Run("revisions are listed by number, overwritten in place, and outlive the stack", func(t *testing.T) {
