@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/aos-project/aos/shared/logging"
 	"github.com/aos-project/aos/shared/trigger"
@@ -19,10 +20,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("trigger: %v", err)
 	}
-	runner, _, err := lambdaapi.StepFunctions(ctx)
+	runner, cfg, err := lambdaapi.StepFunctions(ctx)
 	if err != nil {
 		log.Fatalf("trigger: %v", err)
 	}
-	h := &trigger.Handler{Engine: e, Batcher: runner}
+	h := &trigger.Handler{Engine: e, Batcher: runner, Secrets: &lambdaapi.SecretsManager{Client: secretsmanager.NewFromConfig(cfg)}}
 	lambda.StartWithOptions(h.Handle, lambda.WithContext(ctx))
 }

@@ -6,6 +6,7 @@ package trigger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aos-project/aos/shared/api"
 	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/template"
 )
 
 // Batcher starts a batch whose instances are recorded already (api.Runner does).
@@ -38,10 +40,23 @@ const (
 func eventIdentity(source string) string { return "eventbridge:" + source }
 func queueIdentity(arn string) string    { return "sqs:" + arn }
 
+// SecretReader reads a Secrets Manager secret's SecretString (GetSecretValue).
+type SecretReader interface {
+	SecretString(ctx context.Context, arn string) (string, error)
+}
+
+// SecretRef is how a batch message gives a secret input: the ARN of a Secrets Manager secret
+// holding the value, never the value itself, which SQS and EventBridge would carry, retry and
+// dead-letter in plain text.
+const SecretRef = "secretsManager"
+
 // Handler submits batches and starts them.
 type Handler struct {
 	Engine  *engine.Engine
 	Batcher Batcher
+	// Secrets reads the secrets that batch messages name; nil refuses messages with secret
+	// inputs.
+	Secrets SecretReader
 }
 
 // Handle takes an SQS event (answering with the messages that failed) or an EventBridge
@@ -108,7 +123,11 @@ func (h *Handler) batch(ctx context.Context, body json.RawMessage) (string, erro
 	if b.Template == "" || b.Prefix == "" || b.Project == "" {
 		return "", errors.New("malformed batch request: template, prefix and project are required")
 	}
-	in, err := h.Engine.SubmitBatch(ctx, b.Request())
+	req := b.Request()
+	if err := h.secretInputs(ctx, &req.TemplateRequest); err != nil {
+		return "", err
+	}
+	in, err := h.Engine.SubmitBatch(ctx, req)
 	if err != nil {
 		return "", err
 	}
@@ -116,4 +135,38 @@ func (h *Handler) batch(ctx context.Context, body json.RawMessage) (string, erro
 		return "", err
 	}
 	return in.Batch, nil
+}
+
+// secretInputs replaces each secret input's {"secretsManager": ARN} with the secret's value,
+// typed by the input's schema as `-p` values are, and refuses a secret input given in plain
+// text.
+func (h *Handler) secretInputs(ctx context.Context, req *engine.TemplateRequest) error {
+	t, _ := template.Parse(cmp.Or(req.File, "template.yaml"), []byte(req.Template))
+	if t == nil {
+		return nil // SubmitBatch reports the template's problems
+	}
+	for name, v := range req.Params {
+		in := t.Input(name)
+		if in == nil || !in.Secret {
+			continue
+		}
+		ref, _ := v.(map[string]any)
+		arn, _ := ref[SecretRef].(string)
+		if len(ref) != 1 || arn == "" {
+			return fmt.Errorf("secret input %q is given in plain text: a batch message may not carry secrets (SQS and EventBridge keep them); store it in Secrets Manager and pass {%q: \"<secret ARN>\"}", name, SecretRef)
+		}
+		if h.Secrets == nil {
+			return fmt.Errorf("secret input %q names a Secrets Manager secret, and this trigger reads none", name)
+		}
+		val, err := h.Secrets.SecretString(ctx, arn)
+		if err != nil {
+			return fmt.Errorf("secret input %q: %w", name, err)
+		}
+		delete(req.Params, name)
+		if req.RawParams == nil {
+			req.RawParams = map[string]string{}
+		}
+		req.RawParams[name] = val
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/rs/zerolog"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -20,6 +25,7 @@ import (
 	"github.com/aos-project/aos/shared/local"
 	"github.com/aos-project/aos/shared/project"
 	"github.com/aos-project/aos/shared/wiring/embedded"
+	"github.com/aos-project/aos/shared/wiring/lambdaapi"
 )
 
 const tpl = `format: aos/v1
@@ -164,5 +170,75 @@ func TestEventBridgeEvent(t *testing.T) {
 	}
 	if _, err := h.Handle(context.Background(), []byte(`{"hello": "world"}`)); err == nil {
 		t.Fatal("an unknown event was accepted")
+	}
+}
+
+// fakeSecretsManager answers GetSecretValue as the Secrets Manager API documents it
+// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html):
+// JSON 1.1 over POST with X-Amz-Target secretsmanager.GetSecretValue; an unknown SecretId is
+// a 400 ResourceNotFoundException. Loopback only.
+func fakeSecretsManager(t *testing.T, secrets map[string]string) *secretsmanager.Client {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ SecretId string }
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || json.NewDecoder(r.Body).Decode(&in) != nil {
+			w.WriteHeader(400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		v, ok := secrets[in.SecretId]
+		if !ok {
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": "n", "SecretString": v, "VersionId": "v1", "CreatedDate": 1.7e9})
+	}))
+	t.Cleanup(srv.Close)
+	return secretsmanager.New(secretsmanager.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), RetryMaxAttempts: 1})
+}
+
+// A batch message names its secret inputs' Secrets Manager secrets and never carries their
+// values: SQS and EventBridge would keep them in plain text, retry them and dead-letter them.
+func TestBatchMessagesCarryNoSecrets(t *testing.T) {
+	h, e, runner := setup(t)
+	arn := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:aos-batch/pw-AbCdEf"
+	h.Secrets = &lambdaapi.SecretsManager{Client: fakeSecretsManager(t, map[string]string{arn: "from-secrets-manager"})}
+	prefix := fmt.Sprintf("sec%d", time.Now().UnixNano()%100000)
+	cleanup(t, prefix, 1)
+	tplWithSecret := `format: aos/v1
+name: triggered
+inputs:
+  pw: {type: string, secret: true}
+nodes:
+  creds: {manifest: {apiVersion: v1, kind: Secret, metadata: {name: creds}, stringData: {pw: "${inputs.pw}"}}}
+`
+	event := func(pw any) []byte {
+		detail := map[string]any{"template": tplWithSecret, "prefix": prefix, "count": 1, "concurrency": 1, "project": "batches", "params": map[string]any{"pw": pw}}
+		b, _ := json.Marshal(map[string]any{"version": "0", "id": "e1", "detail-type": DetailType, "source": Source, "detail": detail})
+		return b
+	}
+	for _, bad := range []struct {
+		pw   any
+		says string
+	}{
+		{"in-plain-text", `secret input "pw" is given in plain text`},
+		{map[string]any{"secretsManager": arn + "-gone"}, "ResourceNotFoundException"},
+	} {
+		if _, err := h.Handle(context.Background(), event(bad.pw)); err == nil || !strings.Contains(err.Error(), bad.says) {
+			t.Fatalf("%v: %v, want %q", bad.pw, err, bad.says)
+		}
+	}
+	if l, _ := e.Store.ListStacks(context.Background()); len(l) != 0 {
+		t.Fatalf("a refused message recorded %d stacks", len(l))
+	}
+	if _, err := h.Handle(context.Background(), event(map[string]any{"secretsManager": arn})); err != nil {
+		t.Fatal(err)
+	}
+	runner.Wait()
+	cs := testcluster.Client(t)
+	sec, err := cs.CoreV1().Secrets(prefix+"-0").Get(context.Background(), "creds", metav1.GetOptions{})
+	if err != nil || string(sec.Data["pw"]) != "from-secrets-manager" {
+		t.Fatalf("the instance's Secret: %v %v", sec, err)
 	}
 }

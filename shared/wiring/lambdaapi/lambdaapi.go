@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/rs/zerolog"
 
@@ -43,6 +44,21 @@ func StepFunctions(ctx context.Context) (*stepfn.Runner, aws.Config, error) {
 		return nil, cfg, err
 	}
 	return &stepfn.Runner{Client: sfn.NewFromConfig(cfg), StackMachine: stack, BatchMachine: batch}, cfg, nil
+}
+
+// SecretsManager reads the secrets batch messages name (trigger.SecretReader).
+type SecretsManager struct{ Client *secretsmanager.Client }
+
+// SecretString is the secret's SecretString.
+func (s *SecretsManager) SecretString(ctx context.Context, arn string) (string, error) {
+	out, err := s.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("reading secret %s: %w", arn, err)
+	}
+	if out.SecretString == nil {
+		return "", fmt.Errorf("secret %s holds binary data; store the value as a string", arn)
+	}
+	return *out.SecretString, nil
 }
 
 // Server is the api function's server: requests are authorized by API Gateway (IAM) before
