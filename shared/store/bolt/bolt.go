@@ -88,7 +88,7 @@ func OpenTimeout(path string, lockTimeout time.Duration) (*Store, error) {
 	}
 	s := &Store{path: path, timeout: lockTimeout}
 	err := s.update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketStacks, bucketNodes, bucketEvents, bucketRevs} {
+		for _, b := range [][]byte{bucketStacks, bucketNodes, bucketEvents, bucketRevs, bucketTemplates} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -210,6 +210,9 @@ func (s *Store) GetStack(_ context.Context, name string) (*engine.StackRecord, e
 		if err := json.Unmarshal(data, &r); err != nil {
 			return err
 		}
+		if err := inlineStack(tx, &r); err != nil {
+			return err
+		}
 		if s.stacks == nil {
 			s.stacks = map[string]cachedStack{}
 		}
@@ -231,6 +234,9 @@ func (s *Store) ListStacks(_ context.Context) ([]*engine.StackRecord, error) {
 			var r engine.StackRecord
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("stack %q: %w", k, err)
+			}
+			if err := inlineStack(tx, &r); err != nil {
+				return err
 			}
 			out = append(out, &r)
 			return nil
@@ -257,7 +263,11 @@ func (s *Store) DeleteStack(_ context.Context, name string) error {
 
 func (s *Store) PutStack(_ context.Context, r *engine.StackRecord, expect int64) error {
 	return s.update(func(tx *bbolt.Tx) error {
-		return putVersioned(tx, bucketStacks, []byte(r.Name), expect, r, func(v int64) { r.Version = v })
+		stored, err := outlineStack(tx, r)
+		if err != nil {
+			return err
+		}
+		return putVersioned(tx, bucketStacks, []byte(r.Name), expect, stored, func(v int64) { r.Version, stored.Version = v, v })
 	})
 }
 
@@ -338,7 +348,11 @@ func (s *Store) PutRevision(_ context.Context, stack string, r *engine.Revision)
 		if err != nil {
 			return err
 		}
-		data, err := json.Marshal(r)
+		stored := *r
+		if stored.Template, err = outline(tx, r.Template); err != nil {
+			return err
+		}
+		data, err := json.Marshal(&stored)
 		if err != nil {
 			return err
 		}
@@ -357,6 +371,10 @@ func (s *Store) ListRevisions(_ context.Context, stack string) ([]*engine.Revisi
 			var r engine.Revision
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
+			}
+			var err error
+			if r.Template, err = inline(tx, r.Template); err != nil {
+				return fmt.Errorf("stack %q revision %d: %w", stack, r.Number, err)
 			}
 			out = append(out, &r)
 			return nil
