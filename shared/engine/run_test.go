@@ -630,7 +630,7 @@ outputs:
 				t.Fatal("a label the API server refuses was applied")
 			}
 			nodes, _ := e.Store.ListNodes(ctx, stack+"-bad")
-			if len(nodes) != 1 || !strings.Contains(nodes[0].Message, `"(secret)!!"`) {
+			if len(nodes) != 1 || !strings.Contains(nodes[0].Message, `"(sensitive)!!"`) {
 				t.Fatalf("the refusal does not quote the label, redacted: %+v", nodes[0])
 			}
 			out, _ := json.Marshal(st.Outputs)

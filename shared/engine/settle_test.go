@@ -53,7 +53,7 @@ func TestSettleEndsAnOperationAFunctionFailed(t *testing.T) {
 	resp := settle(t, e, "web", engine.OpUpdate, "wrapError", `{"errorMessage":"node \"db\": store: version conflict (password hunter2hunter2)","errorType":"wrapError"}`)
 	st, _ := e.Store.GetStack(ctx, "web")
 	if st.Status != engine.StackUpdateFailed || st.Lease != nil || resp.Status != engine.StackUpdateFailed ||
-		st.Reason != `update failed: node "db": store: version conflict (password (secret))` || resp.Cause != `node "db": store: version conflict (password (secret))` {
+		st.Reason != `update failed: node "db": store: version conflict (password (sensitive))` || resp.Cause != `node "db": store: version conflict (password (sensitive))` {
 		t.Fatalf("settled: %s %q lease %v; answered %+v", st.Status, st.Reason, st.Lease, resp)
 	}
 	evs, _ := e.Store.ListEvents(ctx, "web", 0, 0)

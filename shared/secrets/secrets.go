@@ -145,7 +145,7 @@ func (s *Sealer) Open(sealed, where string) (any, error) {
 }
 
 // Redacted is what a secret value is replaced with.
-const Redacted = "(secret)"
+const Redacted = "(sensitive)"
 
 // Redactor replaces every occurrence of known secret values, in whatever form they were
 // derived into text: a secret object's every leaf as well as the whole, a string escaped as

@@ -85,13 +85,13 @@ func TestRedactorFindsEveryForm(t *testing.T) {
 	creds := map[string]any{"password": "hunter2hunter2", "pin": 4242.0, "user": `o"brien`}
 	r := NewRedactor([]any{creds, "s3cr3t-token"})
 	for _, tc := range []struct{ in, want string }{
-		{`the password is hunter2hunter2`, `the password is (secret)`},
-		{`apply failed: field "hunter2hunter2" is invalid`, `apply failed: field "(secret)" is invalid`},
-		{`data: {"token":"s3cr3t-token"}`, `data: {"token":"(secret)"}`},
-		{`{"creds":"{\"password\":\"hunter2hunter2\"}"}`, `{"creds":"{\"password\":\"(secret)\"}"}`},
-		{`user o\"brien`, `user (secret)`},
-		{`stringData base64: ` + base64.StdEncoding.EncodeToString([]byte("hunter2hunter2")), `stringData base64: (secret)`},
-		{`pin 4242 but replicas 3`, `pin (secret) but replicas 3`},
+		{`the password is hunter2hunter2`, `the password is (sensitive)`},
+		{`apply failed: field "hunter2hunter2" is invalid`, `apply failed: field "(sensitive)" is invalid`},
+		{`data: {"token":"s3cr3t-token"}`, `data: {"token":"(sensitive)"}`},
+		{`{"creds":"{\"password\":\"hunter2hunter2\"}"}`, `{"creds":"{\"password\":\"(sensitive)\"}"}`},
+		{`user o\"brien`, `user (sensitive)`},
+		{`stringData base64: ` + base64.StdEncoding.EncodeToString([]byte("hunter2hunter2")), `stringData base64: (sensitive)`},
+		{`pin 4242 but replicas 3`, `pin (sensitive) but replicas 3`},
 	} {
 		if got := r.String(tc.in); got != tc.want {
 			t.Errorf("String(%q) = %q, want %q", tc.in, got, tc.want)
@@ -124,8 +124,8 @@ func TestRedactorShortSecrets(t *testing.T) {
 func TestRedactorShortSecretsInText(t *testing.T) {
 	r := NewRedactor([]any{"q~x", int64(7)})
 	for in, want := range map[string]string{
-		`metadata.labels: Invalid value: "q~x!!": a valid label`: `metadata.labels: Invalid value: "(secret)!!": a valid label`,
-		`q~xq~x and q~x`:     `q~xq~x and (secret)`,
+		`metadata.labels: Invalid value: "q~x!!": a valid label`: `metadata.labels: Invalid value: "(sensitive)!!": a valid label`,
+		`q~xq~x and q~x`:     `q~xq~x and (sensitive)`,
 		`7 replicas, 17, 7s`: `7 replicas, 17, 7s`,
 	} {
 		if got := r.String(in); got != want {
