@@ -723,18 +723,47 @@ func (s *Server) copyStack(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listStacks(w http.ResponseWriter, r *http.Request) error {
-	stacks, err := s.Engine.Store.ListStacks(r.Context())
-	if err != nil {
-		return err
-	}
-	id, _ := engine.ActorOf(r.Context())
-	visible := stacks[:0]
-	for _, st := range stacks {
-		if s.Engine.Admit(id, st.Project) == nil {
-			visible = append(visible, st)
+	q := r.URL.Query()
+	after, limit := q.Get("after"), 100
+	if v := q.Get("limit"); v != "" {
+		var err error
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			return badRequest("limit=%q: expected 1 to 1000", v)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"stacks": view.Stacks(visible)})
+	// Pages of the store, by name, keeping the stacks of projects the caller may use; a few
+	// pages at most, so a caller who sees little of a large table is answered quickly, with
+	// a cursor to go on from.
+	id, _ := engine.ActorOf(r.Context())
+	visible := []*engine.StackRecord{}
+	more := false
+	for range 10 {
+		page, err := s.Engine.Store.PageStacks(r.Context(), after, limit)
+		if err != nil {
+			return err
+		}
+		for i, st := range page {
+			after = st.Name
+			if s.Engine.Admit(id, st.Project) == nil {
+				visible = append(visible, st)
+			}
+			if len(visible) == limit {
+				more = i < len(page)-1 || len(page) == limit
+				break
+			}
+		}
+		if len(visible) == limit {
+			break
+		}
+		if more = len(page) == limit; !more {
+			break
+		}
+	}
+	resp := map[string]any{"stacks": view.Stacks(visible)}
+	if more {
+		resp["next"] = after
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -850,16 +879,26 @@ func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, sc *engine.Schedule) error {
-	st, err := s.stack(r, r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	st.Schedule = sc
-	if err := s.Engine.Store.PutStack(r.Context(), st, st.Version); err != nil {
-		if errors.Is(err, engine.ErrVersionConflict) {
-			return &Error{Status: http.StatusConflict, Code: "conflict", Message: "the stack changed while the schedule was set; retry"}
+	// The schedule is one field of a record that a running operation writes at every step (a
+	// rebuild fired by this very schedule, say): read it again and set it again when it moved.
+	var st *engine.StackRecord
+	for attempt := 0; ; attempt++ {
+		var err error
+		if st, err = s.stack(r, r.PathValue("name")); err != nil {
+			return err
 		}
-		return err
+		st.Schedule = sc
+		err = s.Engine.Store.PutStack(r.Context(), st, st.Version)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, engine.ErrVersionConflict) {
+			return err
+		}
+		if attempt == 9 {
+			return &Error{Status: http.StatusConflict, Code: "conflict", Message: "the stack kept changing while the schedule was set; retry"}
+		}
+		time.Sleep(time.Duration(20*(attempt+1)) * time.Millisecond)
 	}
 	if err := s.Scheduler.SetSchedule(r.Context(), st.Name, sc); err != nil {
 		return fmt.Errorf("setting the schedule of stack %q: %w", st.Name, err)

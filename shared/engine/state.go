@@ -150,6 +150,9 @@ type Event struct {
 type Store interface {
 	GetStack(ctx context.Context, name string) (*StackRecord, error)
 	ListStacks(ctx context.Context) ([]*StackRecord, error)
+	// PageStacks returns at most limit stacks whose names sort after after, in name order,
+	// reading no more than it returns (the API's list route pages with it).
+	PageStacks(ctx context.Context, after string, limit int) ([]*StackRecord, error)
 	// DeleteStack removes a stack's record and its nodes; its events stay.
 	DeleteStack(ctx context.Context, name string) error
 	PutStack(ctx context.Context, s *StackRecord, expect int64) error

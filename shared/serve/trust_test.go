@@ -245,6 +245,26 @@ nodes:
 			t.Fatalf("the ConfigMap exists: %v", err)
 		}
 	})
+
+	t.Run("lists are paged and show only the caller's projects", func(t *testing.T) {
+		var page struct {
+			Stacks []struct{ Name, Project, StartedBy string }
+			Next   string
+		}
+		alice.do("GET", "/v1/stacks?limit=2", nil, &page)
+		if len(page.Stacks) != 2 || page.Stacks[0].Name != "rbac" || page.Stacks[1].Name != "shop" || page.Next != "shop" || page.Stacks[1].StartedBy != "alice" || page.Stacks[1].Project != "shop" {
+			t.Fatalf("first page: %+v", page)
+		}
+		page.Next = ""
+		alice.do("GET", "/v1/stacks?limit=2&after=shop", nil, &page)
+		if len(page.Stacks) != 1 || page.Stacks[0].Name != "thief" || page.Next != "" {
+			t.Fatalf("second page: %+v", page)
+		}
+		bob.do("GET", "/v1/stacks?limit=1", nil, &page)
+		if len(page.Stacks) != 0 || page.Next != "" {
+			t.Fatalf("bob's page: %+v", page)
+		}
+	})
 }
 
 func TestInsecureServerRefusesOtherOrigins(t *testing.T) {

@@ -81,27 +81,20 @@ func fromSecretsManager(ctx context.Context, cfg aws.Config) error {
 		}
 		os.Setenv(secrets.KeyEnv, v)
 	}
-	if kcARN != "" && os.Getenv(EnvKubeconfig) == "" {
-		v, err := get(kcARN)
+	// A secret that stands for a file: written 0600 and named by its variable.
+	for _, f := range []struct{ arn, env, file string }{{kcARN, EnvKubeconfig, "aos-kubeconfig"}, {pjARN, EnvProjects, "aos-projects.yaml"}} {
+		if f.arn == "" || os.Getenv(f.env) != "" {
+			continue
+		}
+		v, err := get(f.arn)
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(os.TempDir(), "aos-kubeconfig")
+		path := filepath.Join(os.TempDir(), f.file)
 		if err := os.WriteFile(path, []byte(v), 0o600); err != nil {
-			return fmt.Errorf("writing the kubeconfig: %w", err)
+			return fmt.Errorf("writing %s: %w", path, err)
 		}
-		os.Setenv(EnvKubeconfig, path)
-	}
-	if pjARN != "" && os.Getenv(EnvProjects) == "" {
-		v, err := get(pjARN)
-		if err != nil {
-			return err
-		}
-		path := filepath.Join(os.TempDir(), "aos-projects.yaml")
-		if err := os.WriteFile(path, []byte(v), 0o600); err != nil {
-			return fmt.Errorf("writing the projects file: %w", err)
-		}
-		os.Setenv(EnvProjects, path)
+		os.Setenv(f.env, path)
 	}
 	return nil
 }

@@ -231,18 +231,43 @@ func (s *Store) ListStacks(_ context.Context) ([]*engine.StackRecord, error) {
 	var out []*engine.StackRecord
 	err := s.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketStacks).ForEach(func(k, v []byte) error {
-			var r engine.StackRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("stack %q: %w", k, err)
+			r, err := decodeStack(tx, k, v)
+			if err == nil {
+				out = append(out, r)
 			}
-			if err := inlineStack(tx, &r); err != nil {
-				return err
-			}
-			out = append(out, &r)
-			return nil
+			return err
 		})
 	})
 	return out, err
+}
+
+func (s *Store) PageStacks(_ context.Context, after string, limit int) ([]*engine.StackRecord, error) {
+	var out []*engine.StackRecord
+	err := s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketStacks).Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			r, err := decodeStack(tx, k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// decodeStack reads a stored stack record, its templates put back.
+func decodeStack(tx *bbolt.Tx, k, v []byte) (*engine.StackRecord, error) {
+	var r engine.StackRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("stack %q: %w", k, err)
+	}
+	return &r, inlineStack(tx, &r)
 }
 
 func (s *Store) DeleteStack(_ context.Context, name string) error {

@@ -54,11 +54,21 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("SK"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(listAttr), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(nameAttr), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String("SK"), KeyType: types.KeyTypeRange},
 		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(StacksIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(listAttr), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(nameAttr), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
 	})
 	var exists *types.ResourceInUseException
 	if err != nil && !errors.As(err, &exists) {
@@ -70,6 +80,16 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
 	})
 	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 2*time.Minute)
 }
+
+// Stack records carry listAttr (always listValue) and nameAttr (the stack's name), keys of
+// the StacksIndex global secondary index: the list route pages through stacks by name with
+// a Query of it, never a Scan of the table. (infra/template.yaml declares the same index.)
+const (
+	StacksIndex = "stacks"
+	listAttr    = "LIST"
+	nameAttr    = "NAME"
+	listValue   = "STACK"
+)
 
 func pk(stack string) types.AttributeValue {
 	return &types.AttributeValueMemberS{Value: "STACK#" + stack}
@@ -132,6 +152,9 @@ func (s *Store) putVersioned(ctx context.Context, stack, key string, expect int6
 	}
 	maps.Copy(body, tpls)
 	body["PK"], body["SK"] = pk(stack), sk(key)
+	if key == "STACK" {
+		body[listAttr], body[nameAttr] = sk(listValue), sk(stack)
+	}
 	body["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expect+1, 10)}
 	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: body}
 	if expect == 0 {
@@ -189,6 +212,87 @@ func (s *Store) ListStacks(ctx context.Context) ([]*engine.StackRecord, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// PageStacks queries StacksIndex. An index is eventually consistent: a stack recorded a
+// moment ago may be missing from the page (GetStack reads it at once).
+func (s *Store) PageStacks(ctx context.Context, after string, limit int) ([]*engine.StackRecord, error) {
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(StacksIndex),
+		KeyConditionExpression:    aws.String("#l = :l"),
+		ExpressionAttributeNames:  map[string]string{"#l": listAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":l": sk(listValue)},
+		Limit:                     aws.Int32(int32(max(1, min(limit, 1000)))),
+	}
+	if after != "" {
+		// A key's value may not be empty: the first page has no range condition.
+		in.KeyConditionExpression = aws.String("#l = :l AND #n > :after")
+		in.ExpressionAttributeNames["#n"], in.ExpressionAttributeValues[":after"] = nameAttr, sk(after)
+	}
+	var out []*engine.StackRecord
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() && len(out) < limit {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb query of index %s: %w", StacksIndex, err)
+		}
+		for _, item := range page.Items {
+			name, _ := item[nameAttr].(*types.AttributeValueMemberS)
+			if name == nil || len(out) == limit {
+				continue
+			}
+			var r engine.StackRecord
+			if err := s.decode(ctx, name.Value, item, &r); err != nil {
+				return nil, err
+			}
+			out = append(out, &r)
+		}
+	}
+	return out, nil
+}
+
+// IndexStacks gives StacksIndex's keys to stack records written before the index existed,
+// once per table (a marker item remembers): an upgraded deployment lists every stack.
+func (s *Store) IndexStacks(ctx context.Context) error {
+	marker := map[string]types.AttributeValue{"PK": sk("META"), "SK": sk("stacks-indexed")}
+	got, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: marker, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("dynamodb get %s: %w", StacksIndex, err)
+	}
+	if got.Item != nil {
+		return nil
+	}
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("PK"),
+		FilterExpression:          aws.String("SK = :sk AND attribute_not_exists(#l)"),
+		ExpressionAttributeNames:  map[string]string{"#l": listAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sk": sk("STACK")},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("dynamodb scan for unindexed stacks: %w", err)
+		}
+		for _, item := range page.Items {
+			key, _ := item["PK"].(*types.AttributeValueMemberS)
+			if key == nil {
+				continue
+			}
+			_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName: aws.String(s.table), Key: map[string]types.AttributeValue{"PK": key, "SK": sk("STACK")},
+				UpdateExpression:          aws.String("SET #l = :l, #n = :n"),
+				ConditionExpression:       aws.String("attribute_exists(PK)"),
+				ExpressionAttributeNames:  map[string]string{"#l": listAttr, "#n": nameAttr},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":l": sk(listValue), ":n": sk(strings.TrimPrefix(key.Value, "STACK#"))},
+			})
+			var gone *types.ConditionalCheckFailedException
+			if err != nil && !errors.As(err, &gone) {
+				return fmt.Errorf("dynamodb index stack %s: %w", key.Value, err)
+			}
+		}
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: marker})
+	return err
 }
 
 // DeleteStack deletes the stack's nodes one item at a time, then the stack record (so a

@@ -126,3 +126,51 @@ func TestALargeTemplateIsStoredOnce(t *testing.T) {
 		t.Fatalf("read back: %v %v", err, rerr)
 	}
 }
+
+// A table written before the stacks index: its stack records lack the index's keys until
+// IndexStacks gives them, once.
+func TestIndexStacksListsOlderRecords(t *testing.T) {
+	db := dynalite(t)
+	ctx := context.Background()
+	table := fmt.Sprintf("aos-test-index-%d", time.Now().UnixNano())
+	if err := CreateTable(ctx, db, table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	s := New(db, table)
+	if err := s.PutStack(ctx, &engine.StackRecord{Name: "new"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	// As the previous version wrote it: the same item without LIST and NAME.
+	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "STACK#old"}, "SK": &types.AttributeValueMemberS{Value: "STACK"},
+		"version": &types.AttributeValueMemberN{Value: "1"}, "data": &types.AttributeValueMemberS{Value: `{"name":"old","version":1}`},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func() string {
+		page, err := s.PageStacks(ctx, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, st := range page {
+			out = append(out, st.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(); got != "new" {
+		t.Fatalf("before: %s", got)
+	}
+	for range 2 {
+		if err := s.IndexStacks(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := names(); got != "new,old" {
+		t.Fatalf("after IndexStacks: %s", got)
+	}
+}

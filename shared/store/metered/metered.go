@@ -27,6 +27,11 @@ func (s *Store) GetStack(ctx context.Context, name string) (*engine.StackRecord,
 	return s.Store.GetStack(ctx, name)
 }
 
+func (s *Store) PageStacks(ctx context.Context, after string, limit int) ([]*engine.StackRecord, error) {
+	s.reads.Add(1)
+	return s.Store.PageStacks(ctx, after, limit)
+}
+
 func (s *Store) ListStacks(ctx context.Context) ([]*engine.StackRecord, error) {
 	s.reads.Add(1)
 	return s.Store.ListStacks(ctx)

@@ -193,6 +193,44 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 			t.Fatalf("re-create: %v", err)
 		}
 	})
+	t.Run("stacks are paged by name", func(t *testing.T) {
+		s := newStore(t)
+		for _, n := range []string{"c", "a", "e", "b", "d"} {
+			if err := s.PutStack(ctx, &engine.StackRecord{Name: n, Template: "t-" + n}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// An index may lag its table for a moment (DynamoDB's is eventually consistent): a
+		// page is read again until it is as expected, for a few seconds.
+		page := func(after string, limit int, want string) string {
+			var got []string
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				stacks, err := s.PageStacks(ctx, after, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = got[:0]
+				for _, st := range stacks {
+					if st.Template != "t-"+st.Name {
+						t.Fatalf("stack %s read back with template %q", st.Name, st.Template)
+					}
+					got = append(got, st.Name)
+				}
+				if strings.Join(got, ",") == want || time.Now().After(deadline) {
+					return strings.Join(got, ",")
+				}
+			}
+		}
+		for _, c := range []struct {
+			after string
+			limit int
+			want  string
+		}{{"", 2, "a,b"}, {"b", 2, "c,d"}, {"d", 2, "e"}, {"e", 2, ""}, {"", 10, "a,b,c,d,e"}} {
+			if got := page(c.after, c.limit, c.want); got != c.want {
+				t.Errorf("PageStacks(%q, %d) = %s, want %s", c.after, c.limit, got, c.want)
+			}
+		}
+	})
 	t.Run("events are ordered and read after a cursor", func(t *testing.T) {
 		s := newStore(t)
 		for i := range 5 {

@@ -18,6 +18,7 @@ import (
 	"github.com/aos-project/aos/shared/logging"
 	"github.com/aos-project/aos/shared/schedule"
 	"github.com/aos-project/aos/shared/stepfn"
+	"github.com/aos-project/aos/shared/store/dynamo"
 	"github.com/aos-project/aos/shared/wiring"
 )
 
@@ -71,6 +72,12 @@ func Server(ctx context.Context) (*api.Server, error) {
 	runner, cfg, err := StepFunctions(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// A table from before the stacks index gets its keys once, so the list shows every stack.
+	if d, ok := e.Store.(*dynamo.Store); ok {
+		if err := d.IndexStacks(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// A lease names its execution: resume, cancel and delete ask Step Functions whether it
 	// still runs rather than wait for the lease to expire.
