@@ -125,7 +125,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		n := in.Node
 		nr := &NodeRecord{
 			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs,
-			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: conditions(n.Ready.Conditions),
+			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: conditions(n.Ready),
 			Adopt: n.Adopt, Replace: n.Replace, Retain: retains(n), Status: NodePending, Revision: st.Revision,
 		}
 		for _, o := range n.Outputs {
@@ -167,13 +167,16 @@ func retains(n *template.Node) bool {
 	return n.DeletePolicy == "retain" || n.Adopt && !n.DeletePolicySet
 }
 
-func conditions(cs []template.Condition) []kube.Condition {
-	if len(cs) == 0 {
-		return nil
+func conditions(r template.Ready) []kube.Condition {
+	var out []kube.Condition
+	for _, c := range r.Conditions {
+		out = append(out, kube.Condition{Path: c.Path, Op: c.Op, Value: c.Value})
 	}
-	out := make([]kube.Condition, len(cs))
-	for i, c := range cs {
-		out[i] = kube.Condition{Path: c.Path, Op: c.Op, Value: c.Value}
+	if r.When != "" {
+		out = append(out, kube.Condition{Expr: r.When})
+	}
+	if r.FailWhen != "" {
+		out = append(out, kube.Condition{Expr: r.FailWhen, Fail: true})
 	}
 	return out
 }

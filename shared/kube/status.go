@@ -8,6 +8,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/aos-project/aos/shared/expr"
 	"github.com/aos-project/aos/shared/refs"
 )
 
@@ -28,6 +29,10 @@ type Condition struct {
 	Path  refs.Path
 	Op    string
 	Value any
+	// Expr, when set, is a CEL expression over the object (`self`) instead of Path, Op and
+	// Value: ready.when, or with Fail ready.failWhen.
+	Expr string `json:",omitempty"`
+	Fail bool   `json:",omitempty"`
 }
 
 // Readiness is the verdict on one live object.
@@ -44,16 +49,52 @@ func Evaluate(u *unstructured.Unstructured, conds []Condition) Readiness {
 	if u == nil {
 		return Readiness{PhaseFailed, "NotFound", "the object no longer exists"}
 	}
+	// A failWhen is a verdict the built-in rules may never reach (a Deployment stuck with
+	// unavailable replicas waits for its timeout): it comes first.
+	for _, c := range conds {
+		if c.Fail {
+			if failed, why := failing(u.Object, c); failed {
+				return Readiness{PhaseFailed, "FailWhen", why}
+			}
+		}
+	}
 	r := builtin(u)
 	if r.Phase != PhaseReady {
 		return r
 	}
 	for _, c := range conds {
+		if c.Fail {
+			continue
+		}
 		if ok, why := holds(u.Object, c); !ok {
 			return Readiness{PhaseWaiting, "ConditionNotMet", why}
 		}
 	}
 	return r
+}
+
+// failing evaluates a ready.failWhen; one that cannot be evaluated yet (a field not there)
+// has not failed. Messages quote the expression, never the object's values.
+func failing(obj map[string]any, c Condition) (bool, string) {
+	rule, err := expr.Cached(c.Expr)
+	if err != nil {
+		return false, ""
+	}
+	failed, err := rule.Eval(obj)
+	return err == nil && failed, fmt.Sprintf("ready.failWhen is true: %s", c.Expr)
+}
+
+// rule evaluates a ready.when.
+func rule(obj map[string]any, c Condition) (bool, string) {
+	r, err := expr.Cached(c.Expr)
+	if err != nil {
+		return false, fmt.Sprintf("ready.when does not compile: %v", err)
+	}
+	ok, err := r.Eval(obj)
+	if err != nil {
+		return false, fmt.Sprintf("waiting for ready.when %s (%v)", c.Expr, err)
+	}
+	return ok, fmt.Sprintf("waiting for ready.when %s", c.Expr)
 }
 
 func builtin(u *unstructured.Unstructured) Readiness {
@@ -118,6 +159,9 @@ func jobReadiness(u *unstructured.Unstructured) Readiness {
 
 // holds evaluates one custom condition on the live object.
 func holds(obj map[string]any, c Condition) (bool, string) {
+	if c.Expr != "" {
+		return rule(obj, c)
+	}
 	v, err := refs.Get(obj, c.Path)
 	exists := err == nil
 	switch c.Op {

@@ -15,13 +15,14 @@ import (
 	"github.com/xeipuuv/gojsonschema"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/aos-project/aos/shared/expr"
 	"github.com/aos-project/aos/shared/refs"
 )
 
 var (
 	topKeys   = []string{"format", "name", "description", "inputs", "nodes", "outputs"}
 	nodeKeys  = []string{"description", "manifest", "dependsOn", "ready", "outputs", "count", "when", "deletePolicy", "adopt", "replace"}
-	readyKeys = []string{"timeout", "conditions"}
+	readyKeys = []string{"timeout", "conditions", "when", "failWhen"}
 	condKeys  = []string{"path", "op", "value"}
 	// JSON Schema keywords an input may use, plus AOS's own `secret`.
 	inputKeys = []string{"type", "description", "title", "default", "enum", "const", "pattern", "format",
@@ -214,6 +215,22 @@ func outputLongForm(m *yaml.Node) *yaml.Node {
 		}
 	}
 	return m
+}
+
+// celMessage is a CEL compile error on one line: CEL's own words, where it points in the
+// expression, without the source it quotes (the template's line shows it).
+func celMessage(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	msg = strings.TrimPrefix(strings.ReplaceAll(msg, " (in container '')", ""), "ERROR: ")
+	if strings.Contains(msg, "undeclared reference to") {
+		msg += "; the live object is self"
+	}
+	if rest, ok := strings.CutPrefix(msg, "<input>:"); ok {
+		if at, text, ok := strings.Cut(rest, ": "); ok {
+			return text + " (at " + at + " of the expression)"
+		}
+	}
+	return msg
 }
 
 // valueNode is the value of key in mapping m, or nil.
@@ -631,6 +648,20 @@ func (p *parser) ready(n *Node, v *yaml.Node) {
 				continue
 			}
 			n.Ready.Timeout = d
+		case "when", "failWhen":
+			src, ok := p.str(f.val, n.ID, "ready."+f.key.Value)
+			if !ok {
+				continue
+			}
+			if _, err := expr.CompileRule(src); err != nil {
+				p.c.add(pos(f.val), n.ID, "ready.%s: %s", f.key.Value, celMessage(err))
+				continue
+			}
+			if f.key.Value == "when" {
+				n.Ready.When = src
+			} else {
+				n.Ready.FailWhen = src
+			}
 		case "conditions":
 			if f.val.Kind != yaml.SequenceNode {
 				p.c.add(pos(f.val), n.ID, "ready.conditions must be a list of {path, op, value}; found %s", kindName(f.val))

@@ -114,6 +114,9 @@ type Dep struct {
 type Ready struct {
 	Timeout    time.Duration
 	Conditions []Condition
+	// When and FailWhen are CEL expressions over the live object, `self`: READY also needs
+	// When true; FailWhen true fails the node at once (shared/expr).
+	When, FailWhen string
 }
 
 // Condition is a custom readiness rule evaluated on the live object.

@@ -1,0 +1,127 @@
+// Package expr holds AOS's CEL expressions (github.com/google/cel-go, the library Kubernetes,
+// kro and Flux evaluate theirs with): compiled and type-checked once, evaluated under a cost
+// limit as the Kubernetes API server bounds its validation rules.
+//
+// A readiness expression (`ready.when`, `ready.failWhen`) reads the node's live object as
+// `self`, as a Kubernetes validation rule does: `self.status.?readyReplicas.orValue(0) >= 2`.
+package expr
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/ext"
+)
+
+// CostLimit bounds what one evaluation may do, in CEL's cost units (about one per value
+// visited or operation run): what a Kubernetes validation rule may spend (apiserver's
+// PerCallLimit). An expression that would spend more stops with an error rather than run
+// away. (No estimate is made at validate time: over an object of unknown size, as `self`
+// is, every loop's estimate is unbounded.)
+const CostLimit = 1_000_000
+
+// MaxLength is the longest expression accepted, in bytes.
+const MaxLength = 4096
+
+var (
+	envOnce sync.Once
+	env     *cel.Env
+	envErr  error
+)
+
+// selfEnv is the environment of readiness expressions: `self`, any JSON-like value, and the
+// standard library with strings, lists, sets, math, regex, base64 and optional types (`.?`,
+// orValue).
+func selfEnv() (*cel.Env, error) {
+	envOnce.Do(func() {
+		env, envErr = cel.NewEnv(
+			cel.Variable("self", cel.DynType),
+			cel.OptionalTypes(),
+			ext.Strings(), ext.Lists(), ext.Sets(), ext.Math(), ext.Encoders(), ext.Regex(),
+			cel.CrossTypeNumericComparisons(true),
+		)
+	})
+	return env, envErr
+}
+
+// Rule is a compiled boolean expression over `self`.
+type Rule struct {
+	Source string
+	prg    cel.Program
+}
+
+// Error is a compile error, with CEL's own message (which points into the expression).
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+// CompileRule compiles and type-checks a readiness expression: it must be a boolean (or a
+// value only known when evaluated, checked then), and its worst-case cost bounded.
+func CompileRule(src string) (*Rule, error) {
+	if len(src) > MaxLength {
+		return nil, &Error{fmt.Sprintf("the expression is %d bytes; the limit is %d", len(src), MaxLength)}
+	}
+	e, err := selfEnv()
+	if err != nil {
+		return nil, fmt.Errorf("CEL environment: %w", err)
+	}
+	ast, iss := e.Compile(src)
+	if iss.Err() != nil {
+		return nil, &Error{iss.Err().Error()}
+	}
+	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
+		return nil, &Error{fmt.Sprintf("the expression is of type %s; it must be true or false", t)}
+	}
+	prg, err := e.Program(ast, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, &Error{err.Error()}
+	}
+	return &Rule{Source: src, prg: prg}, nil
+}
+
+var (
+	cacheMu sync.Mutex
+	cache   = map[string]*Rule{}
+)
+
+// Cached is CompileRule, keeping what it compiled: a check-ready evaluates the same few rules
+// over and over.
+func Cached(src string) (*Rule, error) {
+	cacheMu.Lock()
+	r, ok := cache[src]
+	cacheMu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := CompileRule(src)
+	if err != nil {
+		return nil, err
+	}
+	cacheMu.Lock()
+	if len(cache) > 1024 {
+		cache = map[string]*Rule{}
+	}
+	cache[src] = r
+	cacheMu.Unlock()
+	return r, nil
+}
+
+// ErrNotBool: the expression's value was not a boolean.
+var ErrNotBool = errors.New("the expression's value is not true or false")
+
+// Eval evaluates the rule on self (a JSON-like value). A field that is not there yet is an
+// error (`no such key`), which a readiness check takes as "not yet": write `self.?a.b` or
+// `has(self.a)` to say otherwise.
+func (r *Rule) Eval(self map[string]any) (bool, error) {
+	out, _, err := r.prg.Eval(map[string]any{"self": self})
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("%w (it is %v)", ErrNotBool, out.Value())
+	}
+	return b, nil
+}
