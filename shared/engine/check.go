@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/refs"
 	"github.com/aos-project/aos/shared/secrets"
 )
 
@@ -237,6 +238,33 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 
 // captureLive keeps what references may read. Secret objects keep no data at all; every other
 // object has the values of secret inputs redacted.
+// mask replaces the value at path (".data.url") with secrets.Redacted, where there is one.
+func mask(obj map[string]any, path string) {
+	p, err := refs.ParsePath(path)
+	if err != nil || len(p) == 0 {
+		return
+	}
+	var parent any = obj
+	for _, s := range p[:len(p)-1] {
+		v, err := refs.Get(parent, refs.Path{s})
+		if err != nil {
+			return
+		}
+		parent = v
+	}
+	last := p[len(p)-1]
+	switch x := parent.(type) {
+	case map[string]any:
+		if _, ok := x[last.Field]; ok && !last.IsIndex {
+			x[last.Field] = secrets.Redacted
+		}
+	case []any:
+		if last.IsIndex && last.Index < len(x) {
+			x[last.Index] = secrets.Redacted
+		}
+	}
+}
+
 func captureLive(u *unstructured.Unstructured, red *secrets.Redactor, n *NodeRecord) map[string]any {
 	live := kube.Live(u)
 	if n.Trimmed {
@@ -254,6 +282,9 @@ func captureLive(u *unstructured.Unstructured, red *secrets.Redactor, n *NodeRec
 	if u.GetAPIVersion() == "v1" && u.GetKind() == "Secret" {
 		delete(live, "data")
 		delete(live, "stringData")
+	}
+	for _, f := range n.Sensitive {
+		mask(live, f)
 	}
 	return red.Value(live).(map[string]any)
 }

@@ -103,6 +103,10 @@ type NodeRecord struct {
 	Retain    bool                  `json:"retain,omitempty"`
 	// Adopted says the node's object existed before the stack took it over.
 	Adopted bool `json:"adopted,omitempty"`
+	// Sensitive lists the object's fields (".data.url") whose values derive from a secret
+	// input (template.SensitiveFields): their live values are never kept, whatever an
+	// expression made of the secret.
+	Sensitive []string `json:"sensitive,omitempty"`
 	// Remove marks a node the new revision no longer has: it is deleted after every other
 	// node is READY.
 	Remove bool `json:"remove,omitempty"`

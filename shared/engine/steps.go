@@ -114,6 +114,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		have[n.ID] = n
 	}
 	roots := liveRoots(r.Template)
+	sensitive := r.Template.SensitiveFields()
 	var out []nodeWrite
 	wanted := make(map[string]bool, len(r.Instances))
 	for _, in := range r.Instances {
@@ -131,6 +132,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		for _, o := range n.Outputs {
 			nr.Outputs = append(nr.Outputs, *o)
 		}
+		nr.Sensitive = sensitive[n.ID]
 		if keep := roots[in.ID]; !keep[""] {
 			nr.Trimmed = true
 			for k := range keep {

@@ -115,7 +115,7 @@ var ErrNotBool = errors.New("the expression's value is not true or false")
 // error (`no such key`), which a readiness check takes as "not yet": write `self.?a.b` or
 // `has(self.a)` to say otherwise.
 func (r *Rule) Eval(self map[string]any) (bool, error) {
-	out, _, err := r.prg.Eval(map[string]any{"self": self})
+	out, _, err := r.prg.Eval(map[string]any{"self": integral(self)})
 	if err != nil {
 		return false, err
 	}

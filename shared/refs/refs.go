@@ -90,10 +90,11 @@ func (r Ref) String() string {
 	return "${" + string(r.Root) + "." + r.Name + r.Path.String() + "}"
 }
 
-// Part is either literal text or a reference.
+// Part is literal text, a reference, or an expression.
 type Part struct {
 	Text string
 	Ref  *Ref
+	Expr *Expression
 }
 
 // Expr is a parsed string: literal parts and references in order.
@@ -101,15 +102,21 @@ type Expr struct {
 	Parts []Part
 }
 
-// Whole reports whether the string was exactly one reference (its value keeps its type).
-func (e *Expr) Whole() bool { return len(e.Parts) == 1 && e.Parts[0].Ref != nil }
+// Whole reports whether the string was exactly one reference or expression (its value
+// keeps its type).
+func (e *Expr) Whole() bool {
+	return len(e.Parts) == 1 && (e.Parts[0].Ref != nil || e.Parts[0].Expr != nil)
+}
 
-// Refs lists the references in order.
+// Refs lists the references in order, those expressions make included.
 func (e *Expr) Refs() []*Ref {
 	var out []*Ref
 	for _, p := range e.Parts {
 		if p.Ref != nil {
 			out = append(out, p.Ref)
+		}
+		if p.Expr != nil {
+			out = append(out, p.Expr.Refs...)
 		}
 	}
 	return out
@@ -142,7 +149,7 @@ func Parse(s string) (*Expr, error) {
 			i++
 			continue
 		}
-		end := strings.IndexByte(s[i+2:], '}')
+		end := closing(s[i+2:])
 		if end < 0 {
 			return nil, &SyntaxError{i, fmt.Sprintf("reference %q is not closed: add a '}' (write $${ for a literal ${)", clip(s[i:]))}
 		}
@@ -156,22 +163,60 @@ func Parse(s string) (*Expr, error) {
 		if n++; n > MaxRefsPerValue {
 			return nil, &SyntaxError{i, fmt.Sprintf("more than %d references in one value", MaxRefsPerValue)}
 		}
+		part, what := Part{}, "reference"
 		ref, err := parseBody(body)
-		if err != nil {
-			return nil, &SyntaxError{i, fmt.Sprintf("reference ${%s}: %v", body, err)}
+		if err != nil && !plainLooking.MatchString(body) {
+			what = "expression"
+			// Not a plain reference: an expression.
+			var x *Expression
+			if x, err = parseExpression(body); err == nil {
+				for _, r := range x.Refs {
+					r.Offset = i
+				}
+				part.Expr = x
+			}
+		} else if err == nil {
+			ref.Offset = i
+			part.Ref = ref
 		}
-		ref.Offset = i
+		if err != nil {
+			return nil, &SyntaxError{i, fmt.Sprintf("%s ${%s}: %v", what, clip(body), err)}
+		}
 		if lit.Len() > 0 {
 			e.Parts = append(e.Parts, Part{Text: lit.String()})
 			lit.Reset()
 		}
-		e.Parts = append(e.Parts, Part{Ref: ref})
+		e.Parts = append(e.Parts, part)
 		i += 2 + end + 1
 	}
 	if lit.Len() > 0 || len(e.Parts) == 0 {
 		e.Parts = append(e.Parts, Part{Text: lit.String()})
 	}
 	return e, nil
+}
+
+// closing finds the '}' that ends a `${…}` body: braces of an expression's maps nest, and
+// quoted strings hold any character.
+func closing(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'', '"':
+			for i++; i < len(s) && s[i] != c; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case '{':
+			depth++
+		case '}':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		}
+	}
+	return -1
 }
 
 func clip(s string) string {
@@ -302,25 +347,42 @@ type Lookup func(r *Ref) (any, error)
 // every reference is formatted as text and joined with the literal parts.
 func Render(e *Expr, lookup Lookup) (any, error) {
 	if e.Whole() {
-		return lookup(e.Parts[0].Ref)
+		return e.Parts[0].value(lookup)
 	}
 	var b strings.Builder
 	for _, p := range e.Parts {
-		if p.Ref == nil {
+		if p.Ref == nil && p.Expr == nil {
 			b.WriteString(p.Text)
 			continue
 		}
-		v, err := lookup(p.Ref)
+		v, err := p.value(lookup)
 		if err != nil {
 			return nil, err
 		}
 		s, err := Text(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.Ref, err)
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		b.WriteString(s)
 	}
 	return b.String(), nil
+}
+
+func (p Part) value(lookup Lookup) (any, error) {
+	if p.Expr != nil {
+		return p.Expr.eval(lookup)
+	}
+	return lookup(p.Ref)
+}
+
+func (p Part) String() string {
+	switch {
+	case p.Ref != nil:
+		return p.Ref.String()
+	case p.Expr != nil:
+		return "${" + p.Expr.Value.Source + "}"
+	}
+	return p.Text
 }
 
 // Text formats a scalar for interpolation into a string.

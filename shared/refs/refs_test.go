@@ -62,10 +62,10 @@ func TestParseInvalid(t *testing.T) {
 		{"${nodes.db}", "needs a path into the object"},
 		{"${nodes.db.outputs}", "expected ${nodes.db.outputs.NAME}"},
 		{"${nodes.db.outputs.a.b}", "expected ${nodes.db.outputs.NAME}"},
-		{"${nodes.db.spec[x]}", "bad index [x]"},
-		{"${nodes.db.spec[-1]}", "bad index [-1]"},
+		{"${nodes.db.spec[x]}", "undeclared reference to 'x'"}, // an expression now
+		{"${nodes.db.spec[-1 + }", "Syntax error"},
 		{"${nodes.db.spec[01]}", "bad index [01]"},
-		{"${nodes.db.spec[0}", "'[' without ']'"},
+		{"${nodes.db.spec[0}", "missing ']'"},
 		{"${nodes.db.spec..x}", "expected a field name after '.'"},
 		{"${nodes.db.spec x}", "unexpected ' ' in path"},
 		{"${inputs.${inputs.a}}", "nested references are not supported"},

@@ -240,13 +240,14 @@ func (t *Template) Resolve(params Params) (*Resolved, Problems) {
 	for _, n := range t.Nodes {
 		include := true
 		if n.When != nil {
-			v := n.When.Literal
-			if n.When.Ref != nil {
-				v = inputValue(values, n.When.Ref)
+			v, err := n.When.value(values)
+			if err != nil {
+				c.add(n.When.Pos, n.ID, "when: %v", err)
+				continue
 			}
 			b, ok := v.(bool)
 			if !ok {
-				c.add(n.When.Pos, n.ID, "when: %s is %s, not true or false", describeExpr(n.When), describeValue(v, t.secretRef(n.When.Ref)))
+				c.add(n.When.Pos, n.ID, "when: %s is %s, not true or false", describeExpr(n.When), describeValue(v, t.secretExpr(n.When)))
 				continue
 			}
 			include = b
@@ -258,13 +259,14 @@ func (t *Template) Resolve(params Params) (*Resolved, Problems) {
 		included[n.ID] = true
 		k := -1
 		if n.Count != nil {
-			v := n.Count.Literal
-			if n.Count.Ref != nil {
-				v = inputValue(values, n.Count.Ref)
+			v, err := n.Count.value(values)
+			if err != nil {
+				c.add(n.Count.Pos, n.ID, "count: %v", err)
+				continue
 			}
 			cnt, ok := asCount(v)
 			if !ok {
-				c.add(n.Count.Pos, n.ID, "count: %s is %s, not a non-negative integer", describeExpr(n.Count), describeValue(v, t.secretRef(n.Count.Ref)))
+				c.add(n.Count.Pos, n.ID, "count: %s is %s, not a non-negative integer", describeExpr(n.Count), describeValue(v, t.secretExpr(n.Count)))
 				continue
 			}
 			k = cnt
@@ -358,6 +360,36 @@ func (t *Template) secretRef(r *refs.Ref) bool {
 	return in != nil && in.Secret
 }
 
+// value is what a count or when is with these inputs: its literal, the input it names, or
+// what its expression makes of the inputs.
+func (e *Expr) value(values map[string]any) (any, error) {
+	switch {
+	case e.Ref != nil:
+		return inputValue(values, e.Ref), nil
+	case e.Expression != nil:
+		return e.Expression.Eval(func(r *refs.Ref) (any, error) {
+			if r.Root != refs.RootInputs {
+				return nil, fmt.Errorf("%s is decided before any node runs: it can read inputs only", r)
+			}
+			return values[r.Name], nil
+		})
+	}
+	return e.Literal, nil
+}
+
+// secretExpr reports whether a count or when reads a secret input.
+func (t *Template) secretExpr(e *Expr) bool {
+	if e.Expression != nil {
+		for _, r := range e.Expression.Refs {
+			if t.secretRef(r) {
+				return true
+			}
+		}
+		return false
+	}
+	return t.secretRef(e.Ref)
+}
+
 func inputValue(values map[string]any, r *refs.Ref) any {
 	v := values[r.Name]
 	if len(r.Path) == 0 {
@@ -387,6 +419,9 @@ func asCount(v any) (int, bool) {
 func describeExpr(e *Expr) string {
 	if e.Ref != nil {
 		return e.Ref.String()
+	}
+	if e.Expression != nil {
+		return "${" + e.Expression.Value.Source + "}"
 	}
 	return "the value"
 }

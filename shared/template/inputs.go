@@ -309,6 +309,13 @@ func (t *Template) decidesShape(input string) bool {
 			if e != nil && e.Ref != nil && e.Ref.Root == refs.RootInputs && e.Ref.Name == input {
 				return true
 			}
+			if e != nil && e.Expression != nil {
+				for _, r := range e.Expression.Refs {
+					if r.Root == refs.RootInputs && r.Name == input {
+						return true
+					}
+				}
+			}
 		}
 	}
 	return false

@@ -532,7 +532,7 @@ func (p *parser) nodes(m *yaml.Node) {
 				p.nodeOutputs(n, f.val)
 			case "count":
 				n.Count = p.expr(n, f.val, "count")
-				if n.Count != nil && n.Count.Ref == nil {
+				if n.Count != nil && n.Count.Ref == nil && n.Count.Expression == nil {
 					if c, ok := n.Count.Literal.(int64); !ok || c < 0 {
 						p.c.add(pos(f.val), id, "count must be a non-negative integer or a reference such as ${inputs.replicas}; found %s", kindName(f.val))
 						n.Count = nil
@@ -540,7 +540,7 @@ func (p *parser) nodes(m *yaml.Node) {
 				}
 			case "when":
 				n.When = p.expr(n, f.val, "when")
-				if n.When != nil && n.When.Ref == nil {
+				if n.When != nil && n.When.Ref == nil && n.When.Expression == nil {
 					if _, ok := n.When.Literal.(bool); !ok {
 						p.c.add(pos(f.val), id, "when must be true, false or a reference such as ${inputs.enabled}; found %s", kindName(f.val))
 						n.When = nil
@@ -772,6 +772,12 @@ func (p *parser) expr(n *Node, v *yaml.Node, field string) *Expr {
 			p.c.add(pos(v), n.ID, "%s must be exactly one reference, such as ${inputs.replicas}, not text around it", field)
 			return nil
 		}
+		if x.Expression = e.Parts[0].Expr; x.Expression != nil {
+			for _, r := range x.Expression.Refs {
+				n.Uses = append(n.Uses, Use{Ref: r, Pos: x.Pos, Field: field})
+			}
+			return x
+		}
 		x.Ref = e.Parts[0].Ref
 		n.Uses = append(n.Uses, Use{Ref: x.Ref, Pos: x.Pos, Field: field})
 		return x
@@ -927,9 +933,11 @@ func (p *parser) scalar(n *yaml.Node, node string, onString func(string, Pos, []
 	case "!!str", "!!timestamp", "!!binary":
 		if onString != nil && refs.HasRefs(n.Value) {
 			onString(n.Value, pos(n), path)
-			// In YAML, quoting a lone reference ("${index}") asks for text.
+			// In YAML, quoting a lone reference ("${index}") asks for text. An expression keeps
+			// its type quoted or not: YAML needs the quotes around `a ? b : c`, and string()
+			// makes text.
 			if !p.json && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-				if e, err := refs.Parse(n.Value); err == nil && e.Whole() {
+				if e, err := refs.Parse(n.Value); err == nil && e.Whole() && e.Parts[0].Expr == nil {
 					p.textPaths = append(p.textPaths, strings.Join(path, ""))
 				}
 			}

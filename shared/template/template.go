@@ -150,11 +150,13 @@ type Output struct {
 	Sensitive bool
 }
 
-// Expr is a value that is either a literal or exactly one reference (count, when).
+// Expr is a value that is a literal, exactly one reference, or an expression over inputs
+// (count, when).
 type Expr struct {
-	Literal any
-	Ref     *refs.Ref
-	Pos     Pos
+	Literal    any
+	Ref        *refs.Ref
+	Expression *refs.Expression
+	Pos        Pos
 }
 
 // Use is one reference somewhere in a template.

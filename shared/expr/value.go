@@ -1,0 +1,296 @@
+package expr
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"sync"
+
+	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+	"github.com/google/cel-go/ext"
+)
+
+// Roots are the variables a template expression (`${inputs.env == "prod" ? 3 : 1}`) reads.
+var Roots = []string{"inputs", "nodes", "stack", "index"}
+
+var (
+	valueEnvOnce sync.Once
+	valueEnv     *cel.Env
+	valueEnvErr  error
+)
+
+func templateEnv() (*cel.Env, error) {
+	valueEnvOnce.Do(func() {
+		valueEnv, valueEnvErr = cel.NewEnv(
+			cel.Variable("inputs", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("nodes", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("stack", cel.MapType(cel.StringType, cel.DynType)),
+			cel.Variable("index", cel.IntType),
+			cel.OptionalTypes(),
+			ext.Strings(), ext.Lists(), ext.Sets(), ext.Math(), ext.Encoders(), ext.Regex(),
+			cel.CrossTypeNumericComparisons(true),
+		)
+	})
+	return valueEnv, valueEnvErr
+}
+
+// Step is one step of an access path: a field or a list index.
+type Step struct {
+	Field   string
+	Index   int64
+	IsIndex bool
+}
+
+// Access is what an expression reads from one root: `nodes.db.spec.ports[0]` is root
+// "nodes", name "db", path .spec.ports[0]. A path stops where a step is computed (an index
+// from a variable): the expression may read anything under it.
+type Access struct {
+	Root, Name string
+	Path       []Step
+	// Partial: a computed step follows Path.
+	Partial bool
+}
+
+// Value is a compiled template expression.
+type Value struct {
+	Source   string
+	Accesses []Access
+	prg      cel.Program
+}
+
+var (
+	valueMu    sync.Mutex
+	valueCache = map[string]*Value{}
+)
+
+// CompileValue compiles and type-checks a template expression (cached by source: copies of a
+// node share one).
+func CompileValue(src string) (*Value, error) {
+	valueMu.Lock()
+	v, ok := valueCache[src]
+	valueMu.Unlock()
+	if ok {
+		return v, nil
+	}
+	if len(src) > MaxLength {
+		return nil, &Error{fmt.Sprintf("the expression is %d bytes; the limit is %d", len(src), MaxLength)}
+	}
+	e, err := templateEnv()
+	if err != nil {
+		return nil, fmt.Errorf("CEL environment: %w", err)
+	}
+	ast, iss := e.Compile(src)
+	if iss.Err() != nil {
+		return nil, &Error{iss.Err().Error()}
+	}
+	prg, err := e.Program(ast, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, &Error{err.Error()}
+	}
+	v = &Value{Source: src, prg: prg}
+	walk(ast.NativeRep().Expr(), &v.Accesses)
+	valueMu.Lock()
+	if len(valueCache) > 4096 {
+		valueCache = map[string]*Value{}
+	}
+	valueCache[src] = v
+	valueMu.Unlock()
+	return v, nil
+}
+
+// Eval evaluates the expression with the roots' values (inputs, nodes and stack as maps,
+// index as an int64) and returns a JSON-like value: string, int64, float64, bool, nil,
+// []any or map[string]any.
+func (v *Value) Eval(vars map[string]any) (any, error) {
+	in := make(map[string]any, len(vars))
+	for k, x := range vars {
+		in[k] = integral(x)
+	}
+	out, _, err := v.prg.Eval(in)
+	if err != nil {
+		return nil, err
+	}
+	return native(out)
+}
+
+var jsonType = reflect.TypeOf((*any)(nil)).Elem()
+
+// integral is v with every whole float64 turned into an int64. Values that went through JSON
+// (a stored live object, a params file) hold every number as a float64, and CEL does not add
+// an int to a double: port + 1 must work whether the port came from the API server or from
+// the store.
+func integral(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = integral(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = integral(e)
+		}
+		return out
+	}
+	return v
+}
+
+func native(v ref.Val) (any, error) {
+	switch x := v.(type) {
+	case types.Null:
+		return nil, nil
+	case types.Bytes:
+		return string(x), nil
+	case types.Uint:
+		return int64(x), nil
+	case types.Duration, types.Timestamp:
+		return fmt.Sprint(x.Value()), nil
+	}
+	switch v.Type().(*types.Type).Kind() {
+	case types.ListKind:
+		l := v.(interface {
+			Size() ref.Val
+			Get(ref.Val) ref.Val
+		})
+		n := l.Size().(types.Int)
+		out := make([]any, 0, n)
+		for i := types.Int(0); i < n; i++ {
+			e, err := native(l.Get(i))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	case types.MapKind:
+		m := v.(traits.Mapper)
+		out := map[string]any{}
+		for it := m.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			key, ok := k.(types.String)
+			if !ok {
+				return nil, fmt.Errorf("a map key is %s, not a string", k.Type())
+			}
+			e, err := native(m.Get(k))
+			if err != nil {
+				return nil, err
+			}
+			out[string(key)] = e
+		}
+		return out, nil
+	}
+	return v.ConvertToNative(jsonType)
+}
+
+// walk collects the accesses of e: the longest constant path from each root it reads.
+func walk(e celast.Expr, into *[]Access) {
+	if a, rest, ok := access(e); ok {
+		*into = append(*into, a)
+		for _, r := range rest {
+			walk(r, into)
+		}
+		return
+	}
+	switch e.Kind() {
+	case celast.CallKind:
+		c := e.AsCall()
+		if c.IsMemberFunction() {
+			walk(c.Target(), into)
+		}
+		for _, a := range c.Args() {
+			walk(a, into)
+		}
+	case celast.SelectKind:
+		walk(e.AsSelect().Operand(), into)
+	case celast.ListKind:
+		for _, x := range e.AsList().Elements() {
+			walk(x, into)
+		}
+	case celast.MapKind:
+		for _, x := range e.AsMap().Entries() {
+			walk(x.AsMapEntry().Key(), into)
+			walk(x.AsMapEntry().Value(), into)
+		}
+	case celast.ComprehensionKind:
+		c := e.AsComprehension()
+		for _, x := range []celast.Expr{c.IterRange(), c.AccuInit(), c.LoopCondition(), c.LoopStep(), c.Result()} {
+			walk(x, into)
+		}
+	}
+}
+
+// access reads e as a path from a root (`nodes.db.spec.ports[0]`, `inputs.?labels`), and
+// returns the expressions left to walk (computed indexes).
+func access(e celast.Expr) (Access, []celast.Expr, bool) {
+	switch e.Kind() {
+	case celast.IdentKind:
+		for _, r := range Roots {
+			if e.AsIdent() == r {
+				return Access{Root: r}, nil, true
+			}
+		}
+	case celast.SelectKind:
+		s := e.AsSelect()
+		if s.IsTestOnly() { // has(x.f): reads x
+			a, rest, ok := access(s.Operand())
+			return a, rest, ok
+		}
+		a, rest, ok := access(s.Operand())
+		if ok {
+			a = extend(a, Step{Field: s.FieldName()})
+		}
+		return a, rest, ok
+	case celast.CallKind:
+		c := e.AsCall()
+		switch c.FunctionName() {
+		case "_[_]", "_[?_]", "_?._":
+			args := c.Args()
+			if len(args) != 2 {
+				return Access{}, nil, false
+			}
+			a, rest, ok := access(args[0])
+			if !ok {
+				return a, rest, ok
+			}
+			if args[1].Kind() != celast.LiteralKind || a.Partial {
+				return a.stop(), append(rest, args[1]), true
+			}
+			switch k := args[1].AsLiteral().(type) {
+			case types.String:
+				return extend(a, Step{Field: string(k)}), rest, true
+			case types.Int:
+				return extend(a, Step{Index: int64(k), IsIndex: true}), rest, true
+			}
+			return a.stop(), append(rest, args[1]), true
+		}
+	}
+	return Access{}, nil, false
+}
+
+// extend adds a step; the first step under nodes and inputs names the node or input.
+func extend(a Access, s Step) Access {
+	if a.Partial {
+		return a
+	}
+	if a.Name == "" && a.Root != "index" {
+		if s.IsIndex {
+			return a.stop()
+		}
+		a.Name = s.Field
+		return a
+	}
+	a.Path = append(append([]Step(nil), a.Path...), s)
+	return a
+}
+
+func (a Access) stop() Access { a.Partial = true; return a }

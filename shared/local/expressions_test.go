@@ -1,0 +1,101 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aos-project/aos/internal/testcluster"
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/template"
+)
+
+// CEL inside ${…}, deployed: a count from an expression over an input list, each copy
+// reading its element; a whole-value expression keeping its type (replicas); arithmetic on a
+// live value of another node, which makes the edge; a when from an expression.
+const withExpressions = `format: aos/v1
+name: exprs
+inputs:
+  env: {type: string, default: dev, enum: [dev, prod]}
+  tenants: {type: array, items: {type: string}, default: [acme, globex, initech]}
+nodes:
+  db-svc:
+    manifest:
+      apiVersion: v1
+      kind: Service
+      metadata: {name: db}
+      spec: {selector: {app: db}, ports: [{port: 5432}]}
+  tenant:
+    count: ${size(inputs.tenants)}
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "tenant-${inputs.tenants[index].lowerAscii()}"}
+      data:
+        tenant: ${inputs.tenants[index]}
+        db: "${nodes.db-svc.spec.clusterIP}:${nodes.db-svc.spec.ports[0].port + 1}"
+        tier: '${inputs.env == "prod" ? "gold" : "standard"}'
+  web:
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: web}
+      spec:
+        replicas: '${inputs.env == "prod" ? 3 : 1}' 
+        selector: {matchLabels: {app: web}}
+        template:
+          metadata: {labels: {app: web}}
+          spec: {containers: [{name: c, image: x}]}
+  prod-only:
+    when: '${inputs.env == "prod" && size(inputs.tenants) > 2}' 
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: prod-only}}
+outputs:
+  tenants: ${inputs.tenants.map(t, t.upperAscii()).join(",")}
+`
+
+func TestExpressionsDeploy(t *testing.T) {
+	r, probs := template.Validate("exprs.yaml", []byte(withExpressions), template.Params{})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if deps := r.Graph.DependsOn("tenant-1"); len(deps) != 1 || deps[0] != "db-svc" {
+		t.Fatalf("the expression's node reference is not an edge: %v", deps)
+	}
+	if len(r.Instances) != 5 || len(r.Skipped) != 1 || r.Skipped[0] != "prod-only" {
+		t.Fatalf("count and when from expressions: %d instances, skipped %v", len(r.Instances), r.Skipped)
+	}
+	e := newEngine(t)
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("exprs-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: withExpressions}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Run(ctx, e, stack, op); err != nil || res.Err != nil {
+		nodes, _ := e.Store.ListNodes(ctx, stack)
+		for _, n := range nodes {
+			t.Logf("%s %s %s %s", n.ID, n.Status, n.Reason, n.Message)
+		}
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	svc, _ := cs.CoreV1().Services(stack).Get(ctx, "db", metav1.GetOptions{})
+	for i, name := range []string{"acme", "globex", "initech"} {
+		cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "tenant-"+name, metav1.GetOptions{})
+		if err != nil || cm.Data["tenant"] != name || cm.Data["db"] != svc.Spec.ClusterIP+":5433" || cm.Data["tier"] != "standard" {
+			t.Fatalf("tenant %d: %v %v", i, cm.Data, err)
+		}
+	}
+	d, err := cs.AppsV1().Deployments(stack).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || *d.Spec.Replicas != 1 {
+		t.Fatalf("replicas from an expression: %v %v", d, err)
+	}
+	st, _ := e.Store.GetStack(ctx, stack)
+	if st.Outputs["tenants"] != "ACME,GLOBEX,INITECH" {
+		t.Fatalf("output: %v", st.Outputs)
+	}
+}
