@@ -51,6 +51,9 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		return e.fail(ctx, n, "SecretsUnavailable", err.Error(), nil)
 	}
 	sc := newScope(st, vals, n.Index)
+	if err := sc.forEach(n.ForEach); err != nil {
+		return e.fail(ctx, n, "ReferenceError", err.Error(), red)
+	}
 	used := map[string]bool{}
 	referencedNodes(n.Manifest, used)
 	for dep := range used {

@@ -66,6 +66,9 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 			pn.Action = ActionCreate
 			if !referencesNodes(in.Node.Manifest) {
 				sc := newScope(st, r.Inputs, in.Index)
+				if err := sc.forEach(in.Node.ForEachSource); err != nil {
+					continue
+				}
 				if m, err := render(in.Node.Manifest, sc, set(in.Node.TextRefs)); err == nil {
 					renders[pn.ID] = m.(map[string]any)
 				}
@@ -73,6 +76,7 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 			continue
 		}
 		sc := newScope(st, r.Inputs, in.Index)
+		_ = sc.forEach(in.Node.ForEachSource) // a manifest that needs it fails to render below
 		for _, d := range in.Node.Deps() {
 			if dr := byID[d]; dr != nil {
 				sc.dependOn(dr)

@@ -21,6 +21,31 @@ type scope struct {
 	// nodes holds the live values of READY dependencies; outputs their declared outputs.
 	nodes   map[string]map[string]any
 	outputs map[string]map[string]refs.Path
+	// each is the element of its forEach list a copy stands for (hasEach: it has one).
+	each    any
+	hasEach bool
+}
+
+// forEach makes ${each.value} the element of the node's forEach list (src, as written) at
+// the scope's index. The list is computed from the inputs again, as the plan step did.
+func (s *scope) forEach(src string) error {
+	if src == "" {
+		return nil
+	}
+	e, err := refs.Parse(src)
+	if err != nil {
+		return fmt.Errorf("forEach: %w", err)
+	}
+	v, err := refs.Render(e, s.lookup)
+	if err != nil {
+		return fmt.Errorf("forEach: %w", err)
+	}
+	list, ok := v.([]any)
+	if !ok || s.index < 0 || s.index >= len(list) {
+		return fmt.Errorf("forEach: the list no longer has element %d", s.index)
+	}
+	s.each, s.hasEach = list[s.index], true
+	return nil
 }
 
 // newScope is what a stack's node (index: its copy number, -1 outside count) or outputs
@@ -65,6 +90,18 @@ func (s *scope) lookup(r *refs.Ref) (any, error) {
 			return nil, fmt.Errorf("${index} outside count")
 		}
 		return int64(s.index), nil
+	case refs.RootEach:
+		if !s.hasEach {
+			return nil, fmt.Errorf("%s outside forEach", r)
+		}
+		if r.Name == "index" {
+			return int64(s.index), nil
+		}
+		got, err := refs.Get(s.each, r.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r, err)
+		}
+		return got, nil
 	case refs.RootNodes:
 		live, ok := s.nodes[r.Name]
 		if !ok {

@@ -98,9 +98,11 @@ type NodeRecord struct {
 	Timeout   time.Duration         `json:"timeout"`
 	Conds     []kube.Condition      `json:"conditions,omitempty"`
 	Outputs   []template.NodeOutput `json:"outputs,omitempty"`
-	Adopt     bool                  `json:"adopt,omitempty"`
-	Replace   bool                  `json:"replace,omitempty"`
-	Retain    bool                  `json:"retain,omitempty"`
+	// ForEach is the node's forEach value as written: apply computes its element from it.
+	ForEach string `json:"forEach,omitempty"`
+	Adopt   bool   `json:"adopt,omitempty"`
+	Replace bool   `json:"replace,omitempty"`
+	Retain  bool   `json:"retain,omitempty"`
 	// Adopted says the node's object existed before the stack took it over.
 	Adopted bool `json:"adopted,omitempty"`
 	// Sensitive lists the object's fields (".data.url") whose values derive from a secret

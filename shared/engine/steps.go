@@ -133,6 +133,9 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 			nr.Outputs = append(nr.Outputs, *o)
 		}
 		nr.Sensitive = sensitive[n.ID]
+		if n.ForEach != nil {
+			nr.ForEach = n.ForEachSource
+		}
 		if keep := roots[in.ID]; !keep[""] {
 			nr.Trimmed = true
 			for k := range keep {

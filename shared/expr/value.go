@@ -15,7 +15,7 @@ import (
 )
 
 // Roots are the variables a template expression (`${inputs.env == "prod" ? 3 : 1}`) reads.
-var Roots = []string{"inputs", "nodes", "stack", "index"}
+var Roots = []string{"inputs", "nodes", "stack", "index", "each"}
 
 var (
 	valueEnvOnce sync.Once
@@ -30,6 +30,7 @@ func templateEnv() (*cel.Env, error) {
 			cel.Variable("nodes", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("stack", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("index", cel.IntType),
+			cel.Variable("each", cel.MapType(cel.StringType, cel.DynType)),
 			cel.OptionalTypes(),
 			ext.Strings(), ext.Lists(), ext.Sets(), ext.Math(), ext.Encoders(), ext.Regex(),
 			cel.CrossTypeNumericComparisons(true),
@@ -277,7 +278,8 @@ func access(e celast.Expr) (Access, []celast.Expr, bool) {
 	return Access{}, nil, false
 }
 
-// extend adds a step; the first step under nodes and inputs names the node or input.
+// extend adds a step; the first step under nodes, inputs, stack and each names the node,
+// input or field.
 func extend(a Access, s Step) Access {
 	if a.Partial {
 		return a

@@ -21,6 +21,9 @@ name: exprs
 inputs:
   env: {type: string, default: dev, enum: [dev, prod]}
   tenants: {type: array, items: {type: string}, default: [acme, globex, initech]}
+  regions:
+    type: array
+    default: [{name: eu, zone: eu-west-1a}, {name: us, zone: us-east-1b}, {name: ap, zone: ap-south-1c}]
 nodes:
   db-svc:
     manifest:
@@ -49,6 +52,13 @@ nodes:
         template:
           metadata: {labels: {app: web}}
           spec: {containers: [{name: c, image: x}]}
+  region:
+    forEach: ${inputs.regions}
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: "region-${each.value.name}"}
+      data: {zone: "${each.value.zone}", place: "${each.index} of ${size(inputs.regions)}"}
   prod-only:
     when: '${inputs.env == "prod" && size(inputs.tenants) > 2}' 
     manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: prod-only}}
@@ -64,7 +74,7 @@ func TestExpressionsDeploy(t *testing.T) {
 	if deps := r.Graph.DependsOn("tenant-1"); len(deps) != 1 || deps[0] != "db-svc" {
 		t.Fatalf("the expression's node reference is not an edge: %v", deps)
 	}
-	if len(r.Instances) != 5 || len(r.Skipped) != 1 || r.Skipped[0] != "prod-only" {
+	if len(r.Instances) != 8 || len(r.Skipped) != 1 || r.Skipped[0] != "prod-only" {
 		t.Fatalf("count and when from expressions: %d instances, skipped %v", len(r.Instances), r.Skipped)
 	}
 	e := newEngine(t)
@@ -88,6 +98,12 @@ func TestExpressionsDeploy(t *testing.T) {
 		cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "tenant-"+name, metav1.GetOptions{})
 		if err != nil || cm.Data["tenant"] != name || cm.Data["db"] != svc.Spec.ClusterIP+":5433" || cm.Data["tier"] != "standard" {
 			t.Fatalf("tenant %d: %v %v", i, cm.Data, err)
+		}
+	}
+	for i, want := range [][2]string{{"eu", "eu-west-1a"}, {"us", "us-east-1b"}, {"ap", "ap-south-1c"}} {
+		cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "region-"+want[0], metav1.GetOptions{})
+		if err != nil || cm.Data["zone"] != want[1] || cm.Data["place"] != fmt.Sprintf("%d of 3", i) {
+			t.Fatalf("forEach element %d: %v %v", i, cm.Data, err)
 		}
 	}
 	d, err := cs.AppsV1().Deployments(stack).Get(ctx, "web", metav1.GetOptions{})

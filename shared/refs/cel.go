@@ -65,6 +65,10 @@ func refOf(a expr.Access) (*Ref, error) {
 		if len(r.Path) == 2 && !r.Path[0].IsIndex && r.Path[0].Field == "outputs" && !r.Path[1].IsIndex {
 			r.Output, r.Path = r.Path[1].Field, nil
 		}
+	case RootEach:
+		if r.Name != "" && r.Name != "value" && r.Name != "index" {
+			return nil, fmt.Errorf("unknown each field %q; expected each.value or each.index", r.Name)
+		}
 	case RootStack:
 		if r.Name != "" && r.Name != "name" && r.Name != "namespace" && r.Name != "index" {
 			return nil, fmt.Errorf("unknown stack field %q; expected stack.name, stack.namespace or stack.index", r.Name)
@@ -77,7 +81,7 @@ func refOf(a expr.Access) (*Ref, error) {
 func (x *Expression) Eval(lookup Lookup) (any, error) { return x.eval(lookup) }
 
 func (x *Expression) eval(lookup Lookup) (any, error) {
-	vars := map[string]any{"inputs": map[string]any{}, "nodes": map[string]any{}, "stack": map[string]any{}, "index": int64(-1)}
+	vars := map[string]any{"inputs": map[string]any{}, "nodes": map[string]any{}, "stack": map[string]any{}, "index": int64(-1), "each": map[string]any{}}
 	inputs, nodes, stack := vars["inputs"].(map[string]any), vars["nodes"].(map[string]any), vars["stack"].(map[string]any)
 	for _, r := range x.Refs {
 		switch r.Root {
@@ -128,6 +132,17 @@ func (x *Expression) eval(lookup Lookup) (any, error) {
 				return nil, err
 			}
 			vars["index"] = v
+		case RootEach:
+			each := vars["each"].(map[string]any)
+			for _, f := range []string{"value", "index"} {
+				if r.Name == "" || r.Name == f {
+					v, err := lookup(&Ref{Root: RootEach, Name: f})
+					if err != nil {
+						return nil, err
+					}
+					each[f] = v
+				}
+			}
 		}
 	}
 	out, err := x.Value.Eval(vars)

@@ -6,7 +6,9 @@
 //	${nodes.db.metadata.labels["app.kubernetes.io/name"]}
 //	${nodes.db.outputs.host}            a declared output of another node
 //	${stack.name} ${stack.namespace}    the stack
-//	${index}                            the copy number under `count`
+//	${index}                            the copy number under `count` or `forEach`
+//	${each.value} ${each.index}         the element a `forEach` copy stands for
+//	${inputs.env == "prod" ? 3 : 1}     an expression (CEL; cel.go)
 //	$${                                 a literal "${"
 //
 // A string that is exactly one reference keeps the referenced value's type; references
@@ -35,6 +37,9 @@ const (
 	RootNodes  Root = "nodes"
 	RootStack  Root = "stack"
 	RootIndex  Root = "index"
+	// RootEach is the element of a forEach node's list a copy stands for: ${each.value},
+	// ${each.value.name}, ${each.index}.
+	RootEach Root = "each"
 )
 
 // Segment is one step of a path: a field name (`.name` or `["name"]`) or a list index (`[0]`).
@@ -232,11 +237,11 @@ func parseBody(body string) (*Ref, error) {
 	}
 	root, rest, _ := strings.Cut(body, ".")
 	switch Root(root) {
-	case RootInputs, RootNodes, RootStack:
+	case RootInputs, RootNodes, RootStack, RootEach:
 	case "":
 		return nil, fmt.Errorf("empty reference; expected inputs.NAME, nodes.ID.PATH, stack.name, stack.namespace or index")
 	default:
-		return nil, fmt.Errorf("unknown root %q; expected inputs, nodes, stack or index", root)
+		return nil, fmt.Errorf("unknown root %q; expected inputs, nodes, stack, index or each", root)
 	}
 	name, n := scanName(rest)
 	if name == "" {
@@ -248,6 +253,13 @@ func parseBody(body string) (*Ref, error) {
 	}
 	r := &Ref{Root: Root(root), Name: name, Path: path}
 	switch r.Root {
+	case RootEach:
+		if name != "value" && name != "index" {
+			return nil, fmt.Errorf("unknown each field %q; expected each.value or each.index", name)
+		}
+		if name == "index" && len(path) > 0 {
+			return nil, fmt.Errorf("each.index has no fields")
+		}
 	case RootStack:
 		if name != "name" && name != "namespace" && name != "index" {
 			return nil, fmt.Errorf("unknown stack field %q; expected stack.name, stack.namespace or stack.index", name)

@@ -65,7 +65,7 @@ func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []
 		id = n.ID
 	}
 	r := u.Ref
-	inCountOrWhen := u.Field == "count" || u.Field == "when"
+	inCountOrWhen := u.Field == "count" || u.Field == "when" || u.Field == "forEach"
 	switch r.Root {
 	case refs.RootInputs:
 		in := t.inputIndex[r.Name]
@@ -77,10 +77,16 @@ func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []
 			c.add(u.Pos, id, "%s: %s: input %q is of type %s and has no fields", u.Field, r, r.Name, in.Type)
 		}
 	case refs.RootIndex:
-		if n == nil || n.Count == nil {
-			c.add(u.Pos, id, "%s: ${index} is only defined in a node with count", u.Field)
+		if n == nil || n.Count == nil && n.ForEach == nil {
+			c.add(u.Pos, id, "%s: ${index} is only defined in a node with count or forEach", u.Field)
 		} else if inCountOrWhen {
 			c.add(u.Pos, id, "%s cannot use ${index}", u.Field)
+		}
+	case refs.RootEach:
+		if n == nil || n.ForEach == nil {
+			c.add(u.Pos, id, "%s: %s is only defined in a node with forEach", u.Field, r)
+		} else if inCountOrWhen {
+			c.add(u.Pos, id, "%s cannot use %s", u.Field, r)
 		}
 	case refs.RootStack:
 		if inCountOrWhen {
@@ -97,7 +103,7 @@ func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []
 			c.add(u.Pos, id, "%s: %s refers to unknown node %q%s", u.Field, r, r.Name, didYouMean(r.Name, nodeIDs))
 		case target == n:
 			c.add(u.Pos, id, "%s: %s refers to the node's own object; a node can only read other nodes' values", u.Field, r)
-		case target.Count != nil:
+		case target.Count != nil || target.ForEach != nil:
 			c.add(u.Pos, id, "%s: %s: node %q has count, so it has no single object to read; depend on it with dependsOn instead", u.Field, r, r.Name)
 		case r.Output != "" && target.Output(r.Output) == nil:
 			names := make([]string, len(target.Outputs))
@@ -124,7 +130,8 @@ func (t *Template) SensitiveFields() map[string][]string {
 		for _, n := range t.Nodes {
 			for _, u := range n.Uses {
 				field, inManifest := strings.CutPrefix(u.Field, "manifest")
-				if !inManifest || slices.Contains(out[n.ID], field) || t.secretSource([]Use{u}, out) == "" {
+				fromEach := u.Ref.Root == refs.RootEach && n.ForEach != nil && t.secretExpr(n.ForEach)
+				if !inManifest || slices.Contains(out[n.ID], field) || t.secretSource([]Use{u}, out) == "" && !fromEach {
 					continue
 				}
 				out[n.ID], changed = append(out[n.ID], field), true
@@ -258,7 +265,24 @@ func (t *Template) Resolve(params Params) (*Resolved, Problems) {
 		}
 		included[n.ID] = true
 		k := -1
-		if n.Count != nil {
+		if n.Count != nil && n.ForEach != nil {
+			c.add(n.ForEach.Pos, n.ID, "a node has count or forEach, not both")
+			continue
+		}
+		if n.ForEach != nil {
+			v, err := n.ForEach.value(values)
+			if err != nil {
+				c.add(n.ForEach.Pos, n.ID, "forEach: %v", err)
+				continue
+			}
+			list, ok := v.([]any)
+			if !ok {
+				c.add(n.ForEach.Pos, n.ID, "forEach: %s is %s, not a list", describeExpr(n.ForEach), describeValue(v, t.secretExpr(n.ForEach)))
+				continue
+			}
+			k = len(list)
+			total += k
+		} else if n.Count != nil {
 			v, err := n.Count.value(values)
 			if err != nil {
 				c.add(n.Count.Pos, n.ID, "count: %v", err)

@@ -305,7 +305,7 @@ func schemaErrors(res *gojsonschema.Result) string {
 // what nodes exist.
 func (t *Template) decidesShape(input string) bool {
 	for _, n := range t.Nodes {
-		for _, e := range []*Expr{n.Count, n.When} {
+		for _, e := range []*Expr{n.Count, n.When, n.ForEach} {
 			if e != nil && e.Ref != nil && e.Ref.Root == refs.RootInputs && e.Ref.Name == input {
 				return true
 			}

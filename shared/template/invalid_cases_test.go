@@ -113,13 +113,13 @@ var invalidCases = []invalidCase{
 		want: []string{"5:80: node \"a\": manifest.data.n: reference \"${inputs.x\" is not closed: add a '}' (write $${ for a literal ${)"}},
 	{name: "unknown reference root", src: hdr + "nodes:\n" +
 		"  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {n: \"${input.x}\"}}\n",
-		want: []string{"5:80: node \"a\": manifest.data.n: reference ${input.x}: unknown root \"input\"; expected inputs, nodes, stack or index"}},
+		want: []string{"5:80: node \"a\": manifest.data.n: reference ${input.x}: unknown root \"input\"; expected inputs, nodes, stack, index or each"}},
 	{name: "nested reference", src: hdr + "nodes:\n" +
 		"  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {n: \"${inputs.${inputs.x}}\"}}\n",
 		want: []string{"5:80: node \"a\": manifest.data.n: nested references are not supported: a reference cannot contain ${"}},
 	{name: "index outside count", src: hdr + "nodes:\n" +
 		"  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: \"a-${index}\"}}\n",
-		want: []string{"5:66: node \"a\": manifest.metadata.name: ${index} is only defined in a node with count"}},
+		want: []string{"5:66: node \"a\": manifest.metadata.name: ${index} is only defined in a node with count or forEach"}},
 	{name: "count not an integer", src: hdr + "nodes:\n" + node("a", "count: three"),
 		want: []string{"6:12: node \"a\": count must be a non-negative integer or a reference such as ${inputs.replicas}; found the string \"three\""}},
 	{name: "count negative", src: hdr + "nodes:\n" + node("a", "count: -2"),
@@ -160,6 +160,13 @@ var invalidCases = []invalidCase{
 	{name: "a readiness expression that does not compile", src: hdr + "nodes:\n" + node("a", "ready: {when: 'slef.status.x > 1', failWhen: 'self.status.x + 1'}"),
 		want: []string{"6:19: node \"a\": ready.when: undeclared reference to 'slef'; the live object is self (at 1:1 of the expression)",
 			"6:50: node \"a\": ready.failWhen: the expression is of type int; it must be true or false"}},
+	{name: "forEach misused", src: hdr + "nodes:\n" + node("b", "forEach: [1, 2]") + "  c: {manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: '${each.value}'}}}\n",
+		want: []string{`6:14: node "b": forEach must be a reference or an expression over inputs, such as ${inputs.regions}; found a list`,
+			`7:68: node "c": manifest.metadata.name: ${each.value} is only defined in a node with forEach`}},
+	{name: "forEach of no list", src: hdr + "inputs:\n  l: {type: array, default: [a]}\n  s: {type: string, default: x}\nnodes:\n" +
+		node("a", "forEach: ${inputs.s}") + node("d", "forEach: ${inputs.l}", "count: 2"),
+		want: []string{`9:14: node "a": forEach: ${inputs.s} is the string "x", not a list`,
+			`12:14: node "d": a node has count or forEach, not both`}},
 	{name: "a secret with a default", src: hdr + "inputs:\n  pw: {type: string, secret: true, default: hunter2hunter2}\nnodes:\n" + node("a"),
 		want: []string{"4:3: missing required input \"pw\": pass -p pw=@FILE (a file holding the secret), set $AOS_PARAM_pw, or set it in a --params file", "4:45: input \"pw\" is secret and has a default: a secret's value cannot live in the template; remove the default and pass it with -p pw=@FILE or $AOS_PARAM_pw"}},
 	{name: "unknown input given", src: hdr + "inputs:\n  replicas: {type: integer, default: 1}\nnodes:\n" + node("a"),

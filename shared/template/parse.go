@@ -21,7 +21,7 @@ import (
 
 var (
 	topKeys   = []string{"format", "name", "description", "inputs", "nodes", "outputs"}
-	nodeKeys  = []string{"description", "manifest", "dependsOn", "ready", "outputs", "count", "when", "deletePolicy", "adopt", "replace"}
+	nodeKeys  = []string{"description", "manifest", "dependsOn", "ready", "outputs", "count", "forEach", "when", "deletePolicy", "adopt", "replace"}
 	readyKeys = []string{"timeout", "conditions", "when", "failWhen"}
 	condKeys  = []string{"path", "op", "value"}
 	// JSON Schema keywords an input may use, plus AOS's own `secret`.
@@ -538,6 +538,13 @@ func (p *parser) nodes(m *yaml.Node) {
 						n.Count = nil
 					}
 				}
+			case "forEach":
+				n.ForEach = p.expr(n, f.val, "forEach")
+				if n.ForEach != nil && n.ForEach.Ref == nil && n.ForEach.Expression == nil {
+					p.c.add(pos(f.val), id, "forEach must be a reference or an expression over inputs, such as ${inputs.regions}; found %s", kindName(f.val))
+					n.ForEach = nil
+				}
+				n.ForEachSource = f.val.Value
 			case "when":
 				n.When = p.expr(n, f.val, "when")
 				if n.When != nil && n.When.Ref == nil && n.When.Expression == nil {

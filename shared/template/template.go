@@ -69,17 +69,22 @@ func (in *Input) Required() bool { return !in.HasDefault }
 
 // Node is one unit of the graph: one Kubernetes object.
 type Node struct {
-	ID           string
-	Pos          Pos
-	Description  string
-	Manifest     map[string]any
-	ManifestPos  Pos
-	DependsOn    []Dep
-	Ready        Ready
-	Outputs      []*NodeOutput
-	Count        *Expr  // nil: one copy
-	When         *Expr  // nil: always
-	DeletePolicy string // "delete" or "retain"
+	ID          string
+	Pos         Pos
+	Description string
+	Manifest    map[string]any
+	ManifestPos Pos
+	DependsOn   []Dep
+	Ready       Ready
+	Outputs     []*NodeOutput
+	Count       *Expr // nil: one copy
+	// ForEach makes one copy per element of a list (an expression or reference over
+	// inputs); each copy reads its element as ${each.value}, its place as ${each.index}.
+	// Source is the value as written, which apply evaluates again for the element.
+	ForEach       *Expr
+	ForEachSource string
+	When          *Expr  // nil: always
+	DeletePolicy  string // "delete" or "retain"
 	// DeletePolicySet says the template wrote deletePolicy; an adopted node not saying so is
 	// retained.
 	DeletePolicySet bool
