@@ -257,11 +257,20 @@ func secretParams(raw map[string]string, tpl []byte, file string) error {
 			raw[k] = strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 		}
 	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, ParamEnvPrefix) {
+			env = append(env, kv)
+		}
+	}
+	if len(env) == 0 {
+		return nil
+	}
 	t, _ := template.Parse(file, tpl)
 	if t == nil {
 		return nil
 	}
-	for _, kv := range os.Environ() {
+	for _, kv := range env {
 		name, v, _ := strings.Cut(strings.TrimPrefix(kv, ParamEnvPrefix), "=")
 		if !strings.HasPrefix(kv, ParamEnvPrefix) || t.Input(name) == nil {
 			continue

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +165,30 @@ func TestUpdateKeepsItsInputs(t *testing.T) {
 	}
 	if _, out, _ = run(t, "", append(g, "list", "--all")...); strings.Contains(out, stack) {
 		t.Fatalf("list --all after purge:\n%s", out)
+	}
+}
+
+// Secrets stay off the command line: -p name=@FILE reads the file (one trailing newline
+// dropped, @@ for a literal @), and $AOS_PARAM_name fills an input -p does not set; variables
+// of inputs the template lacks are ignored.
+func TestSecretParamsFromFilesAndEnvironment(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(f, []byte("from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AOS_PARAM_token", "from-the-env")
+	t.Setenv("AOS_PARAM_greeting", "not-used")
+	t.Setenv("AOS_PARAM_nosuch", "ignored")
+	tpl := []byte("format: aos/v1\nname: s\ninputs:\n  pw: {type: string, secret: true}\n  token: {type: string, secret: true}\n  greeting: {type: string, default: hi}\n  at: {type: string, default: x}\nnodes:\n  a: {manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}}\n")
+	raw := map[string]string{"pw": "@" + f, "greeting": "hello", "at": "@@handle"}
+	if err := secretParams(raw, tpl, "s.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"pw": "from-a-file", "token": "from-the-env", "greeting": "hello", "at": "@handle"}
+	if !reflect.DeepEqual(raw, want) {
+		t.Fatalf("params: %v, want %v", raw, want)
+	}
+	if err := secretParams(map[string]string{"pw": "@/nonexistent/file"}, tpl, "s.yaml"); err == nil || !strings.Contains(err.Error(), "-p pw=@FILE") {
+		t.Fatalf("a missing file: %v", err)
 	}
 }

@@ -75,6 +75,8 @@ func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []
 		}
 		if len(r.Path) > 0 && in.Type != "" && in.Type != "object" && in.Type != "array" {
 			c.add(u.Pos, id, "%s: %s: input %q is of type %s and has no fields", u.Field, r, r.Name, in.Type)
+		} else if msg := schemaPath(in.Schema, r.Path); msg != "" {
+			c.add(u.Pos, id, "%s: %s: %s", u.Field, r, msg)
 		}
 	case refs.RootIndex:
 		if n == nil || n.Count == nil && n.ForEach == nil {
@@ -412,6 +414,48 @@ func (t *Template) secretExpr(e *Expr) bool {
 		return false
 	}
 	return t.secretRef(e.Ref)
+}
+
+// schemaPath follows a path into an input's JSON Schema and says where it leaves it: a field
+// an object schema does not declare (unless it allows other properties), or a step into a
+// scalar. "" when the path fits, or the schema does not say.
+func schemaPath(schema map[string]any, p refs.Path) string {
+	for i, s := range p {
+		typ, _ := schema["type"].(string)
+		switch {
+		case s.IsIndex:
+			if typ != "" && typ != "array" {
+				return fmt.Sprintf("%s is a %s, not a list", p[:i], typ)
+			}
+			items, _ := schema["items"].(map[string]any)
+			if items == nil {
+				return ""
+			}
+			schema = items
+		default:
+			if typ != "" && typ != "object" {
+				return fmt.Sprintf("%s is a %s and has no field %q", p[:i], typ, s.Field)
+			}
+			props, _ := schema["properties"].(map[string]any)
+			if props == nil {
+				return ""
+			}
+			next, ok := props[s.Field].(map[string]any)
+			if !ok {
+				if extra, set := schema["additionalProperties"]; set && extra != false {
+					return "" // other properties are allowed
+				}
+				names := make([]string, 0, len(props))
+				for k := range props {
+					names = append(names, k)
+				}
+				slices.Sort(names)
+				return fmt.Sprintf("the input's schema declares no field %q%s (it declares %s)", s.Field, didYouMean(s.Field, names), strings.Join(names, ", "))
+			}
+			schema = next
+		}
+	}
+	return ""
 }
 
 func inputValue(values map[string]any, r *refs.Ref) any {

@@ -167,6 +167,13 @@ var invalidCases = []invalidCase{
 		node("a", "forEach: ${inputs.s}") + node("d", "forEach: ${inputs.l}", "count: 2"),
 		want: []string{`9:14: node "a": forEach: ${inputs.s} is the string "x", not a list`,
 			`12:14: node "d": a node has count or forEach, not both`}},
+	{name: "a field an input's schema does not declare", src: hdr + "inputs:\n  labels: {type: object, properties: {team: {type: string}}, default: {team: a}}\n" +
+		"  regions: {type: array, items: {type: object, properties: {zone: {type: string}}}, default: []}\nnodes:\n" +
+		node("a", "when: '${inputs.labels.?tem.orValue(\"x\") == \"x\"}'") + node("b", "forEach: ${inputs.regions.map(r, r.zone)}") +
+		"  c: {manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {z: '${inputs.regions[0].zne}', t: '${inputs.labels.team[0]}'}}}\n",
+		want: []string{`9:11: node "a": when: ${inputs.labels.tem}: the input's schema declares no field "tem" (did you mean "team"?) (it declares team)`,
+			`13:82: node "c": manifest.data.z: ${inputs.regions[0].zne}: the input's schema declares no field "zne" (did you mean "zone"?) (it declares zone)`,
+			`13:113: node "c": manifest.data.t: ${inputs.labels.team[0]}: .team is a string, not a list`}},
 	{name: "a secret with a default", src: hdr + "inputs:\n  pw: {type: string, secret: true, default: hunter2hunter2}\nnodes:\n" + node("a"),
 		want: []string{"4:3: missing required input \"pw\": pass -p pw=@FILE (a file holding the secret), set $AOS_PARAM_pw, or set it in a --params file", "4:45: input \"pw\" is secret and has a default: a secret's value cannot live in the template; remove the default and pass it with -p pw=@FILE or $AOS_PARAM_pw"}},
 	{name: "unknown input given", src: hdr + "inputs:\n  replicas: {type: integer, default: 1}\nnodes:\n" + node("a"),
