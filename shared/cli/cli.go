@@ -341,6 +341,12 @@ func (a *app) validateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if resp.Valid {
+				// With a projects file, what the project refuses is a problem too.
+				if err := a.policy(req, ""); err != nil {
+					return err
+				}
+			}
 			if f.output == "json" {
 				if err := a.printJSON(resp); err != nil {
 					return err
@@ -379,8 +385,8 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 			return plan, eerr
 		}
 		plan, err = e.Preview(cmd.Context(), engine.CreateRequest{PlanRequest: preq, Context: a.global.context, Project: a.global.project}, dryRun)
-	} else {
-		plan, err = engine.Plan(cmd.Context(), preq)
+	} else if plan, err = engine.Plan(cmd.Context(), preq); err == nil {
+		err = a.policy(req, plan.Namespace)
 	}
 	var inv *engine.InvalidTemplateError
 	if errors.As(err, &inv) {

@@ -48,16 +48,40 @@ func (a *app) engine() (*engine.Engine, error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, closeFn)
-	if file := cmp.Or(a.global.projects, os.Getenv("AOS_PROJECTS")); file != "" {
-		set, err := project.Load(file)
-		if err != nil {
-			return nil, &exitError{ExitInvalid, err}
-		}
-		e.Projects = set
+	if e.Projects, err = a.projects(); err != nil {
+		return nil, err
 	}
 	a.store = metered.Wrap(e.Store)
 	e.Store = a.store
 	return e, nil
+}
+
+// projects loads --projects (or $AOS_PROJECTS); nil when neither is set: the default
+// project only.
+func (a *app) projects() (engine.Projects, error) {
+	file := cmp.Or(a.global.projects, os.Getenv("AOS_PROJECTS"))
+	if file == "" {
+		return nil, nil
+	}
+	set, err := project.Load(file)
+	if err != nil {
+		return nil, &exitError{ExitInvalid, err}
+	}
+	return set, nil
+}
+
+// policy refuses, with exit 2 and the problems printed, a template the project does not
+// allow; it checks nothing without a projects file.
+func (a *app) policy(req engine.TemplateRequest, ns string) error {
+	set, err := a.projects()
+	if err != nil || set == nil {
+		return err
+	}
+	probs, err := engine.CheckProject(set, a.global.project, req, ns, a.global.context)
+	if err != nil || len(probs) == 0 {
+		return err
+	}
+	return &engine.PolicyError{Project: cmp.Or(a.global.project, project.DefaultName), Problems: probs}
 }
 
 // cost is what one operation cost, in the units AWS bills: state transitions, function

@@ -150,6 +150,25 @@ func checkTemplate(p *project.Project, r *template.Resolved, ns, kc string) temp
 	return probs
 }
 
+// CheckProject is the policy check `aos validate` and a plan without a store make: what the
+// project refuses in a template deployed in namespace ns (default: the template's name) and
+// kube context kc. A template with problems of its own is refused by validation first, and
+// checks nothing here.
+func CheckProject(projects Projects, name string, req TemplateRequest, ns, kc string) (template.Problems, error) {
+	r, _, probs := load(req)
+	if r == nil || len(probs) > 0 {
+		return nil, nil
+	}
+	pr, err := (&Engine{Projects: projects}).project(name)
+	if err != nil {
+		return nil, err
+	}
+	if ns == "" {
+		ns = r.Template.Name
+	}
+	return checkTemplate(pr, r, ns, kc).Sorted(), nil
+}
+
 // checkObject is the apply-time check of one rendered object, with its scope as the cluster's
 // REST mapping says (ref.Namespace is "" for a cluster-scoped kind).
 func checkObject(p *project.Project, ref kube.Ref, adopt bool) error {
