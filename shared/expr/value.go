@@ -60,7 +60,12 @@ type Access struct {
 type Value struct {
 	Source   string
 	Accesses []Access
-	prg      cel.Program
+	// The program is planned on first use: validate checks every expression of a template
+	// and evaluates few of them, and planning is half of compiling.
+	ast    *cel.Ast
+	once   sync.Once
+	prg    cel.Program
+	prgErr error
 }
 
 var (
@@ -88,11 +93,7 @@ func CompileValue(src string) (*Value, error) {
 	if iss.Err() != nil {
 		return nil, &Error{iss.Err().Error()}
 	}
-	prg, err := e.Program(ast, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
-	if err != nil {
-		return nil, &Error{err.Error()}
-	}
-	v = &Value{Source: src, prg: prg}
+	v = &Value{Source: src, ast: ast}
 	walk(ast.NativeRep().Expr(), &v.Accesses)
 	valueMu.Lock()
 	if len(valueCache) > 4096 {
@@ -107,6 +108,16 @@ func CompileValue(src string) (*Value, error) {
 // index as an int64) and returns a JSON-like value: string, int64, float64, bool, nil,
 // []any or map[string]any.
 func (v *Value) Eval(vars map[string]any) (any, error) {
+	v.once.Do(func() {
+		e, err := templateEnv()
+		if err == nil {
+			v.prg, err = e.Program(v.ast, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
+		}
+		v.prgErr = err
+	})
+	if v.prgErr != nil {
+		return nil, v.prgErr
+	}
 	in := make(map[string]any, len(vars))
 	for k, x := range vars {
 		in[k] = integral(x)
