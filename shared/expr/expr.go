@@ -60,53 +60,25 @@ func (e *Error) Error() string { return e.Msg }
 // CompileRule compiles and type-checks a readiness expression: it must be a boolean (or a
 // value only known when evaluated, checked then), and its worst-case cost bounded.
 func CompileRule(src string) (*Rule, error) {
-	if len(src) > MaxLength {
-		return nil, &Error{fmt.Sprintf("the expression is %d bytes; the limit is %d", len(src), MaxLength)}
-	}
-	e, err := selfEnv()
+	e, ast, err := compile(selfEnv, src)
 	if err != nil {
-		return nil, fmt.Errorf("CEL environment: %w", err)
-	}
-	ast, iss := e.Compile(src)
-	if iss.Err() != nil {
-		return nil, &Error{iss.Err().Error()}
+		return nil, err
 	}
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		return nil, &Error{fmt.Sprintf("the expression is of type %s; it must be true or false", t)}
 	}
-	prg, err := e.Program(ast, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
+	prg, err := program(e, ast)
 	if err != nil {
-		return nil, &Error{err.Error()}
+		return nil, err
 	}
 	return &Rule{Source: src, prg: prg}, nil
 }
 
-var (
-	cacheMu sync.Mutex
-	cache   = map[string]*Rule{}
-)
+var rules = cache[*Rule]{max: 1024}
 
 // Cached is CompileRule, keeping what it compiled: a check-ready evaluates the same few rules
 // over and over.
-func Cached(src string) (*Rule, error) {
-	cacheMu.Lock()
-	r, ok := cache[src]
-	cacheMu.Unlock()
-	if ok {
-		return r, nil
-	}
-	r, err := CompileRule(src)
-	if err != nil {
-		return nil, err
-	}
-	cacheMu.Lock()
-	if len(cache) > 1024 {
-		cache = map[string]*Rule{}
-	}
-	cache[src] = r
-	cacheMu.Unlock()
-	return r, nil
-}
+func Cached(src string) (*Rule, error) { return rules.get(src, CompileRule) }
 
 // ErrNotBool: the expression's value was not a boolean.
 var ErrNotBool = errors.New("the expression's value is not true or false")

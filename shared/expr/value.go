@@ -68,40 +68,20 @@ type Value struct {
 	prgErr error
 }
 
-var (
-	valueMu    sync.Mutex
-	valueCache = map[string]*Value{}
-)
+var values = cache[*Value]{max: 4096}
 
 // CompileValue compiles and type-checks a template expression (cached by source: copies of a
 // node share one).
 func CompileValue(src string) (*Value, error) {
-	valueMu.Lock()
-	v, ok := valueCache[src]
-	valueMu.Unlock()
-	if ok {
+	return values.get(src, func(src string) (*Value, error) {
+		_, ast, err := compile(templateEnv, src)
+		if err != nil {
+			return nil, err
+		}
+		v := &Value{Source: src, ast: ast}
+		walk(ast.NativeRep().Expr(), &v.Accesses)
 		return v, nil
-	}
-	if len(src) > MaxLength {
-		return nil, &Error{fmt.Sprintf("the expression is %d bytes; the limit is %d", len(src), MaxLength)}
-	}
-	e, err := templateEnv()
-	if err != nil {
-		return nil, fmt.Errorf("CEL environment: %w", err)
-	}
-	ast, iss := e.Compile(src)
-	if iss.Err() != nil {
-		return nil, &Error{iss.Err().Error()}
-	}
-	v = &Value{Source: src, ast: ast}
-	walk(ast.NativeRep().Expr(), &v.Accesses)
-	valueMu.Lock()
-	if len(valueCache) > 4096 {
-		valueCache = map[string]*Value{}
-	}
-	valueCache[src] = v
-	valueMu.Unlock()
-	return v, nil
+	})
 }
 
 // Eval evaluates the expression with the roots' values (inputs, nodes and stack as maps,
@@ -111,7 +91,7 @@ func (v *Value) Eval(vars map[string]any) (any, error) {
 	v.once.Do(func() {
 		e, err := templateEnv()
 		if err == nil {
-			v.prg, err = e.Program(v.ast, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
+			v.prg, err = program(e, v.ast)
 		}
 		v.prgErr = err
 	})
