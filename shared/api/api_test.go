@@ -1,12 +1,17 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/aos-project/aos/shared/engine"
 )
 
 // Error bodies are JSON, not HTML: what they quote (<token>, ->) arrives as written.
@@ -52,5 +57,29 @@ params: {message: hi}
 	}
 	if code, body := post("template: x\nsurprise: 1\n"); code != 400 || !strings.Contains(body, `unknown field \"surprise\"`) && !strings.Contains(body, `unknown field "surprise"`) {
 		t.Fatalf("unknown field: %d %s", code, body)
+	}
+}
+
+// brokenStore fails every read with an error that quotes configuration, as a kubeconfig or
+// store error can.
+type brokenStore struct{ engine.Store }
+
+func (brokenStore) GetStack(context.Context, string) (*engine.StackRecord, error) {
+	return nil, errors.New("dial 10.1.2.3:6443 with /etc/aos/kubeconfig: connection refused")
+}
+
+// A 500 names a request id and keeps its detail for the log.
+func TestInternalErrorsKeepTheirDetailInTheLog(t *testing.T) {
+	var log bytes.Buffer
+	srv := &Server{Engine: &engine.Engine{Store: brokenStore{}}, Log: zerolog.New(&log)}
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/stacks/web", nil))
+	id := rec.Header().Get("X-Request-Id")
+	body := rec.Body.String()
+	if rec.Code != 500 || id == "" || !strings.Contains(body, "request id "+id) || strings.Contains(body, "kubeconfig") {
+		t.Fatalf("%d %q %s", rec.Code, id, body)
+	}
+	if !strings.Contains(log.String(), "kubeconfig") || !strings.Contains(log.String(), id) {
+		t.Fatalf("the log lacks the detail: %s", log.String())
 	}
 }
