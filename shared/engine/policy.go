@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/aos-project/aos/shared/kube"
@@ -131,7 +132,8 @@ func checkTemplate(p *project.Project, r *template.Resolved, ns, kc string) temp
 		if kind == "" || strings.Contains(kind, "${") || strings.Contains(apiVersion, "${") {
 			continue
 		}
-		o := project.Object{Group: project.GroupOf(apiVersion), Kind: kind}
+		gv, _ := schema.ParseGroupVersion(apiVersion)
+		o := project.Object{Group: gv.Group, Kind: kind}
 		o.ClusterScoped = project.KnownClusterScoped(o.Group, kind)
 		if err := p.CheckKind(o); err != nil {
 			at(n.KindPos, n.ID, err.Error())

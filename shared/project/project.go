@@ -185,12 +185,3 @@ var clusterScoped = map[string][]string{
 func KnownClusterScoped(group, kind string) bool {
 	return slices.Contains(clusterScoped[group], kind)
 }
-
-// GroupOf is the API group of an apiVersion ("apps/v1" → "apps", "v1" → "").
-func GroupOf(apiVersion string) string {
-	g, _, found := strings.Cut(apiVersion, "/")
-	if !found {
-		return ""
-	}
-	return g
-}
