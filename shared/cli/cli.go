@@ -513,6 +513,11 @@ func (a *app) printPlan(plan engine.PlanResponse, output string) error {
 		if len(plan.Skipped) > 0 {
 			fmt.Fprintf(a.stdout, "\nleft out by `when`: %s\n", strings.Join(plan.Skipped, ", "))
 		}
+		for _, n := range plan.Nodes {
+			if n.When != "" {
+				fmt.Fprintf(a.stdout, "\n%s: when %s is decided once what it reads is READY; if false, the node is SKIPPED\n", n.ID, n.When)
+			}
+		}
 		if len(plan.Inputs) > 0 {
 			fmt.Fprintln(a.stdout, "\ninputs that change (the others keep their values; --reset-inputs starts from the defaults):")
 			a.printInputChanges(plan.Inputs)

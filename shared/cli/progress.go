@@ -79,7 +79,7 @@ func frame(st *engine.StackRecord, nodes []*engine.NodeRecord, now time.Time, el
 		return sorted[i].ID < sorted[j].ID
 	})
 	var parts []string
-	for _, s := range []engine.NodeStatus{engine.NodeReady, engine.NodeWaiting, engine.NodePending, engine.NodeDeleting, engine.NodeDeleted, engine.NodeFailed} {
+	for _, s := range []engine.NodeStatus{engine.NodeReady, engine.NodeSkipped, engine.NodeWaiting, engine.NodePending, engine.NodeDeleting, engine.NodeDeleted, engine.NodeFailed} {
 		if count[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", count[s], strings.ToLower(string(s))))
 		}
@@ -90,7 +90,7 @@ func frame(st *engine.StackRecord, nodes []*engine.NodeRecord, now time.Time, el
 	if height > 1 && len(sorted) > height-1 {
 		shown = nil
 		for _, n := range sorted {
-			if n.Status != engine.NodeReady && n.Status != engine.NodeDeleted && n.Status != engine.NodePending {
+			if n.Status != engine.NodeReady && n.Status != engine.NodeDeleted && n.Status != engine.NodePending && n.Status != engine.NodeSkipped {
 				shown = append(shown, n)
 			}
 		}
@@ -132,6 +132,8 @@ func mark(s engine.NodeStatus) string {
 		return "✗"
 	case engine.NodePending:
 		return "·"
+	case engine.NodeSkipped:
+		return "–"
 	}
 	return "…"
 }

@@ -56,15 +56,25 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	}
 	used := map[string]bool{}
 	referencedNodes(n.Manifest, used)
+	referencedNodes(n.When, used)
 	for dep := range used {
 		d, err := e.Store.GetNode(ctx, st.Name, dep)
 		if err != nil {
 			return NodeResponse{}, fmt.Errorf("node %q: dependency %q: %w", n.ID, dep, err)
 		}
-		if d.Status != NodeReady {
+		if !d.passed() {
 			return e.fail(ctx, n, "DependencyNotReady", fmt.Sprintf("dependency %q is %s, not READY", dep, d.Status), red)
 		}
-		sc.dependOn(d)
+		sc.see(d)
+	}
+	if n.When != "" {
+		include, err := liveWhen(n.When, sc)
+		if err != nil {
+			return e.fail(ctx, n, "WhenError", err.Error(), red)
+		}
+		if !include {
+			return e.skip(ctx, n)
+		}
 	}
 	rendered, err := render(n.Manifest, sc, set(n.TextRefs))
 	if err != nil {
@@ -214,7 +224,7 @@ func (e *Engine) record(ctx context.Context, n *NodeRecord) (first *NodeResponse
 		return nil, nil
 	}
 	if errors.Is(err, ErrVersionConflict) {
-		if cur, gerr := e.Store.GetNode(ctx, n.Stack, n.ID); gerr == nil && cur.Status != NodePending {
+		if cur, gerr := e.Store.GetNode(ctx, n.Stack, n.ID); gerr == nil && (cur.Status != NodePending || cur.leftOut()) {
 			return &NodeResponse{Node: cur.ID, Status: cur.Status, Message: cur.Message}, nil
 		}
 	}

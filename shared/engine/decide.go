@@ -67,7 +67,7 @@ func decide(nodes []*NodeRecord) verdict {
 	for _, n := range nodes {
 		byID[n.ID] = n
 	}
-	ready := func(id string) bool { return byID[id] != nil && byID[id].Status == NodeReady }
+	ready := func(id string) bool { return byID[id] != nil && byID[id].passed() }
 	var removals []*NodeRecord
 	for _, n := range nodes {
 		if n.Remove {

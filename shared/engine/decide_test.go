@@ -29,6 +29,9 @@ func recs(specs ...string) []*NodeRecord {
 		if n.Status == NodeDeleted && strings.HasSuffix(id, "-kept") {
 			n.Reason = "Retained"
 		}
+		if strings.HasSuffix(id, "-off") {
+			n.Reason = ReasonWhenFalse // its live when was false
+		}
 		out = append(out, n)
 	}
 	return out
@@ -100,6 +103,16 @@ func TestDecideForward(t *testing.T) {
 			want{done: true, ended: true, ok: true}},
 		{"removal failed", recs("a:READY", "-old:FAILED"),
 			want{failure: true, ended: true, failed: []string{"old"}, removing: 1}},
+		{"a node its when left out starts its dependents as READY does", recs("a:READY", "b-off:SKIPPED<-a", "c:PENDING<-b-off"),
+			want{startable: []string{"c"}, pending: 1}},
+		{"left out, ending the run", recs("a:READY", "b-off:SKIPPED<-a"),
+			want{done: true, ended: true, ok: true}},
+		{"left out with an object of an earlier revision: dependents start, the object goes last", recs("a:READY", "-b-off:PENDING<-a", "c:PENDING<-b-off"),
+			want{startable: []string{"c"}, pending: 1}},
+		{"… and goes once the rest is READY", recs("a:READY", "-b-off:PENDING<-a", "c:READY<-b-off"),
+			want{startable: []string{"b-off"}, pending: 1, removing: 1}},
+		{"a FAILED dependency is not passed", recs("a:FAILED", "b:PENDING<-a"),
+			want{pending: 1, failure: true, ended: true}},
 	}
 	for _, c := range cases {
 		check(t, c.name, decide(c.nodes), c.want)

@@ -59,7 +59,7 @@ func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, 
 	}
 	sc := newScope(st, vals, -1)
 	for _, n := range nodes {
-		sc.dependOn(n)
+		sc.see(n)
 	}
 	out := make(map[string]any, len(t.Outputs))
 	for _, o := range t.Outputs {

@@ -57,6 +57,9 @@ type PlannedNode struct {
 	Detail string `json:"detail,omitempty"`
 	// Refused is set when the API server's dry run rejected the object.
 	Refused bool `json:"refused,omitempty"`
+	// When is the node's when, when it reads live values of other nodes: it is decided at
+	// apply, and the node may end SKIPPED.
+	When string `json:"when,omitempty"`
 }
 
 // PlanResponse is the plan of an operation: what happens to each node, in which order, and
@@ -153,6 +156,9 @@ func planOf(ctx context.Context, r *template.Resolved, req PlanRequest) (PlanRes
 		}
 		if pn.DependsOn == nil {
 			pn.DependsOn = []string{}
+		}
+		if in.Node.When.Live() {
+			pn.When = in.Node.WhenSource
 		}
 		resp.Nodes = append(resp.Nodes, pn)
 	}

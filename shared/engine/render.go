@@ -21,6 +21,9 @@ type scope struct {
 	// nodes holds the live values of READY dependencies; outputs their declared outputs.
 	nodes   map[string]map[string]any
 	outputs map[string]map[string]refs.Path
+	// absent holds the dependencies a when left out: reading them is an error, except
+	// through an expression's optional access.
+	absent map[string]bool
 	// each is the element of its forEach list a copy stands for (hasEach: it has one).
 	each    any
 	hasEach bool
@@ -52,7 +55,17 @@ func (s *scope) forEach(src string) error {
 // (index -1) resolve against, before any dependency is added.
 func newScope(st *StackRecord, inputs map[string]any, index int) *scope {
 	return &scope{inputs: inputs, stack: st.Name, namespace: st.Namespace, index: index, stackIndex: st.Index,
-		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}}
+		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}, absent: map[string]bool{}}
+}
+
+// see makes a node readable: its values, or its absence if its when left it out (or the
+// revision no longer has it).
+func (s *scope) see(n *NodeRecord) {
+	if n.leftOut() || n.Remove {
+		s.absent[n.ID] = true
+		return
+	}
+	s.dependOn(n)
 }
 
 // dependOn makes a node's live values and outputs readable.
@@ -103,6 +116,9 @@ func (s *scope) lookup(r *refs.Ref) (any, error) {
 		}
 		return got, nil
 	case refs.RootNodes:
+		if s.absent[r.Name] {
+			return nil, fmt.Errorf("%s: node %q is SKIPPED (%w)", r, r.Name, refs.ErrAbsent)
+		}
 		live, ok := s.nodes[r.Name]
 		if !ok {
 			return nil, fmt.Errorf("%s: node %q is not READY, or is not a dependency", r, r.Name)

@@ -100,6 +100,9 @@ type NodeRecord struct {
 	Outputs   []template.NodeOutput `json:"outputs,omitempty"`
 	// ForEach is the node's forEach value as written: apply computes its element from it.
 	ForEach string `json:"forEach,omitempty"`
+	// When is the node's when as written, when it reads other nodes: apply decides it from
+	// their live values, and a false one leaves the node SKIPPED.
+	When    string `json:"when,omitempty"`
 	Adopt   bool   `json:"adopt,omitempty"`
 	Replace bool   `json:"replace,omitempty"`
 	Retain  bool   `json:"retain,omitempty"`
@@ -136,6 +139,16 @@ type NodeRecord struct {
 }
 
 func (n *NodeRecord) planned(revision int) bool { return n.Revision == revision }
+
+// leftOut reports whether the node's when left it out in this operation: SKIPPED, or marked
+// for removal because an earlier revision applied its object. Either way its dependents may
+// start, and read it as absent.
+func (n *NodeRecord) leftOut() bool {
+	return n.Status == NodeSkipped || n.Remove && n.Reason == ReasonWhenFalse
+}
+
+// passed reports whether a dependent of the node may start.
+func (n *NodeRecord) passed() bool { return n.Status == NodeReady || n.leftOut() }
 
 // Event is one appended record of a node or stack transition.
 type Event struct {

@@ -119,4 +119,10 @@ const (
 	NodeFailed   NodeStatus = "FAILED"
 	NodeDeleting NodeStatus = "DELETING"
 	NodeDeleted  NodeStatus = "DELETED"
+	// NodeSkipped: the node's when, which reads live values, was false when its
+	// dependencies were READY; nothing was applied. Dependents start as after READY.
+	NodeSkipped NodeStatus = "SKIPPED"
 )
+
+// ReasonWhenFalse marks a node its when left out.
+const ReasonWhenFalse = "WhenFalse"

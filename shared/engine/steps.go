@@ -136,6 +136,9 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		if n.ForEach != nil {
 			nr.ForEach = n.ForEachSource
 		}
+		if n.When.Live() {
+			nr.When = n.WhenSource
+		}
 		if keep := roots[in.ID]; !keep[""] {
 			nr.Trimmed = true
 			for k := range keep {

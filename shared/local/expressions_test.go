@@ -53,7 +53,7 @@ nodes:
           metadata: {labels: {app: web}}
           spec: {containers: [{name: c, image: x}]}
   region:
-    forEach: ${inputs.regions}
+    forEach: {in: '${inputs.regions}', name: '${each.value.name}'}
     manifest:
       apiVersion: v1
       kind: ConfigMap
@@ -105,6 +105,9 @@ func TestExpressionsDeploy(t *testing.T) {
 		if err != nil || cm.Data["zone"] != want[1] || cm.Data["place"] != fmt.Sprintf("%d of 3", i) {
 			t.Fatalf("forEach element %d: %v %v", i, cm.Data, err)
 		}
+		if n, err := e.Store.GetNode(ctx, stack, "region-"+want[0]); err != nil || n.Status != engine.NodeReady {
+			t.Fatalf("the copy named by forEach.name: %v %v", n, err)
+		}
 	}
 	d, err := cs.AppsV1().Deployments(stack).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil || *d.Spec.Replicas != 1 {
@@ -113,5 +116,83 @@ func TestExpressionsDeploy(t *testing.T) {
 	st, _ := e.Store.GetStack(ctx, stack)
 	if st.Outputs["tenants"] != "ACME,GLOBEX,INITECH" {
 		t.Fatalf("output: %v", st.Outputs)
+	}
+}
+
+// A when that reads an upstream ConfigMap's live data: decided once that ConfigMap is READY.
+// Created with the cache off, the node is SKIPPED and its dependent reads it as absent; an
+// update turning it on creates it; one turning it off again deletes the object, after the
+// dependent has moved on.
+const liveWhen = `format: aos/v1
+name: livewhen
+inputs:
+  cache: {type: string, default: "off"}
+nodes:
+  flags:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: flags}, data: {cache: "${inputs.cache}"}}
+  cache:
+    when: '${nodes.flags.data.cache == "on"}'
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cache}, data: {size: 64Mi}}
+  app:
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: app}
+      data: {cache: '${nodes.?cache.data.size.orValue("none")}'}
+outputs:
+  cache: '${nodes.?cache.metadata.name.orValue("-")}'
+`
+
+func TestWhenReadsLiveValues(t *testing.T) {
+	e := newEngine(t)
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("livewhen-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	up := func(cache string) {
+		t.Helper()
+		_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+			TemplateRequest: engine.TemplateRequest{Template: liveWhen, RawParams: map[string]string{"cache": cache}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := Run(ctx, e, stack, op); err != nil || res.Err != nil {
+			nodes, _ := e.Store.ListNodes(ctx, stack)
+			for _, n := range nodes {
+				t.Logf("%s %s %s %s", n.ID, n.Status, n.Reason, n.Message)
+			}
+			t.Fatalf("cache=%s: %v %v", cache, err, res.Err)
+		}
+	}
+	expect := func(cache string, node engine.NodeStatus, exists bool, appSees, output string) {
+		t.Helper()
+		n, _ := e.Store.GetNode(ctx, stack, "cache")
+		_, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "cache", metav1.GetOptions{})
+		app, _ := cs.CoreV1().ConfigMaps(stack).Get(ctx, "app", metav1.GetOptions{})
+		st, _ := e.Store.GetStack(ctx, stack)
+		if n.Status != node || (err == nil) != exists || app.Data["cache"] != appSees || st.Outputs["cache"] != output {
+			t.Fatalf("cache=%s: node %s (%s: %s), object exists %v, app sees %q, output %v", cache, n.Status, n.Reason, n.Message, err == nil, app.Data["cache"], st.Outputs)
+		}
+	}
+	up("off")
+	expect("off", engine.NodeSkipped, false, "none", "-")
+	up("on")
+	expect("on", engine.NodeReady, true, "64Mi", "cache")
+	up("off")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "cache", metav1.GetOptions{}); err != nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	expect("off again", engine.NodeDeleted, false, "none", "-")
+	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
+	var skipped int
+	for _, ev := range evs {
+		if ev.Node == "cache" && ev.Reason == engine.ReasonWhenFalse {
+			skipped++
+		}
+	}
+	if skipped != 2 {
+		t.Fatalf("want an event each time the when left cache out, got %d", skipped)
 	}
 }

@@ -1,6 +1,8 @@
 package refs
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -19,12 +21,13 @@ type Expression struct {
 }
 
 // nodeIDs finds `nodes.ID` where ID holds a '-', which CEL would read as a minus.
-var nodeIDs = regexp.MustCompile(`\bnodes\.([a-z0-9]+(?:-[a-z0-9]+)+)`)
+var nodeIDs = regexp.MustCompile(`\bnodes\.(\??)([a-z0-9]+(?:-[a-z0-9]+)+)`)
 
 // celSource is an expression as CEL reads it: `nodes.db-svc.x` is `nodes["db-svc"].x`, as a
-// plain reference reads it. (Write `nodes.a - b` with spaces for a subtraction.)
+// plain reference reads it, and `nodes.?db-svc` is `nodes[?"db-svc"]`. (Write `nodes.a - b`
+// with spaces for a subtraction.)
 func celSource(body string) string {
-	return nodeIDs.ReplaceAllString(body, `nodes["$1"]`)
+	return nodeIDs.ReplaceAllString(body, `nodes[$1"$2"]`)
 }
 
 // plainLooking reports whether a body is written as a plain reference would be: then a
@@ -77,12 +80,19 @@ func refOf(a expr.Access) (*Ref, error) {
 	return r, nil
 }
 
+// ErrAbsent is what a Lookup wraps for a node that is not there to read (its when left it
+// out): an expression sees no such key under nodes, so `nodes.?db` is none and orValue
+// supplies a value, while a plain read fails.
+var ErrAbsent = errors.New("its when was false, so it was left out")
+
 // Eval evaluates an expression, with the values of what it reads looked up.
 func (x *Expression) Eval(lookup Lookup) (any, error) { return x.eval(lookup) }
 
 func (x *Expression) eval(lookup Lookup) (any, error) {
 	vars := map[string]any{"inputs": map[string]any{}, "nodes": map[string]any{}, "stack": map[string]any{}, "index": int64(-1), "each": map[string]any{}}
 	inputs, nodes, stack := vars["inputs"].(map[string]any), vars["nodes"].(map[string]any), vars["stack"].(map[string]any)
+	absent := map[string]error{}
+	var firstAbsent error
 	for _, r := range x.Refs {
 		switch r.Root {
 		case RootInputs:
@@ -95,8 +105,16 @@ func (x *Expression) eval(lookup Lookup) (any, error) {
 			}
 			inputs[r.Name] = v
 		case RootNodes:
+			if absent[r.Name] != nil {
+				continue
+			}
 			if _, done := nodes[r.Name]; !done {
 				live, err := lookup(&Ref{Root: RootNodes, Name: r.Name})
+				if errors.Is(err, ErrAbsent) {
+					absent[r.Name] = err
+					firstAbsent = cmp.Or(firstAbsent, err)
+					continue
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -147,6 +165,10 @@ func (x *Expression) eval(lookup Lookup) (any, error) {
 	}
 	out, err := x.Value.Eval(vars)
 	if err != nil {
+		if firstAbsent != nil {
+			// Say why the key is missing, and how to read a node that may be left out.
+			return nil, fmt.Errorf("${%s}: %v: %w (read it as nodes.?ID….orValue(…) where it may be left out)", x.Value.Source, err, firstAbsent)
+		}
 		return nil, fmt.Errorf("${%s}: %v", x.Value.Source, err)
 	}
 	return out, nil

@@ -66,6 +66,7 @@ func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []
 	}
 	r := u.Ref
 	inCountOrWhen := u.Field == "count" || u.Field == "when" || u.Field == "forEach"
+	decidedFirst := u.Field == "count" || u.Field == "forEach" || u.Field == "forEach.name"
 	switch r.Root {
 	case refs.RootInputs:
 		in := t.inputIndex[r.Name]
@@ -91,11 +92,11 @@ func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []
 			c.add(u.Pos, id, "%s cannot use %s", u.Field, r)
 		}
 	case refs.RootStack:
-		if inCountOrWhen {
+		if inCountOrWhen || decidedFirst {
 			c.add(u.Pos, id, "%s can only refer to inputs, such as ${inputs.replicas}", u.Field)
 		}
 	case refs.RootNodes:
-		if inCountOrWhen {
+		if decidedFirst {
 			c.add(u.Pos, id, "%s can only refer to inputs (it is decided before any node runs), not %s", u.Field, r)
 			return
 		}
@@ -248,7 +249,7 @@ func (t *Template) Resolve(params Params) (*Resolved, Problems) {
 	total := 0
 	for _, n := range t.Nodes {
 		include := true
-		if n.When != nil {
+		if n.When != nil && !n.When.Live() {
 			v, err := n.When.value(values)
 			if err != nil {
 				c.add(n.When.Pos, n.ID, "when: %v", err)
@@ -351,7 +352,12 @@ func (t *Template) Resolve(params Params) (*Resolved, Problems) {
 		ids := make([]string, k)
 		for i := range k {
 			ids[i] = fmt.Sprintf("%s-%d", n.ID, i)
-			r.add(c, n, ids[i], i)
+		}
+		if n.ForEachName != nil {
+			ids = t.copyNames(c, n, values)
+		}
+		for i, id := range ids {
+			r.add(c, n, id, i)
 		}
 		copies[n.ID] = ids
 	}

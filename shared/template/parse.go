@@ -539,14 +539,32 @@ func (p *parser) nodes(m *yaml.Node) {
 					}
 				}
 			case "forEach":
-				n.ForEach = p.expr(n, f.val, "forEach")
+				list := f.val
+				if f.val.Kind == yaml.MappingNode {
+					// The long form, {in: LIST, name: EXPRESSION}: copies named by their element.
+					for _, kv := range p.pairs(f.val, id, "forEach", []string{"in", "name"}) {
+						if kv.key.Value == "name" {
+							n.ForEachName = p.expr(n, kv.val, "forEach.name")
+							if n.ForEachName != nil && n.ForEachName.Ref == nil && n.ForEachName.Expression == nil {
+								p.c.add(pos(kv.val), id, "forEach.name must be a reference or an expression over the element, such as ${each.value.name}; found %s", kindName(kv.val))
+								n.ForEachName = nil
+							}
+						}
+					}
+					if list = valueNode(f.val, "in"); list == nil {
+						p.c.add(pos(f.val), id, "forEach: the long form needs `in`, the list: {in: ${inputs.tenants}, name: ${each.value.name}}")
+						break
+					}
+				}
+				n.ForEach = p.expr(n, list, "forEach")
 				if n.ForEach != nil && n.ForEach.Ref == nil && n.ForEach.Expression == nil {
-					p.c.add(pos(f.val), id, "forEach must be a reference or an expression over inputs, such as ${inputs.regions}; found %s", kindName(f.val))
+					p.c.add(pos(list), id, "forEach must be a reference or an expression over inputs, such as ${inputs.regions}; found %s", kindName(list))
 					n.ForEach = nil
 				}
-				n.ForEachSource = f.val.Value
+				n.ForEachSource = list.Value
 			case "when":
 				n.When = p.expr(n, f.val, "when")
+				n.WhenSource = f.val.Value
 				if n.When != nil && n.When.Ref == nil && n.When.Expression == nil {
 					if _, ok := n.When.Literal.(bool); !ok {
 						p.c.add(pos(f.val), id, "when must be true, false or a reference such as ${inputs.enabled}; found %s", kindName(f.val))

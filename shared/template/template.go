@@ -83,8 +83,15 @@ type Node struct {
 	// Source is the value as written, which apply evaluates again for the element.
 	ForEach       *Expr
 	ForEachSource string
-	When          *Expr  // nil: always
-	DeletePolicy  string // "delete" or "retain"
+	// ForEachName (forEach's long form, {in, name}) names each copy ID-<name> from its
+	// element, so a copy keeps its identity when the list changes order; nil: ID-<index>.
+	ForEachName *Expr
+	// When leaves the node out when false. One that reads only inputs is decided before
+	// anything runs; one that reads nodes (Live) is decided when they are READY, at apply:
+	// a node it leaves out is SKIPPED. WhenSource is the value as written.
+	When         *Expr // nil: always
+	WhenSource   string
+	DeletePolicy string // "delete" or "retain"
 	// DeletePolicySet says the template wrote deletePolicy; an adopted node not saying so is
 	// retained.
 	DeletePolicySet bool
@@ -162,6 +169,24 @@ type Expr struct {
 	Ref        *refs.Ref
 	Expression *refs.Expression
 	Pos        Pos
+}
+
+// Live reports whether the value reads nodes: it is known only when they are READY.
+func (e *Expr) Live() bool {
+	if e == nil {
+		return false
+	}
+	if e.Ref != nil {
+		return e.Ref.Root == refs.RootNodes
+	}
+	if e.Expression != nil {
+		for _, r := range e.Expression.Refs {
+			if r.Root == refs.RootNodes {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Use is one reference somewhere in a template.

@@ -2,6 +2,7 @@ package template
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -198,5 +199,85 @@ func TestLibraryTemplatesValidate(t *testing.T) {
 		if !strings.HasPrefix(string(data), "#") {
 			t.Errorf("%s: starts without a header comment saying what it deploys", f)
 		}
+	}
+}
+
+// A when that reads a node is decided at apply: the node stays in the graph, after what the
+// when reads; count and forEach still read inputs only.
+func TestLiveWhenIsAnEdgeDecidedLater(t *testing.T) {
+	src := hdr + "nodes:\n" + node("flags") +
+		"  cache:\n    when: '${nodes.flags.data.?cache.orValue(\"off\") == \"on\"}'\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cache}}\n" +
+		"  app:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: app}, data: {c: '${nodes.?cache.data.size.orValue(\"none\")}'}}\n"
+	r, probs := Validate("t.yaml", []byte(src), Params{})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if len(r.Instances) != 3 || len(r.Skipped) != 0 {
+		t.Fatalf("a live when leaves nothing out at validate: %d instances, skipped %v", len(r.Instances), r.Skipped)
+	}
+	if d := r.Graph.DependsOn("cache"); !slices.Equal(d, []string{"flags"}) {
+		t.Fatalf("the when's node is not an edge: %v", d)
+	}
+	if d := r.Graph.DependsOn("app"); !slices.Equal(d, []string{"cache"}) {
+		t.Fatalf("an optional read is an edge too: %v", d)
+	}
+	cache := r.Template.nodeIndex["cache"]
+	if !cache.When.Live() || r.Template.nodeIndex["app"].When.Live() || !strings.Contains(cache.WhenSource, "nodes.flags") {
+		t.Fatalf("Live: %+v", cache.When)
+	}
+	_, probs = Validate("t.yaml", []byte(hdr+"nodes:\n"+node("flags")+node("x", "count: ${size(nodes.flags.data)}")), Params{})
+	if len(probs) != 1 || !strings.Contains(probs[0].String(), "count can only refer to inputs (it is decided before any node runs)") {
+		t.Fatalf("count reading a node: %v", probs)
+	}
+}
+
+// forEach's long form names each copy from its element, so the copies keep their ids when the
+// list changes order.
+func TestForEachNamesCopiesFromTheirElements(t *testing.T) {
+	src := hdr + "inputs:\n  tenants: {type: array, default: [{name: acme}, {name: globex}]}\nnodes:\n" +
+		"  tenant:\n    forEach: {in: '${inputs.tenants}', name: '${each.value.name}'}\n" +
+		"    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: 't-${each.value.name}'}}\n" +
+		"  after:\n    dependsOn: [tenant]\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: after}}\n"
+	ids := func(r *Resolved) (out []string) {
+		for _, in := range r.Instances {
+			out = append(out, fmt.Sprintf("%s#%d", in.ID, in.Index))
+		}
+		return out
+	}
+	r, probs := Validate("t.yaml", []byte(src), Params{})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if got := ids(r); !slices.Equal(got, []string{"tenant-acme#0", "tenant-globex#1", "after#-1"}) {
+		t.Fatalf("copies: %v", got)
+	}
+	if d := r.Graph.DependsOn("after"); !slices.Equal(d, []string{"tenant-acme", "tenant-globex"}) {
+		t.Fatalf("dependsOn the forEach node: %v", d)
+	}
+	r, probs = Validate("t.yaml", []byte(src), Params{Values: map[string]any{"tenants": []any{map[string]any{"name": "globex"}, map[string]any{"name": "acme"}}}})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if got := ids(r); !slices.Equal(got, []string{"tenant-globex#0", "tenant-acme#1", "after#-1"}) {
+		t.Fatalf("reordered, the copies keep their ids and take their new element: %v", got)
+	}
+	for params, want := range map[string]string{
+		`[{"name": "acme"}, {"name": "acme"}]`: `forEach.name: elements 0 and 1 are both named "acme"; a name must tell the copies apart`,
+		`[{"name": "Acme Inc"}]`:               `forEach.name, element 0: "Acme Inc" cannot name a copy: copies are named tenant-<name>`,
+		`[{"name": ["a"]}]`:                    `forEach.name, element 0: [a] (array), not text`,
+		`[{"nom": "a"}]`:                       `forEach.name, element 0:`,
+	} {
+		var v any
+		_ = json.Unmarshal([]byte(params), &v)
+		_, probs := Validate("t.yaml", []byte(src), Params{Values: map[string]any{"tenants": v}})
+		if len(probs) != 1 || !strings.Contains(probs[0].String(), want) || !strings.HasPrefix(probs[0].String(), "t.yaml:7:46: ") {
+			t.Errorf("%s: %v; want %q", params, probs, want)
+		}
+	}
+	_, probs = Validate("t.yaml", []byte(hdr+"inputs:\n  pw: {type: array, secret: true}\nnodes:\n"+
+		"  a:\n    forEach: {in: '${inputs.pw}', name: '${each.value}'}\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"),
+		Params{Values: map[string]any{"pw": []any{"hunter2hunter2"}}})
+	if len(probs) != 1 || !strings.Contains(probs[0].String(), "forEach.name would make node ids of a secret input's value") || strings.Contains(probs[0].String(), "hunter2") {
+		t.Fatalf("a secret list naming copies: %v", probs)
 	}
 }
