@@ -7,20 +7,25 @@ import (
 	"github.com/google/cel-go/cel"
 )
 
-// compile parses and type-checks src in the environment env builds, within MaxLength.
-func compile(env func() (*cel.Env, error), src string) (*cel.Env, *cel.Ast, error) {
+// compile parses and type-checks src in the environment env builds, within MaxLength. It
+// returns the parsed expression too, which another environment may check (Typed).
+func compile(env func() (*cel.Env, error), src string) (e *cel.Env, parsed, checked *cel.Ast, err error) {
 	if len(src) > MaxLength {
-		return nil, nil, &Error{fmt.Sprintf("the expression is %d bytes; the limit is %d", len(src), MaxLength)}
+		return nil, nil, nil, &Error{fmt.Sprintf("the expression is %d bytes; the limit is %d", len(src), MaxLength)}
 	}
-	e, err := env()
+	e, err = env()
 	if err != nil {
-		return nil, nil, fmt.Errorf("CEL environment: %w", err)
+		return nil, nil, nil, fmt.Errorf("CEL environment: %w", err)
 	}
-	ast, iss := e.Compile(src)
+	parsed, iss := e.Parse(src)
 	if iss.Err() != nil {
-		return nil, nil, &Error{iss.Err().Error()}
+		return nil, nil, nil, &Error{iss.Err().Error()}
 	}
-	return e, ast, nil
+	checked, iss = e.Check(parsed)
+	if iss.Err() != nil {
+		return nil, nil, nil, &Error{iss.Err().Error()}
+	}
+	return e, parsed, checked, nil
 }
 
 // program plans a checked expression under the cost limit.

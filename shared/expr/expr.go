@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/ext"
+	"k8s.io/apiserver/pkg/cel/library"
 )
 
 // CostLimit bounds what one evaluation may do, in CEL's cost units (about one per value
@@ -32,18 +33,26 @@ var (
 )
 
 // selfEnv is the environment of readiness expressions: `self`, any JSON-like value, and the
-// standard library with strings, lists, sets, math, regex, base64 and optional types (`.?`,
-// orValue).
+// libraries.
 func selfEnv() (*cel.Env, error) {
 	envOnce.Do(func() {
-		env, envErr = cel.NewEnv(
-			cel.Variable("self", cel.DynType),
-			cel.OptionalTypes(),
-			ext.Strings(), ext.Lists(), ext.Sets(), ext.Math(), ext.Encoders(), ext.Regex(),
-			cel.CrossTypeNumericComparisons(true),
-		)
+		env, envErr = cel.NewEnv(append(libraries(), cel.Variable("self", cel.DynType))...)
 	})
 	return env, envErr
+}
+
+// libraries are the functions every expression may call: CEL's standard library and
+// optional values (`.?`, orValue), cel-go's extensions (strings, lists, sets, math, base64,
+// regex) and the Kubernetes libraries a validation rule has (quantity, url, ip, cidr,
+// format, semver; isSorted/sum/min/max/indexOf on lists; find/findAll).
+func libraries() []cel.EnvOption {
+	return []cel.EnvOption{
+		cel.OptionalTypes(),
+		ext.Strings(), ext.Lists(), ext.Sets(), ext.Math(), ext.Encoders(), ext.Regex(),
+		library.Quantity(), library.URLs(), library.IP(), library.CIDR(), library.Format(),
+		library.SemverLib(), library.Lists(), library.Regex(),
+		cel.CrossTypeNumericComparisons(true),
+	}
 }
 
 // Rule is a compiled boolean expression over `self`.
@@ -60,7 +69,7 @@ func (e *Error) Error() string { return e.Msg }
 // CompileRule compiles and type-checks a readiness expression: it must be a boolean (or a
 // value only known when evaluated, checked then), and its worst-case cost bounded.
 func CompileRule(src string) (*Rule, error) {
-	e, ast, err := compile(selfEnv, src)
+	e, _, ast, err := compile(selfEnv, src)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
-	"github.com/google/cel-go/ext"
 )
 
 // Roots are the variables a template expression (`${inputs.env == "prod" ? 3 : 1}`) reads.
@@ -25,16 +24,13 @@ var (
 
 func templateEnv() (*cel.Env, error) {
 	valueEnvOnce.Do(func() {
-		valueEnv, valueEnvErr = cel.NewEnv(
+		valueEnv, valueEnvErr = cel.NewEnv(append(libraries(),
 			cel.Variable("inputs", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("nodes", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("stack", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("index", cel.IntType),
 			cel.Variable("each", cel.MapType(cel.StringType, cel.DynType)),
-			cel.OptionalTypes(),
-			ext.Strings(), ext.Lists(), ext.Sets(), ext.Math(), ext.Encoders(), ext.Regex(),
-			cel.CrossTypeNumericComparisons(true),
-		)
+		)...)
 	})
 	return valueEnv, valueEnvErr
 }
@@ -62,7 +58,9 @@ type Value struct {
 	Accesses []Access
 	// The program is planned on first use: validate checks every expression of a template
 	// and evaluates few of them, and planning is half of compiling.
-	ast    *cel.Ast
+	ast *cel.Ast
+	// parsed is the expression before checking, for Typed.
+	parsed *cel.Ast
 	once   sync.Once
 	prg    cel.Program
 	prgErr error
@@ -74,11 +72,11 @@ var values = cache[*Value]{max: 4096}
 // node share one).
 func CompileValue(src string) (*Value, error) {
 	return values.get(src, func(src string) (*Value, error) {
-		_, ast, err := compile(templateEnv, src)
+		_, parsed, ast, err := compile(templateEnv, src)
 		if err != nil {
 			return nil, err
 		}
-		v := &Value{Source: src, ast: ast}
+		v := &Value{Source: src, ast: ast, parsed: parsed}
 		walk(ast.NativeRep().Expr(), &v.Accesses)
 		return v, nil
 	})
@@ -180,6 +178,12 @@ func native(v ref.Val) (any, error) {
 			out[string(key)] = e
 		}
 		return out, nil
+	}
+	if t, ok := v.Type().(*types.Type); !ok || t.Kind() == types.OpaqueKind || t.Kind() == types.StructKind {
+		// A Kubernetes library value (a quantity, a URL, an IP) lands as its text.
+		if s, err := v.ConvertToNative(reflect.TypeOf("")); err == nil {
+			return s, nil
+		}
 	}
 	return v.ConvertToNative(jsonType)
 }

@@ -27,6 +27,18 @@ func TestValues(t *testing.T) {
 		{`{"a": inputs.n * 2, "b": [index, 2.5]}`, map[string]any{"a": int64(4), "b": []any{int64(1), 2.5}}},
 		{`stack.name + "-" + string(index)`, "shop-1"},
 		{`null`, nil},
+		// The Kubernetes libraries: quantity, url, lists, regex, ip, format, semver.
+		{`quantity("1Gi").isGreaterThan(quantity("512Mi"))`, true},
+		{`quantity("1Gi").add(quantity("512Mi"))`, "1536Mi"},
+		{`quantity("1500m").asApproximateFloat()`, 1.5},
+		{`url("https://db.shop.svc:5432/x").getHost()`, "db.shop.svc:5432"},
+		{`url("https://db.shop.svc:5432/x").getPort()`, "5432"},
+		{`[1, 2, 3].isSorted() && [1, 2, 3].sum() == 6 && [3, 1].min() == 1`, true},
+		{`"10.0.0.7:5432".find("[0-9.]+")`, "10.0.0.7"},
+		{`ip("10.0.0.7").family()`, int64(4)},
+		{`cidr("10.0.0.0/8").containsIP("10.0.0.7")`, true},
+		{`format.dns1123Label().validate("Shop") == optional.none()`, false},
+		{`semver("1.2.3").isLessThan(semver("1.10.0"))`, true},
 	} {
 		v, err := CompileValue(c.src)
 		if err != nil {

@@ -40,6 +40,7 @@ func (t *Template) Check() Problems {
 			seen[d.ID] = true
 		}
 	}
+	t.typeCheck(c)
 	sensitive := t.SensitiveFields()
 	for _, o := range t.Outputs {
 		for _, u := range o.Uses {

@@ -174,6 +174,12 @@ var invalidCases = []invalidCase{
 		want: []string{`9:11: node "a": when: ${inputs.labels.tem}: the input's schema declares no field "tem" (did you mean "team"?) (it declares team)`,
 			`13:82: node "c": manifest.data.z: ${inputs.regions[0].zne}: the input's schema declares no field "zne" (did you mean "zone"?) (it declares zone)`,
 			`13:113: node "c": manifest.data.t: ${inputs.labels.team[0]}: .team is a string, not a list`}},
+	{name: "expressions of the wrong type for the inputs' schemas", src: hdr + "inputs:\n  replicas: {type: integer, default: 1}\n" +
+		"  regions: {type: array, items: {type: object, additionalProperties: false, properties: {name: {type: string}}}, default: []}\nnodes:\n" +
+		node("a", "count: '${inputs.replicas + \"1\"}'") +
+		"  b: {manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: b}, data: {n: '${inputs.regions.map(r, r.name + 1)}', ok: '${string(inputs.replicas)}'}}}\n",
+		want: []string{`9:12: node "a": count: ${inputs.replicas + "1"}: found no matching overload for '_+_' applied to '(int, string)' (at 1:17 of the expression)`,
+			`10:82: node "b": manifest.data.n: ${inputs.regions.map(r, r.name + 1)}: found no matching overload for '_+_' applied to '(string, int)' (at 1:30 of the expression)`}},
 	{name: "a secret with a default", src: hdr + "inputs:\n  pw: {type: string, secret: true, default: hunter2hunter2}\nnodes:\n" + node("a"),
 		want: []string{"4:3: missing required input \"pw\": pass -p pw=@FILE (a file holding the secret), set $AOS_PARAM_pw, or set it in a --params file", "4:45: input \"pw\" is secret and has a default: a secret's value cannot live in the template; remove the default and pass it with -p pw=@FILE or $AOS_PARAM_pw"}},
 	{name: "unknown input given", src: hdr + "inputs:\n  replicas: {type: integer, default: 1}\nnodes:\n" + node("a"),

@@ -631,16 +631,24 @@ func (p *parser) manifest(n *Node, m *yaml.Node) {
 func (p *parser) uses(n *Node, s string, at Pos, field string, into *[]Use) {
 	e, err := refs.Parse(s)
 	if err != nil {
-		id := ""
-		if n != nil {
-			id = n.ID
-		}
-		p.c.add(at, id, "%s: %v", field, err)
+		p.c.add(at, id(n), "%s: %v", field, err)
 		return
 	}
 	for _, r := range e.Refs() {
 		*into = append(*into, Use{Ref: r, Pos: at, Field: field})
 	}
+	for _, part := range e.Parts {
+		if part.Expr != nil {
+			p.t.exprs = append(p.t.exprs, exprSite{x: part.Expr, pos: at, node: id(n), field: field})
+		}
+	}
+}
+
+func id(n *Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.ID
 }
 
 func (p *parser) dependsOn(n *Node, v *yaml.Node) {
@@ -801,6 +809,7 @@ func (p *parser) expr(n *Node, v *yaml.Node, field string) *Expr {
 			for _, r := range x.Expression.Refs {
 				n.Uses = append(n.Uses, Use{Ref: r, Pos: x.Pos, Field: field})
 			}
+			p.t.exprs = append(p.t.exprs, exprSite{x: x.Expression, pos: x.Pos, node: n.ID, field: field})
 			return x
 		}
 		x.Ref = e.Parts[0].Ref

@@ -39,6 +39,9 @@ type Template struct {
 
 	nodeIndex  map[string]*Node
 	inputIndex map[string]*Input
+	// exprs lists every expression written in a `${…}`, for the type check against the
+	// inputs' schemas.
+	exprs []exprSite
 	lines      int
 }
 
@@ -187,6 +190,14 @@ func (e *Expr) Live() bool {
 		}
 	}
 	return false
+}
+
+// exprSite is where an expression is written.
+type exprSite struct {
+	x     *refs.Expression
+	pos   Pos
+	node  string
+	field string
 }
 
 // Use is one reference somewhere in a template.
