@@ -59,6 +59,12 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	referencedNodes(n.When, used)
 	for dep := range used {
 		d, err := e.Store.GetNode(ctx, st.Name, dep)
+		if errors.Is(err, ErrNotFound) {
+			// Validate let the reference through, so the node is in the template: an
+			// inputs-only when left it out, and it was never planned.
+			sc.absent[dep] = true
+			continue
+		}
 		if err != nil {
 			return NodeResponse{}, fmt.Errorf("node %q: dependency %q: %w", n.ID, dep, err)
 		}

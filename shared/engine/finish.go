@@ -58,8 +58,15 @@ func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, 
 		return nil, err
 	}
 	sc := newScope(st, vals, -1)
+	planned := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		sc.see(n)
+		planned[n.Node] = true
+	}
+	for _, n := range t.Nodes {
+		if !planned[n.ID] {
+			sc.absent[n.ID] = true // its when left it out before anything ran
+		}
 	}
 	out := make(map[string]any, len(t.Outputs))
 	for _, o := range t.Outputs {

@@ -79,8 +79,11 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		_ = sc.forEach(in.Node.ForEachSource) // a manifest that needs it fails to render below
 		for _, d := range in.Node.Deps() {
 			if dr := byID[d]; dr != nil {
-				sc.dependOn(dr)
+				sc.see(dr)
 			}
+		}
+		for _, id := range r.Skipped {
+			sc.absent[id] = true
 		}
 		rendered, err := render(in.Node.Manifest, sc, set(in.Node.TextRefs))
 		switch {

@@ -38,34 +38,51 @@ func TypeInputs(schemas map[string]map[string]any) (*Typed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CEL environment: %w", err)
 	}
-	env, err := base.Extend(append(opts,
+	opts = append(opts,
 		cel.Variable("inputs", root.CelType()),
 		cel.Variable("nodes", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("stack", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("index", cel.IntType),
 		cel.Variable("each", cel.MapType(cel.StringType, cel.DynType)),
-	)...)
+	)
+	env, err := base.Extend(append(opts, literalVars()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("CEL environment: %w", err)
 	}
 	return &Typed{env: env, checked: map[string]error{}}, nil
 }
 
-// Check type-checks a compiled expression with the inputs typed; the error is CEL's.
+// Check type-checks a compiled expression with the inputs typed; the error is CEL's, about
+// the expression as written.
 func (t *Typed) Check(v *Value) error {
 	t.mu.Lock()
-	err, ok := t.checked[v.Source]
+	err, ok := t.checked[v.sh.src]
 	t.mu.Unlock()
 	if ok {
+		if err != nil && v.lits != nil {
+			return t.exact(v)
+		}
 		return err
 	}
-	if _, iss := t.env.Check(v.parsed); iss.Err() != nil {
+	if _, iss := t.env.Check(v.sh.parsed); iss.Err() != nil {
 		err = &Error{iss.Err().Error()}
 	}
 	t.mu.Lock()
-	t.checked[v.Source] = err
+	t.checked[v.sh.src] = err
 	t.mu.Unlock()
+	if err != nil && v.lits != nil {
+		return t.exact(v)
+	}
 	return err
+}
+
+// exact checks the expression as written, for a message that quotes and points into it
+// rather than into its shape.
+func (t *Typed) exact(v *Value) error {
+	if _, iss := t.env.Compile(v.Source); iss.Err() != nil {
+		return &Error{iss.Err().Error()}
+	}
+	return nil
 }
 
 // typePrefix names the object types of inputs. Not "inputs": the checker would take

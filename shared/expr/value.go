@@ -24,13 +24,14 @@ var (
 
 func templateEnv() (*cel.Env, error) {
 	valueEnvOnce.Do(func() {
-		valueEnv, valueEnvErr = cel.NewEnv(append(libraries(),
+		opts := append(libraries(),
 			cel.Variable("inputs", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("nodes", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("stack", cel.MapType(cel.StringType, cel.DynType)),
 			cel.Variable("index", cel.IntType),
 			cel.Variable("each", cel.MapType(cel.StringType, cel.DynType)),
-		)...)
+		)
+		valueEnv, valueEnvErr = cel.NewEnv(append(opts, literalVars()...)...)
 	})
 	return valueEnv, valueEnvErr
 }
@@ -50,34 +51,64 @@ type Access struct {
 	Path       []Step
 	// Partial: a computed step follows Path.
 	Partial bool
+	// Optional: the name was selected optionally (`nodes.?cache`, `nodes[?"db-svc"]`).
+	Optional bool
 }
 
 // Value is a compiled template expression.
 type Value struct {
 	Source   string
 	Accesses []Access
+	sh       *shape
+	// lits are the values of the shape's literal variables (see normalize).
+	lits map[string]any
+}
+
+// shape is a compiled expression whose literals may be variables: expressions that differ
+// only in their literals (`'-1'` and `'-2'`, `nodes["a"]` and `nodes["b"]`, as generated
+// templates write them) share one parse, one check and one program.
+type shape struct {
+	src         string
+	parsed, ast *cel.Ast
 	// The program is planned on first use: validate checks every expression of a template
 	// and evaluates few of them, and planning is half of compiling.
-	ast *cel.Ast
-	// parsed is the expression before checking, for Typed.
-	parsed *cel.Ast
 	once   sync.Once
 	prg    cel.Program
 	prgErr error
 }
 
-var values = cache[*Value]{max: 4096}
+var (
+	values = cache[*Value]{max: 4096}
+	shapes = cache[*shape]{max: 4096}
+)
+
+func compileShape(src string) (*shape, error) {
+	_, parsed, ast, err := compile(templateEnv, src)
+	if err != nil {
+		return nil, err
+	}
+	return &shape{src: src, parsed: parsed, ast: ast}, nil
+}
 
 // CompileValue compiles and type-checks a template expression (cached by source: copies of a
-// node share one).
+// node share one; and by shape, see shape).
 func CompileValue(src string) (*Value, error) {
 	return values.get(src, func(src string) (*Value, error) {
-		_, parsed, ast, err := compile(templateEnv, src)
-		if err != nil {
-			return nil, err
+		v := &Value{Source: src}
+		var err error
+		if norm, lits, ok := normalize(src); ok {
+			if v.sh, err = shapes.get(norm, compileShape); err == nil {
+				v.lits = lits
+			}
 		}
-		v := &Value{Source: src, ast: ast, parsed: parsed}
-		walk(ast.NativeRep().Expr(), &v.Accesses)
+		if v.sh == nil {
+			// No literals to lift, or the shape did not compile: the expression as written,
+			// whose errors point where the author wrote.
+			if v.sh, err = shapes.get(src, compileShape); err != nil {
+				return nil, err
+			}
+		}
+		walk(v.sh.ast.NativeRep().Expr(), v.lits, &v.Accesses)
 		return v, nil
 	})
 }
@@ -86,21 +117,25 @@ func CompileValue(src string) (*Value, error) {
 // index as an int64) and returns a JSON-like value: string, int64, float64, bool, nil,
 // []any or map[string]any.
 func (v *Value) Eval(vars map[string]any) (any, error) {
-	v.once.Do(func() {
+	sh := v.sh
+	sh.once.Do(func() {
 		e, err := templateEnv()
 		if err == nil {
-			v.prg, err = program(e, v.ast)
+			sh.prg, err = program(e, sh.ast)
 		}
-		v.prgErr = err
+		sh.prgErr = err
 	})
-	if v.prgErr != nil {
-		return nil, v.prgErr
+	if sh.prgErr != nil {
+		return nil, sh.prgErr
 	}
-	in := make(map[string]any, len(vars))
+	in := make(map[string]any, len(vars)+len(v.lits))
 	for k, x := range vars {
 		in[k] = integral(x)
 	}
-	out, _, err := v.prg.Eval(in)
+	for k, x := range v.lits {
+		in[k] = x
+	}
+	out, _, err := sh.prg.Eval(in)
 	if err != nil {
 		return nil, err
 	}
@@ -189,11 +224,11 @@ func native(v ref.Val) (any, error) {
 }
 
 // walk collects the accesses of e: the longest constant path from each root it reads.
-func walk(e celast.Expr, into *[]Access) {
-	if a, rest, ok := access(e); ok {
+func walk(e celast.Expr, lits map[string]any, into *[]Access) {
+	if a, rest, ok := access(e, lits); ok {
 		*into = append(*into, a)
 		for _, r := range rest {
-			walk(r, into)
+			walk(r, lits, into)
 		}
 		return
 	}
@@ -201,33 +236,33 @@ func walk(e celast.Expr, into *[]Access) {
 	case celast.CallKind:
 		c := e.AsCall()
 		if c.IsMemberFunction() {
-			walk(c.Target(), into)
+			walk(c.Target(), lits, into)
 		}
 		for _, a := range c.Args() {
-			walk(a, into)
+			walk(a, lits, into)
 		}
 	case celast.SelectKind:
-		walk(e.AsSelect().Operand(), into)
+		walk(e.AsSelect().Operand(), lits, into)
 	case celast.ListKind:
 		for _, x := range e.AsList().Elements() {
-			walk(x, into)
+			walk(x, lits, into)
 		}
 	case celast.MapKind:
 		for _, x := range e.AsMap().Entries() {
-			walk(x.AsMapEntry().Key(), into)
-			walk(x.AsMapEntry().Value(), into)
+			walk(x.AsMapEntry().Key(), lits, into)
+			walk(x.AsMapEntry().Value(), lits, into)
 		}
 	case celast.ComprehensionKind:
 		c := e.AsComprehension()
 		for _, x := range []celast.Expr{c.IterRange(), c.AccuInit(), c.LoopCondition(), c.LoopStep(), c.Result()} {
-			walk(x, into)
+			walk(x, lits, into)
 		}
 	}
 }
 
 // access reads e as a path from a root (`nodes.db.spec.ports[0]`, `inputs.?labels`), and
 // returns the expressions left to walk (computed indexes).
-func access(e celast.Expr) (Access, []celast.Expr, bool) {
+func access(e celast.Expr, lits map[string]any) (Access, []celast.Expr, bool) {
 	switch e.Kind() {
 	case celast.IdentKind:
 		for _, r := range Roots {
@@ -238,10 +273,10 @@ func access(e celast.Expr) (Access, []celast.Expr, bool) {
 	case celast.SelectKind:
 		s := e.AsSelect()
 		if s.IsTestOnly() { // has(x.f): reads x
-			a, rest, ok := access(s.Operand())
+			a, rest, ok := access(s.Operand(), lits)
 			return a, rest, ok
 		}
-		a, rest, ok := access(s.Operand())
+		a, rest, ok := access(s.Operand(), lits)
 		if ok {
 			a = extend(a, Step{Field: s.FieldName()})
 		}
@@ -254,15 +289,19 @@ func access(e celast.Expr) (Access, []celast.Expr, bool) {
 			if len(args) != 2 {
 				return Access{}, nil, false
 			}
-			a, rest, ok := access(args[0])
+			a, rest, ok := access(args[0], lits)
 			if !ok {
 				return a, rest, ok
 			}
-			if args[1].Kind() != celast.LiteralKind || a.Partial {
+			key, isLit := literal(args[1], lits)
+			if !isLit || a.Partial {
 				return a.stop(), append(rest, args[1]), true
 			}
-			switch k := args[1].AsLiteral().(type) {
+			switch k := key.(type) {
 			case types.String:
+				if a.Name == "" && c.FunctionName() != "_[_]" {
+					a.Optional = true
+				}
 				return extend(a, Step{Field: string(k)}), rest, true
 			case types.Int:
 				return extend(a, Step{Index: int64(k), IsIndex: true}), rest, true
@@ -271,6 +310,22 @@ func access(e celast.Expr) (Access, []celast.Expr, bool) {
 		}
 	}
 	return Access{}, nil, false
+}
+
+// literal is the constant e stands for: a literal, or a lifted literal's variable.
+func literal(e celast.Expr, lits map[string]any) (ref.Val, bool) {
+	switch e.Kind() {
+	case celast.LiteralKind:
+		return e.AsLiteral(), true
+	case celast.IdentKind:
+		switch x := lits[e.AsIdent()].(type) {
+		case string:
+			return types.String(x), true
+		case int64:
+			return types.Int(x), true
+		}
+	}
+	return nil, false
 }
 
 // extend adds a step; the first step under nodes, inputs, stack and each names the node,

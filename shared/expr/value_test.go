@@ -54,11 +54,11 @@ func TestValues(t *testing.T) {
 
 func TestAccesses(t *testing.T) {
 	for src, want := range map[string]string{
-		`nodes["db-svc"].spec.ports[0].port + 1`:                        `[{nodes db-svc [{spec 0 false} {ports 0 false} { 0 true} {port 0 false}] false}]`,
-		`inputs.env == "prod" ? inputs.?labels.team.orValue("x") : "y"`: `[{inputs env [] false} {inputs labels [{team 0 false}] false}]`,
-		`nodes.db.spec.ports[index].port`:                               `[{nodes db [{spec 0 false} {ports 0 false}] true} {index  [] false}]`,
-		`has(nodes.cache.status.ready) && stack.name != ""`:             `[{nodes cache [{status 0 false}] false} {stack name [] false}]`,
-		`inputs.regions.exists(r, r == "eu")`:                           `[{inputs regions [] false}]`,
+		`nodes["db-svc"].spec.ports[0].port + 1`:                        `[{nodes db-svc [{spec 0 false} {ports 0 false} { 0 true} {port 0 false}] false false}]`,
+		`inputs.env == "prod" ? inputs.?labels.team.orValue("x") : "y"`: `[{inputs env [] false false} {inputs labels [{team 0 false}] false true}]`,
+		`nodes.db.spec.ports[index].port`:                               `[{nodes db [{spec 0 false} {ports 0 false}] true false} {index  [] false false}]`,
+		`has(nodes.cache.status.ready) && stack.name != ""`:             `[{nodes cache [{status 0 false}] false false} {stack name [] false false}]`,
+		`inputs.regions.exists(r, r == "eu")`:                           `[{inputs regions [] false false}]`,
 	} {
 		v, err := CompileValue(src)
 		if err != nil {
@@ -67,6 +67,21 @@ func TestAccesses(t *testing.T) {
 		}
 		if got := fmt.Sprint(v.Accesses); got != want {
 			t.Errorf("%s:\n got %s\nwant %s", src, got, want)
+		}
+	}
+}
+
+func TestOptionalAccesses(t *testing.T) {
+	for src, want := range map[string]bool{
+		`nodes.?cache.spec.x.orValue(1)`:        true,
+		`nodes[?"redis-svc"].spec.x.orValue(1)`: true,
+		`nodes.cache.?spec.x.orValue(1)`:        false,
+		`nodes["cache"].spec`:                   false,
+		`inputs.?labels.orValue({})`:            true,
+	} {
+		v, err := CompileValue(src)
+		if err != nil || len(v.Accesses) != 1 || v.Accesses[0].Optional != want {
+			t.Errorf("%s: %+v %v; want optional %v", src, v, err, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -194,5 +195,65 @@ func TestWhenReadsLiveValues(t *testing.T) {
 	}
 	if skipped != 2 {
 		t.Fatalf("want an event each time the when left cache out, got %d", skipped)
+	}
+}
+
+// The tenants library template: one copy per tenant, named from it, sized by its plan. An
+// update that drops the first tenant deletes its objects and leaves the other's alone — the
+// copies are keyed by name, not position.
+func TestTenantsTemplateKeysCopiesByName(t *testing.T) {
+	src, err := os.ReadFile("../../templates/tenants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t)
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("tenants-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	up := func(tenants string) {
+		t.Helper()
+		_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack,
+			TemplateRequest: engine.TemplateRequest{File: "tenants.yaml", Template: string(src), RawParams: map[string]string{"tenants": tenants}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := Run(ctx, e, stack, op); err != nil || res.Err != nil {
+			t.Fatalf("tenants=%s: %v %v", tenants, err, res.Err)
+		}
+	}
+	up(`[{"name": "acme", "plan": "gold"}, {"name": "globex"}]`)
+	acme, err := cs.AppsV1().Deployments(stack).Get(ctx, "app-acme", metav1.GetOptions{})
+	if err != nil || *acme.Spec.Replicas != 2 || acme.Spec.Template.Spec.Containers[0].Resources.Requests.Cpu().String() != "500m" {
+		t.Fatalf("gold tenant: %v", err)
+	}
+	globex, err := cs.AppsV1().Deployments(stack).Get(ctx, "app-globex", metav1.GetOptions{})
+	if err != nil || *globex.Spec.Replicas != 1 {
+		t.Fatalf("basic tenant: %v", err)
+	}
+	svc, _ := cs.CoreV1().Services(stack).Get(ctx, "db", metav1.GetOptions{})
+	if env := globex.Spec.Template.Spec.Containers[0].Env[0]; env.Value != svc.Spec.ClusterIP+":5432" {
+		t.Fatalf("the database address from the live Service: %v", env)
+	}
+	if st, _ := e.Store.GetStack(ctx, stack); st.Outputs["tenants"] != "acme,globex" || fmt.Sprint(st.Outputs["gold"]) != "1" {
+		t.Fatalf("outputs: %v", st.Outputs)
+	}
+
+	up(`[{"name": "globex"}]`)
+	if _, err := e.Store.GetNode(ctx, stack, "app-globex"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := cs.AppsV1().Deployments(stack).Get(ctx, "app-globex", metav1.GetOptions{})
+	if err != nil || after.Generation != globex.Generation || after.UID != globex.UID {
+		t.Fatalf("the remaining tenant's Deployment was touched: %v", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, err := cs.AppsV1().Deployments(stack).Get(ctx, "app-acme", metav1.GetOptions{})
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dropped tenant's Deployment is still there")
+		}
 	}
 }

@@ -56,7 +56,7 @@ func oneLine(err error) string {
 }
 
 func refOf(a expr.Access) (*Ref, error) {
-	r := &Ref{Root: Root(a.Root), Name: a.Name}
+	r := &Ref{Root: Root(a.Root), Name: a.Name, Optional: a.Optional}
 	for _, s := range a.Path {
 		r.Path = append(r.Path, Segment{Field: s.Field, Index: int(s.Index), IsIndex: s.IsIndex})
 	}

@@ -81,6 +81,9 @@ type Ref struct {
 	Path Path
 	// Offset is the byte offset of "${" in the string the reference came from.
 	Offset int
+	// Optional: an expression reads the node or input optionally (`nodes.?cache…`), so it
+	// may be absent.
+	Optional bool
 }
 
 func (r Ref) String() string {

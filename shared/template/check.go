@@ -312,8 +312,8 @@ func (t *Template) Resolve(params Params) (*Resolved, Problems) {
 			continue
 		}
 		for _, u := range n.Uses {
-			if u.Ref.Root == refs.RootNodes && !included[u.Ref.Name] && t.nodeIndex[u.Ref.Name] != nil {
-				c.add(u.Pos, n.ID, "%s: %s refers to node %q, which `when` leaves out with these inputs", u.Field, u.Ref, u.Ref.Name)
+			if u.Ref.Root == refs.RootNodes && !included[u.Ref.Name] && t.nodeIndex[u.Ref.Name] != nil && !u.Ref.Optional {
+				c.add(u.Pos, n.ID, "%s: %s refers to node %q, which `when` leaves out with these inputs (read it optionally, as in ${nodes.?%s…orValue(…)}, where it may be left out)", u.Field, u.Ref, u.Ref.Name, u.Ref.Name)
 			}
 		}
 	}

@@ -132,7 +132,7 @@ var invalidCases = []invalidCase{
 		want: []string{"6:11: node \"a\": when must be true, false or a reference such as ${inputs.enabled}; found the string \"sometimes\""}},
 	{name: "reference to a node left out by when", src: hdr + "inputs:\n  on: {type: boolean, default: false}\nnodes:\n" + node("b", "when: ${inputs.on}") +
 		"  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {n: \"${nodes.b.metadata.uid}\"}}\n",
-		want: []string{"10:80: node \"a\": manifest.data.n: ${nodes.b.metadata.uid} refers to node \"b\", which `when` leaves out with these inputs"}},
+		want: []string{"10:80: node \"a\": manifest.data.n: ${nodes.b.metadata.uid} refers to node \"b\", which `when` leaves out with these inputs (read it optionally, as in ${nodes.?b…orValue(…)}, where it may be left out)"}},
 	{name: "bad input schema", src: hdr + "inputs:\n  n: {type: integr}\nnodes:\n" + node("a"),
 		want: []string{"4:3: missing required input \"n\": pass -p n=VALUE or set it in a --params file", "4:13: input \"n\": type \"integr\" is not one of string, integer, number, boolean, array, object (did you mean \"integer\"?)"}},
 	{name: "unknown input key", src: hdr + "inputs:\n  pw: {type: string, secrt: true}\nnodes:\n" + node("a"),

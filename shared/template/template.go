@@ -42,7 +42,7 @@ type Template struct {
 	// exprs lists every expression written in a `${…}`, for the type check against the
 	// inputs' schemas.
 	exprs []exprSite
-	lines      int
+	lines int
 }
 
 func (t *Template) collector() *collector { return &collector{file: t.File, lines: t.lines} }
