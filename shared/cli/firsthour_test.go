@@ -69,8 +69,10 @@ func TestFirstHourErrors(t *testing.T) {
 	}
 }
 
-// A node whose live references are wrong fails with every one of them in its message, each
-// with a hint, and the status table shows the object it would have made.
+// Live references the kind's schema rules out fail the operation before anything is applied,
+// all at once, each at its line with a hint. Those only the live object can rule out (a key of
+// a map) fail their node with every one of them in its message, and the status table shows
+// the object it would have made.
 func TestBadLiveReferencesAllAtOnce(t *testing.T) {
 	kc := kubeconfigPath(t)
 	state := filepath.Join(t.TempDir(), "state.db")
@@ -96,9 +98,44 @@ nodes:
 		t.Fatalf("up: exit %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = run(t, "", append(g, "status", stack)...)
+	// Both, at once, at their lines, before anything is applied: the paths are checked
+	// against the Service schema the cluster publishes.
 	for _, w := range []string{
-		`${nodes.svc.spec.clusterIp}: the live object has no such value: .spec.clusterIp: no such field (did you mean "clusterIP"? field names are case-sensitive)`,
-		`${nodes.svc.spec.ports[0].prot}: the live object has no such value: .spec.ports[0].prot: no such field (it has port, protocol, targetPort)`,
+		`refs.yaml:12:13: node "use": manifest.data.ip: ${nodes.svc.spec.clusterIp}: Service has no field .spec.clusterIp (did you mean "clusterIP"?)`,
+		`refs.yaml:13:15: node "use": manifest.data.port: ${nodes.svc.spec.ports[0].prot}: Service has no field .spec.ports[].prot (did you mean "port"?)`,
+		"CREATE_FAILED",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("status lacks %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("status: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	stack2 := stack + "-live"
+	t.Cleanup(func() { run(t, "", append(g, "down", stack2)...) })
+	tpl = write(t, "live.yaml", `format: aos/v1
+name: live
+nodes:
+  cm:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: cm}, data: {host: h}}
+  use:
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: use}
+      data:
+        host: "${nodes.cm.data.hots}"
+        tier: "${nodes.cm.metadata.labels.tier}"
+`)
+	if code, out, errs := run(t, "", append(g, "up", tpl, "--stack", stack2, "--on-failure", "keep")...); code != ExitError {
+		t.Fatalf("up: exit %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs = run(t, "", append(g, "status", stack2)...)
+	for _, w := range []string{
+		`${nodes.cm.data.hots}: the live object has no such value: .data.hots: no such field (it has host)`,
+		`${nodes.cm.metadata.labels.tier}: the live object has no such value`,
 		"ConfigMap/use",
 	} {
 		if !strings.Contains(out, w) {

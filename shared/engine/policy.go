@@ -82,6 +82,9 @@ func (e *Engine) Admit(identity, projectName string) error {
 // Cluster is the client a stack's objects are applied with: its kube context, as its
 // project's ServiceAccount, so the cluster's RBAC has the last word.
 func (e *Engine) Cluster(ctx context.Context, st *StackRecord) (*kube.Client, error) {
+	if e.Kube == nil {
+		return nil, fmt.Errorf("stack %q: this engine has no cluster access", st.Name)
+	}
 	p, err := e.ProjectOf(st)
 	if err != nil {
 		return nil, fmt.Errorf("stack %q: %w", st.Name, err)

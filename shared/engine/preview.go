@@ -124,6 +124,11 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		}
 	}
 	if dryRun {
+		if client, err := e.Cluster(ctx, st); err == nil {
+			if probs := schemaProblems(ctx, client, r); len(probs) > 0 {
+				return plan, &InvalidTemplateError{Problems: probs}
+			}
+		}
 		if err := e.dryRun(ctx, st, plan.Nodes, renders, r, red); err != nil {
 			return plan, err
 		}

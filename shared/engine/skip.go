@@ -23,12 +23,12 @@ func liveWhen(src string, sc *scope) (bool, error) {
 		if _, isText := v.(string); isText {
 			hint = ` (live values such as a ConfigMap's data are text: compare, as in ${nodes.flags.data.cache == "on"})`
 		}
-		return false, fmt.Errorf("when: %s is %s, not true or false%s", src, kindOf(v), hint)
+		return false, fmt.Errorf("when: %s is %s, not true or false%s", src, valueKind(v), hint)
 	}
 	return b, nil
 }
 
-func kindOf(v any) string {
+func valueKind(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"

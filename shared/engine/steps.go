@@ -84,6 +84,15 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 	if len(probs) > 0 {
 		return CheckResponse{}, &InvalidTemplateError{Problems: probs}
 	}
+	if req.Operation == OpCreate || req.Operation == OpUpdate {
+		// Before anything is applied: a misspelt live path would otherwise fail its reader
+		// only when the object it reads is READY. (A rollback returns to what ran.)
+		if client, err := e.Cluster(ctx, st); err == nil {
+			if probs := schemaProblems(ctx, client, r); len(probs) > 0 {
+				return CheckResponse{}, &InvalidTemplateError{Problems: probs}
+			}
+		}
+	}
 	existing, err := e.Store.ListNodes(ctx, st.Name)
 	if err != nil {
 		return CheckResponse{}, err

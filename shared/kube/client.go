@@ -35,6 +35,7 @@ type Client struct {
 	Config  *rest.Config
 	Dynamic dynamic.Interface
 	mapper  *mapper
+	schemas schemas
 }
 
 // ConfigOptions say where the cluster is. With nothing set, the usual kubeconfig rules apply

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -255,5 +256,54 @@ func TestTenantsTemplateKeysCopiesByName(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the dropped tenant's Deployment is still there")
 		}
+	}
+}
+
+// A live path the kind's schema does not have fails the create before anything is applied,
+// where it is written, with a did-you-mean; a kind the cluster does not serve yet is not
+// checked.
+func TestLivePathsAreCheckedAgainstTheClustersSchemas(t *testing.T) {
+	const src = `format: aos/v1
+name: paths
+nodes:
+  db-svc:
+    manifest: {apiVersion: v1, kind: Service, metadata: {name: db}, spec: {ports: [{port: 5432}]}}
+    outputs: {host: .spec.clusterIp}
+  app:
+    manifest:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: app}
+      data:
+        port: "${nodes.db-svc.spec.prots[0].port}"
+        next: "${string(nodes.db-svc.spec.ports[0].port + 1)}"
+        widget: "${nodes.widget.spec.anything}"
+  widget:
+    manifest: {apiVersion: example.com/v1, kind: NotServedYet, metadata: {name: w}}
+`
+	e := newEngine(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("paths-%d", time.Now().UnixNano()%100000)
+	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{File: "paths.yaml", Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(ctx, e, stack, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`paths.yaml:6:21: node "db-svc": output "host": .spec.clusterIp: Service has no field .spec.clusterIp (did you mean "clusterIP"?)`,
+		`paths.yaml:13:15: node "app": manifest.data.port: ${nodes.db-svc.spec.prots[0].port}: Service has no field .spec.prots (did you mean "ports"?)`,
+	}
+	// The state machine carries the error as Step Functions does: its name, then its text.
+	if res.Err == nil || !strings.HasPrefix(res.Err.Error(), "InvalidTemplateError: template has 2 problem(s):\n"+want[0]+"\n"+want[1]) {
+		t.Fatalf("want the two problems, got %v", res.Err)
+	}
+	if st, _ := e.Store.GetStack(ctx, stack); st.Status != engine.StackCreateFailed || st.Lease != nil {
+		t.Fatalf("the stack: %s, lease %v", st.Status, st.Lease)
+	}
+	if nodes, _ := e.Store.ListNodes(ctx, stack); len(nodes) != 0 {
+		t.Fatalf("something was planned: %d nodes", len(nodes))
 	}
 }

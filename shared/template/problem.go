@@ -114,3 +114,6 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// DidYouMean is didYouMean for callers outside the package: " (did you mean "x"?)" or "".
+func DidYouMean(s string, options []string) string { return didYouMean(s, options) }

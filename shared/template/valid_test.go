@@ -281,3 +281,18 @@ func TestForEachNamesCopiesFromTheirElements(t *testing.T) {
 		t.Fatalf("a secret list naming copies: %v", probs)
 	}
 }
+
+// An expression evaluated at validate time (count, when, forEach over inputs) that would run
+// away stops at the cost limit, reported where it is written.
+func TestRunawayExpressionStopsAtValidate(t *testing.T) {
+	items := make([]string, 300)
+	for i := range items {
+		items[i] = fmt.Sprint(i)
+	}
+	src := hdr + "inputs:\n  items: {type: array, items: {type: integer}, default: [" + strings.Join(items, ", ") + "]}\nnodes:\n" +
+		node("a", "when: '${inputs.items.all(a, inputs.items.all(b, inputs.items.all(c, a + b + c >= 0)))}'")
+	_, probs := Validate("t.yaml", []byte(src), Params{})
+	if len(probs) != 1 || !strings.HasPrefix(probs[0].String(), `t.yaml:8:11: node "a": when: `) || !strings.Contains(probs[0].String(), "cost limit exceeded") {
+		t.Fatalf("want the cost limit at the when: %v", probs)
+	}
+}
