@@ -50,8 +50,10 @@ test: ## all tests: starts the local control plane and dynalite, runs every test
 	@$(CLUSTER) up >/dev/null
 	@status=0; \
 	dyn=$$(hack/dynalite.sh up) || { $(CLUSTER) down; exit 1; }; \
+	chromium=$$(hack/chromium.sh) || { hack/dynalite.sh down; $(CLUSTER) down; exit 1; }; \
 	AOS_TEST_KUBECONFIG=$$($(CLUSTER) env | sed 's/^export KUBECONFIG=//') \
 	AOS_TEST_DYNAMODB_ENDPOINT=$$(echo "$$dyn" | sed 's/^export AOS_TEST_DYNAMODB_ENDPOINT=//') \
+	AOS_TEST_CHROMIUM=$$(echo "$$chromium" | sed 's/^export AOS_TEST_CHROMIUM=//') \
 	$(GO) test $(GOTEST_FLAGS) ./... || status=$$?; \
 	hack/dynalite.sh down; $(CLUSTER) down; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (go test exit $$status)" >&2; fi; \

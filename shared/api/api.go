@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/aos-project/aos/shared/console"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/project"
 	"github.com/aos-project/aos/shared/schedule"
@@ -109,6 +110,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/stacks/{name}/resume", s.resume},
 		{"POST", "/v1/stacks/{name}/continue-rollback", s.continueRollback},
 		{"GET", "/v1/stacks/{name}/events", s.events},
+		{"GET", "/v1/stacks/{name}/nodes/{id}", s.node},
 		{"GET", "/v1/stacks/{name}/resources", s.resources},
 		{"GET", "/v1/stacks/{name}/outputs", s.outputs},
 		{"GET", "/v1/stacks/{name}/history", s.history},
@@ -149,6 +151,11 @@ func (s *Server) Handler() http.Handler {
 				Str("identity", actor).Str("request_id", requestID(r)).Dur("took_ms", time.Since(start)).Msg("request")
 		})
 	}
+	// The console is public: a page and its script, no data; everything it shows comes
+	// through the routes above, authenticated and authorized as any client's request.
+	ui := console.Handler()
+	mux.Handle("GET /{$}", ui)
+	mux.Handle("GET /console/", ui)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no route %s %s (see docs/openapi.yaml)", r.Method, r.URL.Path)})
 	})
@@ -373,7 +380,8 @@ func decodeYAML(r *http.Request, v any) error {
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, 200, map[string]string{"status": "ok"})
+	// auth tells the console whether to ask for a token before its first request.
+	writeJSON(w, 200, map[string]any{"status": "ok", "auth": s.Token != "" || s.Tokens != nil})
 	return nil
 }
 
@@ -759,7 +767,18 @@ func (s *Server) listStacks(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 	}
-	resp := map[string]any{"stacks": view.Stacks(visible)}
+	stacks := view.Stacks(visible)
+	if q.Get("nodes") != "" {
+		// How far each stack's nodes are, for the console's list: one read per listed stack.
+		for i, st := range visible {
+			nodes, err := s.Engine.Store.ListNodes(r.Context(), st.Name)
+			if err != nil {
+				return err
+			}
+			stacks[i].Nodes = view.CountOf(nodes)
+		}
+	}
+	resp := map[string]any{"stacks": stacks}
 	if more {
 		resp["next"] = after
 	}
@@ -825,8 +844,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("limit=%q: expected 1 to 1000", v)
 		}
 	}
+	wait, err := waitParam(q.Get("wait"))
+	if err != nil {
+		return err
+	}
 	// One more than the page, to know whether another follows: a long log is never read whole.
-	evs, err := s.Engine.Store.ListEvents(r.Context(), st.Name, after, limit+1)
+	evs, err := s.followEvents(r.Context(), st.Name, after, limit+1, wait)
 	if err != nil {
 		return err
 	}

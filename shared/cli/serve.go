@@ -20,7 +20,8 @@ func (a *app) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API (docs/openapi.yaml), run rebuild schedules and batches, in this process",
-		Long: "Serves /v1 on --addr. Every request must carry `Authorization: Bearer <token>`. The token\n" +
+		Long: "Serves /v1 on --addr, and the web console at / (sign in with a token). Every request to /v1\n" +
+			"must carry `Authorization: Bearer <token>`. The token\n" +
 			"file holds one `TOKEN [IDENTITY]` per line (a token alone is the identity \"admin\"), and\n" +
 			"projects (--projects) say which identities may use which stacks; $AOS_API_TOKEN is one\n" +
 			"token of \"admin\". --insecure-no-auth serves without tokens, only on a loopback address,\n" +

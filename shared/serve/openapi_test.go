@@ -116,6 +116,7 @@ func TestOpenAPIMatchesTheRouterAndItsExamplesWork(t *testing.T) {
 		{"GET", "/v1/stacks/shop/resources", "", ""},
 		{"GET", "/v1/stacks/shop/outputs", "", ""},
 		{"GET", "/v1/stacks/shop/events", "", ""},
+		{"GET", "/v1/stacks/shop/nodes/config", "", ""},
 		{"GET", "/v1/stacks/shop/history", "", ""},
 		{"PUT", "/v1/stacks/shop", "shop", ""},
 		{"PUT", "/v1/stacks/shop/schedule", "", ""},

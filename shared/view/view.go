@@ -28,6 +28,29 @@ type Stack struct {
 	Schedule  *engine.Schedule   `json:"schedule,omitempty"`
 	CreatedAt time.Time          `json:"createdAt"`
 	UpdatedAt time.Time          `json:"updatedAt"`
+	// Nodes counts the stack's nodes, where a list asked for it.
+	Nodes *Count `json:"nodes,omitempty"`
+}
+
+// Count is how far a stack's nodes are: READY (or left out by their when) of all.
+type Count struct {
+	Ready int `json:"ready"`
+	Total int `json:"total"`
+}
+
+// CountOf counts the nodes of the stack's revision (not those it is removing).
+func CountOf(nodes []*engine.NodeRecord) *Count {
+	c := &Count{}
+	for _, n := range nodes {
+		if n.Remove {
+			continue
+		}
+		c.Total++
+		if n.Status == engine.NodeReady || n.Status == engine.NodeSkipped {
+			c.Ready++
+		}
+	}
+	return c
 }
 
 // StackOf is the view of a stack record.
@@ -53,13 +76,15 @@ type Node struct {
 	Message   string            `json:"message,omitempty"`
 	DependsOn []string          `json:"dependsOn"`
 	Seconds   float64           `json:"readySeconds,omitempty"`
+	AppliedAt time.Time         `json:"appliedAt,omitzero"`
+	ReadyAt   time.Time         `json:"readyAt,omitzero"`
 }
 
 // Nodes is the view of a stack's nodes.
 func Nodes(nodes []*engine.NodeRecord) []Node {
 	out := make([]Node, 0, len(nodes))
 	for _, n := range nodes {
-		v := Node{ID: n.ID, Status: n.Status, Reason: n.Reason, Message: n.Message, DependsOn: n.DependsOn}
+		v := Node{ID: n.ID, Status: n.Status, Reason: n.Reason, Message: n.Message, DependsOn: n.DependsOn, AppliedAt: n.AppliedAt, ReadyAt: n.ReadyAt}
 		if n.Ref != nil {
 			v.Kind, v.Name, v.Namespace = n.Ref.Kind, n.Ref.Name, n.Ref.Namespace
 		} else {
