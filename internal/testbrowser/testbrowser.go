@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,11 @@ import (
 
 // Env names the Chromium binary (make test sets it from hack/chromium.sh).
 const Env = "AOS_TEST_CHROMIUM"
+
+// expectedRefusal is how Chromium's network log reports an API answer the page handles: a
+// refused value (400), a token or project that may not (401, 403), a busy stack (409).
+// Missing assets (404) and server errors still fail the test.
+var expectedRefusal = regexp.MustCompile(`^Failed to load resource: the server responded with a status of (400|401|403|409) `)
 
 // Browser is one headless Chromium tab.
 type Browser struct {
@@ -58,7 +64,7 @@ func New(t *testing.T, timeout time.Duration) *Browser {
 			if err != nil {
 				return
 			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+			if (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && !expectedRefusal.MatchString(m.Text) {
 				b.record(fmt.Sprintf("%s %s:%d %s", m.Type, m.URL, m.Line+1, m.Text))
 			}
 		}

@@ -116,6 +116,10 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/stacks/{name}/history", s.history},
 		{"PUT", "/v1/stacks/{name}/schedule", s.setSchedule},
 		{"DELETE", "/v1/stacks/{name}/schedule", s.deleteSchedule},
+		{"GET", "/v1/templates", s.library},
+		{"GET", "/v1/templates/{name}", s.libraryOne},
+		{"GET", "/v1/stacks/{name}/history/diff", s.historyDiff},
+		{"GET", "/v1/stacks/{name}/template", s.stackTemplate},
 		{"POST", "/v1/batches", s.createBatch},
 		{"GET", "/v1/batches/{id}", s.getBatch},
 	}
@@ -437,6 +441,9 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &b); err != nil {
 		return err
 	}
+	if err := s.sameTemplate(r, &b); err != nil {
+		return err
+	}
 	plan, err := s.Engine.Preview(r.Context(), b.create(""), r.URL.Query().Get("dryRun") != "false")
 	if err != nil {
 		return err
@@ -567,6 +574,9 @@ func (s *Server) updateStack(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	b.Stack = name
+	if err := s.sameTemplate(r, &b); err != nil {
+		return err
+	}
 	return s.submit(w, r, b)
 }
 

@@ -58,16 +58,38 @@ func consoleServer(t *testing.T) (alice *client, base string) {
 	return &client{t: t, base: base, tok: consoleAlice, api: srv.API}, base
 }
 
+// waitText waits until the element sel exists and its text holds want, and returns it.
+func waitText(t *testing.T, b *testbrowser.Browser, sel, want string) string {
+	t.Helper()
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		txt, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`(document.querySelector(`+strconvQuote(sel)+`) || {}).innerText || ""`))
+		if err == nil && strings.Contains(txt, want) {
+			return txt
+		}
+		if time.Now().After(deadline) {
+			b.Shot("wait")
+			t.Fatalf("%s never showed %q; it shows %q (%v)", sel, want, txt, err)
+		}
+	}
+}
+
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
+
 // The console in a real Chromium against aos serve and the real control plane: a browser
-// with no token sees only the login page; bob's token sees none of alice's stacks; alice's
-// sees her stack, and its page follows the microservices stack coming up — every node
-// turning READY only after its dependencies, without a reload — and a node's panel shows its
-// live nodePort. Any error the page logs fails the test.
+// with no token sees only the login page; alice creates the microservices stack from the
+// library through the form generated from its inputs' schemas (a bad value shows its error
+// at the field first), and the stack page follows it coming up — every node turning READY
+// only after its dependencies, without a reload; a node's panel shows its live nodePort;
+// she changes an input, sees the plan's diff, applies it, and rolls back from the history
+// (which shows the diff between revisions); bob's token sees none of it. Any error the page
+// logs fails the test.
 func TestConsoleFollowsAStackComingUp(t *testing.T) {
-	alice, base := consoleServer(t)
+	_, base := consoleServer(t)
 	stack := fmt.Sprintf("console-%d", time.Now().UnixNano()%100000)
 	cleanupNamespaces(t, stack)
-	b := testbrowser.New(t, 3*time.Minute)
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	b := testbrowser.New(t, 4*time.Minute)
 
 	b.Run(chromedp.Navigate(base + "/"))
 	b.Run(chromedp.WaitVisible(chromedp.CSS("#login")))
@@ -75,31 +97,29 @@ func TestConsoleFollowsAStackComingUp(t *testing.T) {
 		t.Fatal("a browser without a token sees more than the login page")
 	}
 	b.Shot("login")
-
-	tpl, err := os.ReadFile("../../templates/microservices.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var created map[string]any
-	if code, _ := alice.do("POST", "/v1/stacks", map[string]any{"template": string(tpl), "stack": stack, "project": "shop",
-		"params": map[string]any{"db_password": "console-test-password"}}, &created); code != 202 {
-		t.Fatalf("create: %d %v", code, created)
-	}
-
 	signIn := func(tok string) {
 		b.Run(chromedp.SendKeys(chromedp.CSS("#token"), tok), chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#stacks")))
 	}
-	signIn(consoleBob)
-	time.Sleep(300 * time.Millisecond) // the list has loaded: #stacks shows after it
-	if rows, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll("#stacks tbody tr").length`)); rows != 0 {
-		t.Fatalf("bob sees %d of alice's stacks", rows)
-	}
-	b.Run(chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login")))
-
 	signIn(consoleAlice)
-	b.Run(chromedp.WaitVisible(chromedp.CSS(`#stacks tr[data-stack="` + stack + `"] a`)))
-	b.Shot("stacks")
-	b.Run(chromedp.Click(chromedp.CSS(`#stacks tr[data-stack="`+stack+`"] a`)), chromedp.WaitVisible(chromedp.CSS("#dag")))
+
+	// Create from the library, through the generated form.
+	b.Run(chromedp.Click(chromedp.CSS("#new-stack")), chromedp.WaitVisible(chromedp.CSS("#template")))
+	b.Run(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#template"); s.value = "microservices.yaml"; s.dispatchEvent(new Event("change")); })()`))
+	b.Run(chromedp.WaitVisible(chromedp.CSS("#in-db_password")),
+		chromedp.SetValue(chromedp.CSS("#f-stack"), stack), chromedp.SetValue(chromedp.CSS("#f-project"), "shop"),
+		chromedp.SetValue(chromedp.CSS("#in-db_password"), "short"), chromedp.Click(chromedp.CSS("#preview")))
+	waitText(t, b, "#err-db_password", "db_password")
+	if dis, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[bool](`document.querySelector("#create").disabled`)); !dis {
+		t.Fatal("Create is enabled after a refused preview")
+	}
+	b.Shot("bad-value")
+	b.Run(chromedp.SetValue(chromedp.CSS("#in-db_password"), "console-test-password"), chromedp.Click(chromedp.CSS("#preview")))
+	waitText(t, b, "#plan", "10 to create")
+	if msg := waitText(t, b, "#err-db_password", ""); msg != "" {
+		t.Fatalf("the field's error stayed: %q", msg)
+	}
+	b.Shot("preview")
+	b.Run(chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#dag")))
 
 	// Watch the graph: when each node is first seen READY, and the edges the page draws.
 	type seen struct {
@@ -151,29 +171,69 @@ func TestConsoleFollowsAStackComingUp(t *testing.T) {
 			}
 		}
 	}
+	waitText(t, b, "h1", "CREATE_COMPLETE")
 	b.Shot("ready")
 
 	// The node panel: the Service's live nodePort, as the cluster has it.
-	svc, err := testcluster.Client(t).CoreV1().Services(stack).Get(context.Background(), "frontend", metav1.GetOptions{})
+	svc, err := cs.CoreV1().Services(stack).Get(ctx, "frontend", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := fmt.Sprint(svc.Spec.Ports[0].NodePort)
-	b.Run(chromedp.Click(chromedp.CSS(`#dag g.node[data-id="frontend-svc"]`)), chromedp.WaitVisible(chromedp.CSS("#detail-live")))
-	live, _ := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("#detail-live")))
-	if !strings.Contains(live, `"nodePort": `+port) {
-		t.Fatalf("the node panel's live values lack nodePort %s:\n%s", port, live)
-	}
-	b.Run(chromedp.WaitVisible(chromedp.CSS("#outputs-table")))
-	outs, _ := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("#outputs-table")))
-	if !strings.Contains(outs, port) {
-		t.Fatalf("outputs: %s", outs)
-	}
+	b.Run(chromedp.Click(chromedp.CSS(`#dag g.node[data-id="frontend-svc"]`)))
+	waitText(t, b, "#detail-live", `"nodePort": `+port)
+	waitText(t, b, "#outputs-table", port)
 	crit, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll("#timeline rect.bar.critical").length`))
 	if crit < 3 {
 		t.Fatalf("the timeline's critical path has %d nodes", crit)
 	}
 	b.Shot("node")
+
+	// Change an input: the plan's diff, then the update.
+	replicas := func() int32 {
+		d, err := cs.AppsV1().Deployments(stack).Get(ctx, "orders", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.Spec.Replicas
+	}
+	b.Run(chromedp.Click(chromedp.CSS("#act-update")), chromedp.WaitVisible(chromedp.CSS("#in-backend_replicas")),
+		chromedp.SetValue(chromedp.CSS("#in-backend_replicas"), "3"), chromedp.Click(chromedp.CSS("#preview-update")))
+	plan := waitText(t, b, "#plan", "backend_replicas: 2 → 3")
+	if !strings.Contains(plan, "2 to update") || !strings.Contains(plan, "8 unchanged") {
+		t.Fatalf("the update's plan:\n%s", plan)
+	}
+	b.Shot("update-preview")
+	b.Run(chromedp.Click(chromedp.CSS("#apply-update")))
+	waitText(t, b, "h1", "UPDATE_COMPLETE")
+	if r := replicas(); r != 3 {
+		t.Fatalf("after the update: %d replicas", r)
+	}
+
+	// History: the diff between the two revisions, then a rollback to the first.
+	b.Run(chromedp.Click(chromedp.CSS("#act-history")), chromedp.WaitVisible(chromedp.CSS("#history")), chromedp.Click(chromedp.CSS("#show-diff")))
+	waitText(t, b, "#diff", "backend_replicas: 2 → 3")
+	b.Shot("history")
+	b.Run(chromedp.Click(chromedp.CSS(`button.rollback[data-revision="1"]`)))
+	waitText(t, b, "#reason", "revision 3")
+	waitText(t, b, "h1", "UPDATE_COMPLETE")
+	if r := replicas(); r != 2 {
+		t.Fatalf("after the rollback: %d replicas", r)
+	}
+
+	// bob sees none of it.
+	b.Run(chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login")))
+	b.Run(chromedp.Navigate(base + "/"))
+	signIn(consoleBob)
+	time.Sleep(500 * time.Millisecond) // the list has loaded
+	if rows, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll("#stacks tbody tr").length`)); rows != 0 {
+		t.Fatalf("bob sees %d of alice's stacks", rows)
+	}
+	b.Run(chromedp.Navigate(base + "/#/stacks/" + stack))
+	waitText(t, b, "main", `identity "bob" may not act on project "shop"`)
+	if n, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll("#dag, #actions").length`)); n != 0 {
+		t.Fatal("bob's page shows the stack's graph or actions")
+	}
 }
 
 // On a loopback server without authentication (aos serve --insecure-no-auth, as after

@@ -119,6 +119,10 @@ func TestOpenAPIMatchesTheRouterAndItsExamplesWork(t *testing.T) {
 		{"GET", "/v1/stacks/shop/nodes/config", "", ""},
 		{"GET", "/v1/stacks/shop/history", "", ""},
 		{"PUT", "/v1/stacks/shop", "shop", ""},
+		{"GET", "/v1/stacks/shop/history/diff?from=1&to=2", "", ""},
+		{"GET", "/v1/templates", "", ""},
+		{"GET", "/v1/stacks/shop/template", "", ""},
+		{"GET", "/v1/templates/guestbook", "", ""},
 		{"PUT", "/v1/stacks/shop/schedule", "", ""},
 		{"DELETE", "/v1/stacks/shop/schedule", "", ""},
 		{"POST", "/v1/stacks/shop/rollback", "shop", ""},
@@ -193,6 +197,7 @@ func TestOpenAPIMatchesTheRouterAndItsExamplesWork(t *testing.T) {
 
 // matches reports whether path fits a route pattern with {wildcards}.
 func matches(pattern, path string) bool {
+	path, _, _ = strings.Cut(path, "?")
 	p, q := strings.Split(pattern, "/"), strings.Split(path, "/")
 	if len(p) != len(q) {
 		return false

@@ -44,7 +44,7 @@ async function api(path, opts = {}) {
   const res = await fetch(path, { ...opts, headers });
   if (res.status === 401) throw new Unauthorized("sign in");
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.message || res.status + " " + res.statusText);
+  if (!res.ok) throw new Error((body.error && body.error.message) || res.status + " " + res.statusText);
   return body;
 }
 
@@ -97,7 +97,7 @@ async function stacksView() {
     note.textContent = shown.length ? "" : "No stacks you may see.";
   }
   filter.addEventListener("input", draw);
-  show(el("h1", {}, "Stacks"), filter, table, note);
+  show(el("h1", {}, "Stacks ", el("a", { href: "#/new", id: "new-stack", class: "button" }, "New stack from the library")), filter, table, note);
   async function load() {
     const got = await api("/v1/stacks?nodes=1&limit=200");
     rows = got.stacks.map((s) => ({ ...s, ready: s.nodes ? s.nodes.ready : 0 }));
@@ -106,6 +106,223 @@ async function stacksView() {
   await load();
   const timer = setInterval(() => load().catch(fail), 3000);
   stopped.push(() => clearInterval(timer));
+}
+
+
+// ---- forms from the inputs' JSON Schemas ----
+
+// inputForm builds a field per input: a choice for an enum, a number with its bounds, a
+// checkbox, JSON for lists and objects, a password field for a secret. values prefill it
+// (an update's current inputs); a secret is never prefilled, and left empty keeps its value.
+function inputForm(inputs, values, updating) {
+  const fields = new Map();
+  const rows = inputs.map((input) => {
+    const sc = input.schema || {};
+    const id = "in-" + input.name;
+    const cur = values && input.name in values ? values[input.name] : input.default;
+    let ctl;
+    if (Array.isArray(sc.enum)) {
+      ctl = el("select", { id }, sc.enum.map((v) => el("option", { value: JSON.stringify(v) }, String(v))));
+      if (cur !== undefined) ctl.value = JSON.stringify(cur);
+    } else if (sc.type === "boolean") {
+      ctl = el("input", { id, type: "checkbox" });
+      ctl.checked = cur === true;
+    } else if (sc.type === "integer" || sc.type === "number") {
+      ctl = el("input", { id, type: "number", step: sc.type === "integer" ? "1" : "any", min: sc.minimum, max: sc.maximum });
+      if (cur !== undefined) ctl.value = String(cur);
+    } else if (sc.type === "array" || sc.type === "object") {
+      ctl = el("textarea", { id, rows: 3, cols: 50 });
+      if (cur !== undefined) ctl.value = JSON.stringify(cur);
+    } else {
+      ctl = el("input", { id, type: input.secret ? "password" : "text", autocomplete: "off", placeholder: input.secret && updating ? "(unchanged)" : "" });
+      if (cur !== undefined && !input.secret) ctl.value = String(cur);
+    }
+    const err = el("div", { class: "field-error error", id: "err-" + input.name });
+    fields.set(input.name, { input, ctl, err });
+    const hint = [sc.type, input.secret && "secret", input.required && !updating && "required",
+      sc.minimum !== undefined && "≥ " + sc.minimum, sc.maximum !== undefined && "≤ " + sc.maximum, sc.minLength && "at least " + sc.minLength + " characters"].filter(Boolean).join(", ");
+    return el("div", { class: "field" }, el("label", { for: id }, input.name, " ", el("span", { class: "muted" }, hint)), input.description ? el("div", { class: "muted" }, input.description) : "", ctl, err);
+  });
+  // values reads the form: only what was given (an empty field leaves the input to its
+  // default, or, in an update, to its current value); a field that cannot be read is
+  // marked and left out.
+  function read() {
+    const out = {};
+    let ok = true;
+    for (const [name, { input, ctl, err }] of fields) {
+      err.textContent = "";
+      const sc = input.schema || {};
+      try {
+        if (ctl.type === "checkbox") out[name] = ctl.checked;
+        else if (ctl.tagName === "SELECT") out[name] = JSON.parse(ctl.value);
+        else if (ctl.value.trim() === "") continue;
+        else if (sc.type === "integer" || sc.type === "number") out[name] = Number(ctl.value);
+        else if (sc.type === "array" || sc.type === "object") out[name] = JSON.parse(ctl.value);
+        else out[name] = ctl.value;
+      } catch (e) {
+        err.textContent = "not valid JSON: " + e.message;
+        ok = false;
+      }
+    }
+    return ok ? out : null;
+  }
+  function clear() { for (const { err } of fields.values()) err.textContent = ""; }
+  // problems puts each problem at its field when it names an input, and lists the rest
+  // with where they are in the template.
+  function problems(list, into) {
+    clear();
+    const rest = [];
+    for (const p of list || []) {
+      const m = /(?:input|-p) "?([A-Za-z_][A-Za-z0-9_]*)"?[:\s]/.exec(p.message);
+      const f = m && fields.get(m[1]);
+      if (f) f.err.textContent = p.message;
+      else rest.push(el("li", {}, (p.line ? `${p.file}:${p.line}:${p.column}: ` : "") + (p.node ? `node "${p.node}": ` : "") + p.message));
+    }
+    into.replaceChildren(rest.length ? el("ul", { class: "error" }, rest) : "");
+  }
+  return { el: el("div", { class: "form" }, rows), read, problems, clear };
+}
+
+// request sends a write and answers {ok, status, body}: errors are the caller's to show.
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (token.get()) headers.Authorization = "Bearer " + token.get();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 401) throw new Unauthorized("sign in");
+  const got = await res.json().catch(() => ({}));
+  return { ok: res.ok, status: res.status, body: got };
+}
+
+function planTable(plan) {
+  const rows = plan.nodes.map((n) => el("tr", { "data-node": n.id, "data-action": n.action },
+    el("td", {}, n.id), el("td", {}, n.action), el("td", {}, n.kind), el("td", {}, n.name), el("td", {}, (n.dependsOn || []).join(", ") || "—"),
+    el("td", {}, n.detail || "", (n.diff || []).map((c) => el("div", { class: "change" }, `${c.path}: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`)), n.when ? el("div", { class: "muted" }, "when " + n.when) : "")));
+  const inputs = (plan.inputs || []).map((c) => el("li", { class: "input-change" }, c.sensitive ? `${c.name}: (sensitive) changed` : `${c.name}: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`));
+  const count = (a) => plan.nodes.filter((n) => n.action === a).length;
+  return el("div", { id: "plan" },
+    el("p", {}, `${count("create")} to create, ${count("update") + count("replace")} to update, ${count("delete")} to delete, ${count("unchanged")} unchanged; longest chain ${(plan.longestChain || []).length}`),
+    inputs.length ? el("ul", {}, inputs) : "",
+    el("table", {}, el("thead", {}, el("tr", {}, ["Node", "Action", "Kind", "Name", "After", "Changes"].map((h) => el("th", {}, h)))), el("tbody", {}, rows)),
+    (plan.skipped || []).length ? el("p", { class: "muted" }, "left out by when: " + plan.skipped.join(", ")) : "");
+}
+
+// ---- a new stack from the library ----
+
+async function newView() {
+  const lib = (await api("/v1/templates")).templates;
+  const pick = el("select", { id: "template" }, el("option", { value: "" }, "choose a template…"), lib.map((t) => el("option", { value: t.file }, `${t.name} — ${t.description || t.file}`)));
+  const area = el("div", { id: "new-form" });
+  show(el("p", {}, el("a", { href: "#/" }, "← Stacks")), el("h1", {}, "New stack"), el("label", { for: "template" }, "Template "), pick, area);
+  pick.addEventListener("change", async () => {
+    if (!pick.value) return area.replaceChildren();
+    const t = await api("/v1/templates/" + encodeURIComponent(pick.value));
+    const stack = el("input", { id: "f-stack", value: t.name, autocomplete: "off" });
+    const project = el("input", { id: "f-project", placeholder: "default", autocomplete: "off" });
+    const form = inputForm(t.inputs, null, false);
+    const probs = el("div", { id: "problems" });
+    const planned = el("div", { id: "planned" });
+    const create = el("button", { id: "create", disabled: "" }, "Create");
+    const body = () => {
+      const params = form.read();
+      return params && { template: t.template, file: t.file, stack: stack.value.trim(), project: project.value.trim() || undefined, params };
+    };
+    const preview = el("button", { id: "preview", onclick: async () => {
+      create.disabled = true;
+      planned.replaceChildren();
+      const b = body();
+      if (!b) return;
+      const r = await request("POST", "/v1/plan?dryRun=false", b);
+      if (!r.ok) return form.problems(r.body.error?.details || [{ message: r.body.error?.message || "refused" }], probs);
+      form.problems([], probs);
+      planned.replaceChildren(planTable(r.body));
+      create.disabled = false;
+    } }, "Preview");
+    create.addEventListener("click", async () => {
+      const b = body();
+      if (!b) return;
+      const r = await request("POST", "/v1/stacks", b);
+      if (!r.ok) return form.problems(r.body.error?.details || [{ message: r.body.error?.message || "refused" }], probs);
+      location.hash = "#/stacks/" + encodeURIComponent(b.stack);
+    });
+    area.replaceChildren(el("h2", {}, t.name), el("p", { class: "muted" }, t.description || ""),
+      el("div", { class: "field" }, el("label", { for: "f-stack" }, "Stack name"), stack),
+      el("div", { class: "field" }, el("label", { for: "f-project" }, "Project"), project),
+      el("h3", {}, "Inputs"), form.el, probs, el("p", {}, preview, " ", create), planned);
+  });
+}
+
+// ---- a stack's actions: update with a preview, history, rebuild, copy, delete ----
+
+function stackActions(name, getStack) {
+  const out = el("div", { id: "action-result" });
+  const panel = el("div", { id: "action-panel" });
+  const say = (r, what) => out.replaceChildren(el("p", { class: r.ok ? "muted" : "error" }, r.ok ? what : r.body.error?.message || `refused (${r.status})`));
+  const post = async (path, body, what) => say(await request("POST", `/v1/stacks/${encodeURIComponent(name)}${path}`, body), what);
+
+  async function update() {
+    const d = await api(`/v1/stacks/${encodeURIComponent(name)}/template`);
+    const form = inputForm(d.template.inputs, d.values, true);
+    const probs = el("div", { id: "problems" });
+    const planned = el("div", { id: "planned" });
+    const apply = el("button", { id: "apply-update", disabled: "" }, "Apply the update");
+    const preview = el("button", { id: "preview-update", onclick: async () => {
+      apply.disabled = true;
+      const params = form.read();
+      if (!params) return;
+      const r = await request("POST", "/v1/plan", { stack: name, params });
+      if (!r.ok) return form.problems(r.body.error?.details || [{ message: r.body.error?.message }], probs);
+      form.problems([], probs);
+      planned.replaceChildren(planTable(r.body));
+      apply.disabled = false;
+    } }, "Preview the change");
+    apply.addEventListener("click", async () => {
+      const params = form.read();
+      if (!params) return;
+      const r = await request("PUT", `/v1/stacks/${encodeURIComponent(name)}`, { params });
+      say(r, "Update started.");
+      if (r.ok) panel.replaceChildren();
+    });
+    panel.replaceChildren(el("h2", {}, "Change inputs"), form.el, probs, el("p", {}, preview, " ", apply), planned);
+  }
+
+  async function history() {
+    const revs = (await api(`/v1/stacks/${encodeURIComponent(name)}/history`)).revisions;
+    const opts = () => revs.map((r) => el("option", { value: r.number }, `${r.number}: ${r.operation} ${r.status}`));
+    const from = el("select", { id: "diff-from" }, opts()), to = el("select", { id: "diff-to" }, opts());
+    if (revs.length > 1) from.value = revs[revs.length - 2].number;
+    to.value = revs.length ? revs[revs.length - 1].number : "";
+    const shown = el("div", { id: "diff" });
+    const diff = el("button", { id: "show-diff", onclick: async () => {
+      const d = await api(`/v1/stacks/${encodeURIComponent(name)}/history/diff?from=${from.value}&to=${to.value}`);
+      shown.replaceChildren(
+        el("h3", {}, `Revision ${d.From} → ${d.To}`),
+        el("ul", {}, (d.inputs || []).map((c) => el("li", { class: "input-change" }, c.sensitive ? `${c.name}: (sensitive) changed` : `${c.name}: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`))),
+        el("ul", {}, (d.template || []).map((c) => el("li", { class: "change" }, `${c.path}: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`))),
+        !(d.inputs || []).length && !(d.template || []).length ? el("p", { class: "muted" }, "No differences.") : "");
+    } }, "Show the differences");
+    const rows = [...revs].reverse().map((r) => el("tr", { "data-revision": r.number },
+      el("td", {}, r.number), el("td", {}, r.operation), el("td", {}, badge(r.status || "—")), el("td", {}, when(r.startedAt)), el("td", {}, r.note || ""),
+      el("td", {}, el("button", { class: "rollback", "data-revision": r.number, onclick: () => post("/rollback", { revision: r.number }, `Rolling back to revision ${r.number}.`) }, "Roll back to this"))));
+    panel.replaceChildren(el("h2", {}, "History"),
+      el("table", { id: "history" }, el("thead", {}, el("tr", {}, ["Revision", "Operation", "Status", "Started", "Note", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)),
+      el("p", {}, "Compare ", from, " with ", to, " ", diff), shown);
+  }
+
+  const copyTo = el("input", { id: "copy-to", placeholder: "new stack name", autocomplete: "off" });
+  const delName = el("input", { id: "delete-confirm", placeholder: "type the stack's name", autocomplete: "off" });
+  const bar = el("div", { id: "actions", class: "actions" },
+    el("button", { id: "act-update", onclick: () => update().catch(fail) }, "Change inputs…"),
+    el("button", { id: "act-history", onclick: () => history().catch(fail) }, "History…"),
+    el("button", { id: "act-rebuild", onclick: () => post("/rebuild", undefined, "Rebuild started.") }, "Rebuild"),
+    el("button", { id: "act-cancel", onclick: () => post("/cancel", undefined, "Cancel requested.") }, "Cancel"),
+    el("button", { id: "act-resume", onclick: () => post("/resume", undefined, "Resumed.") }, "Resume"),
+    el("span", {}, " ", copyTo, el("button", { id: "act-copy", onclick: () => copyTo.value.trim() && post("/copy", { to: copyTo.value.trim() }, `Copying to ${copyTo.value.trim()}.`) }, "Copy")),
+    el("span", {}, " ", delName, el("button", { id: "act-delete", onclick: async () => {
+      if (delName.value.trim() !== name) return out.replaceChildren(el("p", { class: "error" }, "Type the stack's name to delete it."));
+      say(await request("DELETE", `/v1/stacks/${encodeURIComponent(name)}`), "Delete started.");
+    } }, "Delete")));
+  return el("div", {}, bar, out, panel);
 }
 
 // ---- stack page ----
@@ -192,6 +409,7 @@ function timeline(nodes) {
 function pretty(v) { return JSON.stringify(v, null, 2); }
 
 async function stackView(name) {
+  const first = await api(`/v1/stacks/${encodeURIComponent(name)}`); // a refusal shows alone
   let selected = "";
   let after = 0;
   let events = [];
@@ -204,7 +422,7 @@ async function stackView(name) {
   const outputs = el("div", { class: "panel", id: "outputs" });
   const evBody = el("tbody");
   const evs = el("div", { class: "panel" }, el("table", { class: "events", id: "events" }, el("thead", {}, el("tr", {}, el("th", {}, "Time"), el("th", {}, "Node"), el("th", {}, "Status"), el("th", {}, "Reason"), el("th", {}, "Message"), el("th", {}, "By"))), evBody));
-  show(el("p", {}, el("a", { href: "#/" }, "← Stacks")), title, reason,
+  show(el("p", {}, el("a", { href: "#/" }, "← Stacks")), title, reason, stackActions(name),
     el("div", { class: "grid" }, el("div", {}, el("h2", {}, "Graph"), graph, el("h2", {}, "Timeline"), times), el("div", {}, el("h2", {}, "Node"), detail, el("h2", {}, "Outputs"), outputs)),
     el("h2", {}, "Events"), evs);
 
@@ -272,6 +490,7 @@ async function stackView(name) {
 
 function fail(e) {
   if (e instanceof Unauthorized) return login();
+  if (!main.querySelector("h1")) show(el("p", {}, el("a", { href: "#/" }, "← Stacks")));
   main.append(el("p", { class: "error" }, e.message));
 }
 
@@ -283,8 +502,10 @@ async function route() {
   if (needsToken === null) needsToken = (await fetch("/healthz").then((r) => r.json()).catch(() => ({ auth: true }))).auth;
   if (needsToken && !token.get()) return login();
   const [, what, name] = location.hash.split("/");
+  show(el("p", { class: "muted" }, "Loading…"));
   try {
     if (what === "stacks" && name) await stackView(decodeURIComponent(name));
+    else if (what === "new") await newView();
     else await stacksView();
   } catch (e) {
     fail(e);
