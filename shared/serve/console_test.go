@@ -221,6 +221,21 @@ func TestConsoleFollowsAStackComingUp(t *testing.T) {
 		t.Fatalf("after the rollback: %d replicas", r)
 	}
 
+	// Copy, then delete the copy, from its page (the name typed to confirm).
+	cp := stack + "-copy"
+	cleanupNamespaces(t, cp)
+	b.Run(chromedp.SetValue(chromedp.CSS("#copy-to"), cp), chromedp.Click(chromedp.CSS("#act-copy")))
+	waitText(t, b, "#action-result", "Copying to "+cp)
+	b.Run(chromedp.Navigate(base + "/#/stacks/" + cp))
+	waitText(t, b, "h1", "CREATE_COMPLETE")
+	b.Run(chromedp.Click(chromedp.CSS("#act-delete")))
+	waitText(t, b, "#action-result", "Type the stack's name to delete it.")
+	b.Run(chromedp.SetValue(chromedp.CSS("#delete-confirm"), cp), chromedp.Click(chromedp.CSS("#act-delete")))
+	waitText(t, b, "h1", "DELETE_COMPLETE")
+	if _, err := cs.AppsV1().Deployments(cp).Get(ctx, "orders", metav1.GetOptions{}); err == nil {
+		t.Fatal("the deleted copy's Deployment is still there")
+	}
+
 	// bob sees none of it.
 	b.Run(chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login")))
 	b.Run(chromedp.Navigate(base + "/"))
