@@ -120,6 +120,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/templates/{name}", s.libraryOne},
 		{"GET", "/v1/stacks/{name}/history/diff", s.historyDiff},
 		{"GET", "/v1/stacks/{name}/template", s.stackTemplate},
+		{"GET", "/v1/stacks/{name}/drift", s.drift},
 		{"POST", "/v1/batches", s.createBatch},
 		{"GET", "/v1/batches/{id}", s.getBatch},
 	}

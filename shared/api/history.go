@@ -59,3 +59,17 @@ func (s *Server) stackTemplate(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"template": v, "values": st.Inputs})
 	return nil
 }
+
+// drift compares the stack's live objects with what it applied (engine.Drift).
+func (s *Server) drift(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.stack(r, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	rep, err := s.Engine.Drift(r.Context(), st.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

@@ -95,7 +95,7 @@ type cost struct {
 
 func (a *app) stackCommands() []*cobra.Command {
 	return []*cobra.Command{a.upCmd(), a.downCmd(), a.rollbackCmd(), a.rebuildCmd(), a.copyCmd(), a.resumeCmd(), a.cancelCmd(), a.continueRollbackCmd(),
-		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.logsCmd(), a.outputsCmd(), a.historyCmd(), a.diffCmd(), a.purgeCmd(), a.serveCmd(), a.batchCmd()}
+		a.statusCmd(), a.listCmd(), a.eventsCmd(), a.logsCmd(), a.outputsCmd(), a.historyCmd(), a.diffCmd(), a.driftCmd(), a.purgeCmd(), a.serveCmd(), a.batchCmd()}
 }
 
 func (a *app) upCmd() *cobra.Command {

@@ -91,7 +91,7 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		return NodeResponse{}, err
 	}
 	hash := fingerprint(rendered)
-	if n.Ref != nil && hash == n.AppliedHash {
+	if n.Ref != nil && hash == n.AppliedHash && !n.Drifted {
 		// Unchanged since it was last applied: leave the object alone (no write, so its
 		// resourceVersion stays) and let check-ready confirm it is still ready.
 		live, err := client.Get(ctx, *n.Ref)
@@ -128,7 +128,7 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		return e.fail(ctx, n, applyReason(err), err.Error(), red)
 	}
 	former := n.Ref
-	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash = NodeWaiting, &applied.Ref, e.now().UTC(), "", hash
+	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash, n.Drifted = NodeWaiting, &applied.Ref, e.now().UTC(), "", hash, false
 	n.Adopted = n.Adopted || applied.Adopted
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err

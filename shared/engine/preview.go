@@ -91,6 +91,9 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 			// A reference to a dependency that does not exist yet: it will change.
 			pn.Action = ActionUpdate
 			pn.Detail = "known after apply: " + red.String(err.Error())
+		case fingerprint(rendered) == rec.AppliedHash && rec.Drifted:
+			pn.Action, pn.Detail = ActionUpdate, "drifted: the live object changed since it was applied (aos drift); it is applied again"
+			renders[pn.ID] = rendered.(map[string]any)
 		case fingerprint(rendered) == rec.AppliedHash:
 			pn.Action = ActionUnchanged
 		default:

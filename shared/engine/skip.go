@@ -53,6 +53,5 @@ func (e *Engine) skip(ctx context.Context, n *NodeRecord) (NodeResponse, error) 
 		return e.settle(ctx, n, NodeSkipped, ReasonWhenFalse, msg)
 	}
 	n.Remove = true
-	resp, err := e.settle(ctx, n, NodePending, ReasonWhenFalse, msg+fmt.Sprintf("; %s, applied by an earlier revision, is deleted once the other nodes are READY", n.Ref))
-	return resp, err
+	return e.settle(ctx, n, NodePending, ReasonWhenFalse, msg+fmt.Sprintf("; %s, applied by an earlier revision, is deleted once the other nodes are READY", n.Ref))
 }

@@ -123,6 +123,9 @@ type NodeRecord struct {
 	AppliedHash string `json:"appliedHash,omitempty"`
 	// Revision is the stack revision that last planned this node.
 	Revision int `json:"revision,omitempty"`
+	// Drifted says Drift found the live object changed or gone since it was applied: the
+	// next update applies it again even if its manifest is unchanged.
+	Drifted bool `json:"drifted,omitempty"`
 
 	Status    NodeStatus     `json:"status"`
 	Reason    string         `json:"reason,omitempty"`

@@ -162,7 +162,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		if old != nil {
 			w.expect = old.Version
 			if old.Status != NodeDeleted {
-				nr.Ref, nr.Live, nr.AppliedHash, nr.Adopted = old.Ref, old.Live, old.AppliedHash, old.Adopted
+				nr.Ref, nr.Live, nr.AppliedHash, nr.Adopted, nr.Drifted = old.Ref, old.Live, old.AppliedHash, old.Adopted, old.Drifted
 			}
 		}
 		out = append(out, w)

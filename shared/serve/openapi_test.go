@@ -122,6 +122,7 @@ func TestOpenAPIMatchesTheRouterAndItsExamplesWork(t *testing.T) {
 		{"GET", "/v1/stacks/shop/history/diff?from=1&to=2", "", ""},
 		{"GET", "/v1/templates", "", ""},
 		{"GET", "/v1/stacks/shop/template", "", ""},
+		{"GET", "/v1/stacks/shop/drift", "", ""},
 		{"GET", "/v1/templates/guestbook", "", ""},
 		{"PUT", "/v1/stacks/shop/schedule", "", ""},
 		{"DELETE", "/v1/stacks/shop/schedule", "", ""},
