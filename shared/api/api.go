@@ -395,10 +395,13 @@ type TemplateBody struct {
 	File     string         `json:"file,omitempty"`
 	Template string         `json:"template"`
 	Params   map[string]any `json:"params,omitempty"`
+	// RawParams are inputs as text (`aos -p key=value`), typed by each input's schema; they
+	// win over Params.
+	RawParams map[string]string `json:"rawParams,omitempty"`
 }
 
 func (b TemplateBody) request() engine.TemplateRequest {
-	return engine.TemplateRequest{File: b.File, Template: b.Template, Params: b.Params}
+	return engine.TemplateRequest{File: b.File, Template: b.Template, Params: b.Params, RawParams: b.RawParams}
 }
 
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
@@ -721,11 +724,12 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) copyStack(w http.ResponseWriter, r *http.Request) error {
 	var b struct {
-		To        string         `json:"to"`
-		Namespace string         `json:"namespace,omitempty"`
-		Context   string         `json:"context,omitempty"`
-		Project   string         `json:"project,omitempty"`
-		Params    map[string]any `json:"params,omitempty"`
+		To        string            `json:"to"`
+		Namespace string            `json:"namespace,omitempty"`
+		Context   string            `json:"context,omitempty"`
+		Project   string            `json:"project,omitempty"`
+		Params    map[string]any    `json:"params,omitempty"`
+		RawParams map[string]string `json:"rawParams,omitempty"`
 	}
 	if err := decode(r, &b); err != nil {
 		return err
@@ -733,11 +737,11 @@ func (s *Server) copyStack(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.stack(r, r.PathValue("name")); err != nil {
 		return err
 	}
-	req, err := s.Engine.CopyRequest(r.Context(), r.PathValue("name"), engine.CopyOptions{To: b.To, Namespace: b.Namespace, Context: b.Context, Project: b.Project, Params: b.Params})
+	req, err := s.Engine.CopyRequest(r.Context(), r.PathValue("name"), engine.CopyOptions{To: b.To, Namespace: b.Namespace, Context: b.Context, Project: b.Project, Params: b.Params, RawParams: b.RawParams})
 	if err != nil {
 		return err
 	}
-	return s.submit(w, r, StackBody{TemplateBody: TemplateBody{File: req.File, Template: req.Template, Params: req.Params},
+	return s.submit(w, r, StackBody{TemplateBody: TemplateBody{File: req.File, Template: req.Template, Params: req.Params, RawParams: req.RawParams},
 		Stack: req.Stack, Namespace: req.Namespace, Context: req.Context, Project: req.Project, note: req.Note})
 }
 

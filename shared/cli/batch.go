@@ -29,6 +29,9 @@ func (a *app) batchCmd() *cobra.Command {
 			if prefix == "" {
 				return errors.New("--prefix is required: instances are named PREFIX-0, PREFIX-1, …")
 			}
+			if a.global.server != "" {
+				return errNotRemote("batch", "POST /v1/batches starts one on the server")
+			}
 			req, err := a.request(args[0], &f)
 			if err != nil {
 				return err

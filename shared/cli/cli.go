@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -86,6 +87,7 @@ type app struct {
 	global         globalFlags
 	store          *metered.Store // the engine's store, counted
 	closers        []func() error // what engine opened, closed by Main
+	remote         *remote        // with --server: the API the commands drive
 }
 
 func (a *app) root() *cobra.Command {
@@ -377,7 +379,13 @@ func (a *app) plan(cmd *cobra.Command, file string, f *inputFlags, stack, ns str
 	}
 	preq := engine.PlanRequest{TemplateRequest: req, Stack: stack, Namespace: ns, ResetInputs: f.reset}
 	var plan engine.PlanResponse
-	if _, serr := os.Stat(a.statePath()); serr == nil && (cmd.Name() == "plan" || cmd.Name() == "up") {
+	if a.global.server != "" {
+		// The server plans against its own state and cluster, as POST /v1/plan.
+		if _, err = a.engine(); err == nil {
+			body := bodyOf(engine.CreateRequest{PlanRequest: preq, Context: a.global.context, Project: a.global.project}, "")
+			err = a.remote.call(cmd.Context(), "POST", "/v1/plan?dryRun="+strconv.FormatBool(dryRun), body, &plan)
+		}
+	} else if _, serr := os.Stat(a.statePath()); serr == nil && (cmd.Name() == "plan" || cmd.Name() == "up") {
 		// A stack may already exist: show what `aos up` would change. (No state file: every
 		// stack is new, and plan creates no file.)
 		e, eerr := a.engine()

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -16,7 +17,14 @@ func (a *app) driftCmd() *cobra.Command {
 	var repair bool
 	cmd := a.withStack(&output, "drift NAME", "Compare a stack's live objects with what it applied: IN_SYNC, MODIFIED (which fields) or DELETED",
 		func(e *engine.Engine, st *engine.StackRecord, cmd *cobra.Command) error {
-			rep, err := e.Drift(cmd.Context(), st.Name)
+			var rep *engine.DriftReport
+			var err error
+			if a.remote != nil {
+				rep = &engine.DriftReport{}
+				err = a.remote.call(cmd.Context(), "GET", "/v1/stacks/"+url.PathEscape(st.Name)+"/drift", nil, rep)
+			} else {
+				rep, err = e.Drift(cmd.Context(), st.Name)
+			}
 			if err != nil {
 				return err
 			}
@@ -29,6 +37,18 @@ func (a *app) driftCmd() *cobra.Command {
 			}
 			if rep.Drifted == 0 {
 				return nil
+			}
+			if repair && a.remote != nil {
+				// An update with no template keeps the stack's own, and applies what is marked.
+				from, err := a.lastSeq(cmd.Context(), e, st.Name)
+				if err != nil {
+					return err
+				}
+				var op operation
+				if err := a.remote.call(cmd.Context(), "PUT", "/v1/stacks/"+url.PathEscape(st.Name), map[string]any{"onFailure": "rollback"}, &op); err != nil {
+					return err
+				}
+				return a.remoteFollow(cmd.Context(), e, op.Stack, op.Operation, "rollback", output, from)
 			}
 			if repair {
 				req, err := e.RepairRequest(cmd.Context(), st.Name)

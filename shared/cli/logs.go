@@ -34,6 +34,9 @@ func (a *app) logsCmd() *cobra.Command {
 			"[node pod/container].",
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.global.server != "" {
+				return errNotRemote("logs", "logs are read from the cluster's pods, which the API does not serve")
+			}
 			e, st, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
 				return err

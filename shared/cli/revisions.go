@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -67,7 +68,13 @@ func (a *app) diffCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := e.DiffRevisions(cmd.Context(), args[0], from, to)
+			var d *engine.RevisionDiff
+			if a.remote != nil {
+				d = &engine.RevisionDiff{}
+				err = a.remote.call(cmd.Context(), "GET", fmt.Sprintf("/v1/stacks/%s/history/diff?from=%d&to=%d", url.PathEscape(args[0]), from, to), nil, d)
+			} else {
+				d, err = e.DiffRevisions(cmd.Context(), args[0], from, to)
+			}
 			if err != nil {
 				return err
 			}
@@ -100,6 +107,9 @@ func (a *app) purgeCmd() *cobra.Command {
 		Short: "Forget a deleted stack: its record and nodes go from the state file (`aos list --all` no longer shows it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.remote != nil || a.global.server != "" {
+				return errNotRemote("purge", "the server keeps its deleted stacks")
+			}
 			e, st, err := a.engineAndStack(cmd.Context(), args[0])
 			if err != nil {
 				return err

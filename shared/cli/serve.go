@@ -15,7 +15,7 @@ import (
 )
 
 func (a *app) serveCmd() *cobra.Command {
-	var addr, tokenFile, tlsCert, tlsKey string
+	var addr, tlsCert, tlsKey string
 	var insecure bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -30,6 +30,10 @@ func (a *app) serveCmd() *cobra.Command {
 			"waits for running operations; an interrupted one continues with `aos resume`.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.global.server != "" {
+				return &exitError{ExitInvalid, errors.New("aos serve serves its own state: --server is for the other commands")}
+			}
+			tokenFile := a.global.tokenFile
 			token := os.Getenv("AOS_API_TOKEN")
 			var tokens *project.Tokens
 			if tokenFile != "" {
@@ -75,7 +79,6 @@ func (a *app) serveCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file of `TOKEN [IDENTITY]` lines (default: the one token in $AOS_API_TOKEN)")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM), with --tls-key")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	cmd.Flags().BoolVar(&insecure, "insecure-no-auth", false, "serve without authentication (loopback addresses only)")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -31,6 +32,10 @@ import (
 type globalFlags struct {
 	state, kubeconfig, context string
 	projects, project          string
+	// server, when set, is a remote AOS API the stack commands drive (tokenFile, or
+	// $AOS_API_TOKEN, authenticates; sigv4 signs for an AWS API).
+	server, tokenFile string
+	sigv4             bool
 }
 
 func (g *globalFlags) register(root *cobra.Command) {
@@ -39,10 +44,24 @@ func (g *globalFlags) register(root *cobra.Command) {
 	root.PersistentFlags().StringVar(&g.context, "context", "", "kube context (default: the kubeconfig's current context)")
 	root.PersistentFlags().StringVar(&g.projects, "projects", "", "projects file: who may do what (default $AOS_PROJECTS; without one, every stack is in the permissive \"default\" project; docs/projects.md)")
 	root.PersistentFlags().StringVar(&g.project, "project", "", "the project a new stack belongs to (default \"default\")")
+	root.PersistentFlags().StringVar(&g.server, "server", os.Getenv("AOS_SERVER"), "drive a remote AOS API (aos serve, or the AWS deployment's URL) instead of the embedded engine (default $AOS_SERVER)")
+	root.PersistentFlags().StringVar(&g.tokenFile, "token-file", "", "file of `TOKEN [IDENTITY]` lines: with --server, the first token authenticates (default $AOS_API_TOKEN); for aos serve, the tokens it accepts")
+	root.PersistentFlags().BoolVar(&g.sigv4, "sigv4", false, "with --server, sign requests with AWS SigV4 (automatic for an execute-api URL)")
 }
 
 // engine opens the embedded engine for the command; Main closes it when the command ends.
 func (a *app) engine() (*engine.Engine, error) {
+	if a.global.server != "" {
+		// The server's state, read through its API; operations go to its routes.
+		if a.remote == nil {
+			r, err := newRemote(context.Background(), a.global.server, a.global.tokenFile, a.global.sigv4)
+			if err != nil {
+				return nil, err
+			}
+			a.remote = r
+		}
+		return &engine.Engine{Store: remoteStore{a.remote}}, nil
+	}
 	e, closeFn, err := embedded.Engine(embedded.Options{StatePath: a.global.state, Kubeconfig: a.global.kubeconfig, Context: a.global.context})
 	if err != nil {
 		return nil, err
@@ -155,6 +174,16 @@ func (a *app) upCmd() *cobra.Command {
 
 // operate runs one operation through the state machine, printing progress, then the result.
 func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpRequest, output string) error {
+	if a.remote != nil {
+		from, err := a.lastSeq(ctx, e, req.Stack)
+		if err != nil {
+			return err
+		}
+		if err := a.remoteStart(ctx, req.Stack, req.Operation); err != nil {
+			return err
+		}
+		return a.remoteFollow(ctx, e, req.Stack, req.Operation, req.OnFailure, output, from)
+	}
 	stack, op := req.Stack, req.Operation
 	start := time.Now()
 	var reads0, writes0 int64
@@ -211,13 +240,25 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 
 // follow prints the stack's events as they are appended until stop is called.
 func (a *app) follow(ctx context.Context, e *engine.Engine, stack string, enabled bool) (stop func()) {
+	return a.followFrom(ctx, e, stack, enabled, -1)
+}
+
+// followFrom is follow from the event after sequence number from (-1: from the event that
+// started the operation, the last one now).
+func (a *app) followFrom(ctx context.Context, e *engine.Engine, stack string, enabled bool, from int64) (stop func()) {
 	if !enabled {
 		return func() {}
 	}
-	evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
-	var after int64
-	if len(evs) > 0 {
-		after = evs[len(evs)-1].Seq - 1 // show the event that started this operation
+	after := from
+	if from < 0 {
+		evs, _ := e.Store.ListEvents(ctx, stack, 0, 0)
+		after = 0
+		if len(evs) > 0 {
+			after = evs[len(evs)-1].Seq
+			if st, err := e.Store.GetStack(ctx, stack); err == nil && st.Status.InProgress() {
+				after-- // submitted already: show the event that started this operation
+			}
+		}
 	}
 	flush := func() {
 		evs, err := e.Store.ListEvents(context.WithoutCancel(ctx), stack, after, 0)
@@ -280,15 +321,32 @@ func (a *app) rollbackCmd() *cobra.Command {
 	cmd.Long = "Without --revision: undoes a failed update, returning to the last revision that completed.\n" +
 		"With --revision N: updates the stack to revision N's template and inputs (see `aos history`);\n" +
 		"if that update fails, it is rolled back like any other."
-	run := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if revision == 0 {
-			return run(cmd, args)
-		}
 		output := cmd.Flags().Lookup("output").Value.String()
 		e, err := a.engine()
 		if err != nil {
 			return err
+		}
+		if revision == 0 {
+			if a.remote == nil {
+				// Begun before it runs, as the API begins it: a stack with nothing to roll
+				// back is refused, and nothing runs.
+				if err := e.Begin(cmd.Context(), args[0], engine.OpRollback, ""); err != nil {
+					return err
+				}
+			}
+			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: engine.OpRollback, OnFailure: "keep"}, output)
+		}
+		if a.remote != nil {
+			from, err := a.lastSeq(cmd.Context(), e, args[0])
+			if err != nil {
+				return err
+			}
+			var op operation
+			if err := a.remote.call(cmd.Context(), "POST", "/v1/stacks/"+url.PathEscape(args[0])+"/rollback", map[string]any{"revision": revision}, &op); err != nil {
+				return err
+			}
+			return a.remoteFollow(cmd.Context(), e, op.Stack, op.Operation, "rollback", output, from)
 		}
 		req, err := e.RevisionRequest(cmd.Context(), args[0], revision)
 		if err != nil {
@@ -302,6 +360,9 @@ func (a *app) rollbackCmd() *cobra.Command {
 
 // submitAndOperate records a create or update and runs it.
 func (a *app) submitAndOperate(ctx context.Context, e *engine.Engine, req engine.CreateRequest, onFailure, output string) error {
+	if a.remote != nil {
+		return a.remoteSubmit(ctx, e, req, onFailure, output)
+	}
 	name, op, err := e.Submit(ctx, req)
 	var inv *engine.InvalidTemplateError
 	if errors.As(err, &inv) {
@@ -366,6 +427,18 @@ func (a *app) copyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if a.remote != nil {
+				from, err := a.lastSeq(cmd.Context(), e, to)
+				if err != nil {
+					return err
+				}
+				body := map[string]any{"to": to, "namespace": ns, "context": a.global.context, "project": a.global.project, "rawParams": raw}
+				var op operation
+				if err := a.remote.call(cmd.Context(), "POST", "/v1/stacks/"+url.PathEscape(args[0])+"/copy", body, &op); err != nil {
+					return err
+				}
+				return a.remoteFollow(cmd.Context(), e, op.Stack, op.Operation, "keep", output, from)
+			}
 			req, err := e.CopyRequest(cmd.Context(), args[0], engine.CopyOptions{To: to, Namespace: ns, Context: a.global.context, Project: a.global.project, RawParams: raw})
 			if err != nil {
 				return err
@@ -389,6 +462,9 @@ func (a *app) historyCmd() *cobra.Command {
 			return err
 		}
 		if show != 0 {
+			if a.remote != nil {
+				return errNotRemote("history --show", "the API shows a stack's current template (GET /v1/stacks/NAME/template), not each revision's")
+			}
 			return a.showRevision(st, revs, show, output)
 		}
 		views := view.Revisions(revs)
@@ -432,7 +508,7 @@ func (a *app) engineAndStack(ctx context.Context, name string) (*engine.Engine, 
 func (a *app) stack(ctx context.Context, e *engine.Engine, name string) (*engine.StackRecord, error) {
 	st, err := e.Store.GetStack(ctx, name)
 	if errors.Is(err, engine.ErrNotFound) {
-		return nil, fmt.Errorf("no stack named %q in %s (see `aos list`)", name, a.statePath())
+		return nil, fmt.Errorf("no stack named %q in %s (see `aos list`)", name, a.where())
 	}
 	if err != nil {
 		return nil, err
@@ -473,6 +549,9 @@ func (a *app) continueRollbackCmd() *cobra.Command {
 			if st.Status != engine.StackRollbackFailed {
 				return fmt.Errorf("stack %q is %s: only a failed rollback can be continued", st.Name, st.Status)
 			}
+			if a.remote != nil {
+				return a.remoteOp(cmd.Context(), e, st.Name, "continue-rollback", engine.OpRollback, output)
+			}
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: st.Name, Operation: engine.OpRollback, OnFailure: "keep"}, output)
 		},
 	}
@@ -490,7 +569,14 @@ func (a *app) cancelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := e.Cancel(cmd.Context(), args[0])
+			var st *engine.StackRecord
+			if a.remote != nil {
+				if err = a.remoteStart(cmd.Context(), args[0], "cancel"); err == nil {
+					st, err = e.Store.GetStack(cmd.Context(), args[0])
+				}
+			} else {
+				st, err = e.Cancel(cmd.Context(), args[0])
+			}
 			if err != nil {
 				return err
 			}
@@ -513,6 +599,13 @@ func (a *app) resumeCmd() *cobra.Command {
 			e, err := a.engine()
 			if err != nil {
 				return err
+			}
+			if a.remote != nil {
+				st, err := a.stack(cmd.Context(), e, args[0])
+				if err != nil {
+					return err
+				}
+				return a.remoteOp(cmd.Context(), e, st.Name, "resume", st.Operation, "text")
 			}
 			st, err := e.TakeOver(cmd.Context(), args[0])
 			if err != nil {
@@ -538,6 +631,14 @@ func (a *app) withStack(output *string, use, short string, show func(e *engine.E
 	}
 	outputFlag(cmd, output)
 	return cmd
+}
+
+// where says where stacks live: the remote server, or the state file.
+func (a *app) where() string {
+	if a.global.server != "" {
+		return a.global.server
+	}
+	return a.statePath()
 }
 
 func (a *app) statePath() string {
