@@ -47,8 +47,8 @@ func (s *Server) followEvents(ctx context.Context, stack string, after int64, li
 }
 
 // node is one node in full, for the console's node panel: its view, the manifest as the
-// template writes it (references unresolved, so no secret is in it), the live values kept
-// (secrets never are) and its outputs read from them.
+// template writes it (references unresolved, so no secret is in it), as apply renders it
+// (secrets masked), the live values kept (secrets never are) and its outputs read from them.
 func (s *Server) node(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.stack(r, r.PathValue("name"))
 	if err != nil {
@@ -67,6 +67,15 @@ func (s *Server) node(w http.ResponseWriter, r *http.Request) error {
 			outputs[o.Name] = v
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"node": view.Nodes([]*engine.NodeRecord{n})[0], "manifest": n.Manifest, "live": n.Live, "outputs": outputs})
+	resp := map[string]any{"node": view.Nodes([]*engine.NodeRecord{n})[0], "manifest": n.Manifest, "live": n.Live, "outputs": outputs}
+	if n.Ref != nil {
+		// What apply made of the manifest: references resolved, secrets masked.
+		if applied, err := s.Engine.AppliedManifest(r.Context(), st, n.ID); err == nil {
+			resp["applied"] = applied
+		} else {
+			resp["appliedError"] = err.Error()
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

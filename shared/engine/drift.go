@@ -116,26 +116,12 @@ func (e *Engine) driftOf(ctx context.Context, client *kube.Client, st *StackReco
 		return d
 	}
 	d.Object = n.Ref.String()
-	sc := newScope(st, vals, n.Index)
-	if err := sc.forEach(n.ForEach); err != nil {
-		d.Detail = red.String(err.Error())
-		return d
-	}
-	used := map[string]bool{}
-	referencedNodes(n.Manifest, used)
-	for dep := range used {
-		if dr := byID[dep]; dr != nil {
-			sc.see(dr)
-		} else {
-			sc.absent[dep] = true
-		}
-	}
-	rendered, err := render(n.Manifest, sc, set(n.TextRefs))
+	rendered, err := renderNow(st, n, byID, vals)
 	if err != nil {
 		d.Detail = "the manifest does not render now: " + red.String(err.Error())
 		return d
 	}
-	obj := &unstructured.Unstructured{Object: rendered.(map[string]any)}
+	obj := &unstructured.Unstructured{Object: rendered}
 	live, result, err := client.DryRun(ctx, obj, kube.ApplyOptions{Owner: st.owner(n.ID), Adopt: n.Adopt || n.Adopted, Replace: n.Replace})
 	switch {
 	case err != nil:

@@ -47,6 +47,8 @@ type InputInfo struct {
 	Required    bool   `json:"required"`
 	Secret      bool   `json:"secret,omitempty"`
 	Default     any    `json:"default,omitempty"`
+	// Schema is the input's JSON Schema (enums, bounds, items), for a form to be made from.
+	Schema map[string]any `json:"schema,omitempty"`
 }
 
 // ValidateResponse is the validate function's answer. An invalid template is an answer
@@ -72,7 +74,7 @@ func Validate(ctx context.Context, req TemplateRequest) (ValidateResponse, error
 	if tpl != nil {
 		resp.Name = tpl.Name
 		for _, in := range tpl.Inputs {
-			info := InputInfo{Name: in.Name, Type: in.Type, Description: in.Description, Required: in.Required(), Secret: in.Secret}
+			info := InputInfo{Name: in.Name, Type: in.Type, Description: in.Description, Required: in.Required(), Secret: in.Secret, Schema: in.Schema}
 			if !in.Secret {
 				info.Default = in.Default
 			}

@@ -35,17 +35,19 @@ func faultProxy(t *testing.T, n429, n503 int64) (*rest.Config, *atomic.Int64) {
 	var count atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := count.Add(1)
-		status := func(code int, reason string) {
+		status := func(code int, reason, details string) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)
-			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"` + reason + `","code":` + strconv.Itoa(code) + `}`))
+			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"` + reason + `","code":` + strconv.Itoa(code) + details + `}`))
 		}
 		switch {
 		case n <= n429:
+			// As the API server's priority and fairness answers: the delay in the header and
+			// in the Status (apierrors.NewTooManyRequests).
 			w.Header().Set("Retry-After", "1")
-			status(http.StatusTooManyRequests, "TooManyRequests")
+			status(http.StatusTooManyRequests, "TooManyRequests", `,"details":{"retryAfterSeconds":1}`)
 		case n <= n429+n503:
-			status(http.StatusServiceUnavailable, "ServiceUnavailable")
+			status(http.StatusServiceUnavailable, "ServiceUnavailable", "")
 		default:
 			rp.ServeHTTP(w, r)
 		}
@@ -74,8 +76,8 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 	if count.Load() <= 6 || a.Ref.UID == "" {
 		t.Fatalf("the faults were not exercised: %d requests", count.Load())
 	}
-	// Retry-After: 1 was honoured for the 429s.
-	if took < 2*time.Second {
+	// Retry-After: 1 was honoured for each of the three 429s.
+	if took < 3*time.Second {
 		t.Fatalf("took %v: Retry-After was not respected", took)
 	}
 }

@@ -37,6 +37,12 @@ func Transient(err error) (bool, time.Duration) {
 	if d, ok := apierrors.SuggestsClientDelay(err); ok && (apierrors.IsTooManyRequests(err) || apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err)) {
 		return true, time.Duration(d) * time.Second
 	}
+	if apierrors.IsTooManyRequests(err) {
+		// A 429 whose delay did not reach us (discovery's errors drop the Status details):
+		// wait what the API server's priority and fairness asks at least, a second, rather
+		// than press an overloaded server with jittered retries.
+		return true, time.Second
+	}
 	switch {
 	case apierrors.IsTooManyRequests(err), apierrors.IsServerTimeout(err), apierrors.IsTimeout(err),
 		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err), apierrors.IsConflict(err),

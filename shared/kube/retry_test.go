@@ -19,6 +19,7 @@ func TestTransientClassification(t *testing.T) {
 		wait  time.Duration
 	}{
 		{apierrors.NewTooManyRequests("slow down", 3), true, 3 * time.Second},
+		{apierrors.NewTooManyRequests("slow down", 0), true, time.Second}, // the delay was lost on the way: a second
 		{apierrors.NewServiceUnavailable("later"), true, 0},
 		{apierrors.NewInternalError(errors.New("boom")), true, 0},
 		{apierrors.NewConflict(gr, "web", errors.New("the object has been modified")), true, 0},

@@ -183,6 +183,17 @@ func TestConsoleFollowsAStackComingUp(t *testing.T) {
 	b.Run(chromedp.Click(chromedp.CSS(`#dag g.node[data-id="frontend-svc"]`)))
 	waitText(t, b, "#detail-live", `"nodePort": `+port)
 	waitText(t, b, "#outputs-table", port)
+	// The applied manifest: references resolved, the secret masked.
+	dbSvc, err := cs.CoreV1().Services(stack).Get(ctx, "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Run(chromedp.Click(chromedp.CSS(`#dag g.node[data-id="orders"]`)))
+	waitText(t, b, "#detail-applied", dbSvc.Spec.ClusterIP)
+	b.Run(chromedp.Click(chromedp.CSS(`#dag g.node[data-id="db-auth"]`)))
+	if applied := waitText(t, b, "#detail-applied", `"password": "(sensitive)"`); strings.Contains(applied, "console-test-password") {
+		t.Fatalf("the applied manifest shows the secret:\n%s", applied)
+	}
 	crit, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll("#timeline rect.bar.critical").length`))
 	if crit < 3 {
 		t.Fatalf("the timeline's critical path has %d nodes", crit)
@@ -219,6 +230,25 @@ func TestConsoleFollowsAStackComingUp(t *testing.T) {
 	waitText(t, b, "h1", "UPDATE_COMPLETE")
 	if r := replicas(); r != 2 {
 		t.Fatalf("after the rollback: %d replicas", r)
+	}
+
+	// Upload a new template: one more node, previewed, then applied.
+	tplPath := filepath.Join(t.TempDir(), "microservices-notes.yaml")
+	more := strings.Replace(string(mustRead(t, "../../templates/microservices.yaml")), "\noutputs:\n",
+		"\n  notes:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: notes}, data: {about: uploaded}}\noutputs:\n", 1)
+	if err := os.WriteFile(tplPath, []byte(more), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Run(chromedp.Click(chromedp.CSS("#act-update")), chromedp.WaitVisible(chromedp.CSS("#upload-template")),
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-template"), []string{tplPath}))
+	waitText(t, b, "#uploaded", "microservices-notes.yaml")
+	b.Run(chromedp.Click(chromedp.CSS("#preview-update")))
+	waitText(t, b, "#plan", "1 to create")
+	b.Run(chromedp.Click(chromedp.CSS("#apply-update")))
+	waitText(t, b, "#reason", "revision 4")
+	waitText(t, b, "h1", "UPDATE_COMPLETE")
+	if cm, err := cs.CoreV1().ConfigMaps(stack).Get(ctx, "notes", metav1.GetOptions{}); err != nil || cm.Data["about"] != "uploaded" {
+		t.Fatalf("the uploaded template's node: %v", err)
 	}
 
 	// Copy, then delete the copy, from its page (the name typed to confirm).
@@ -266,4 +296,13 @@ func TestConsoleWithoutAuthentication(t *testing.T) {
 			t.Fatalf("the stacks list, with no sign-in, never showed:\n%s", txt)
 		}
 	}
+}
+
+func mustRead(t *testing.T, file string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

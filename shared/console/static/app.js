@@ -262,7 +262,23 @@ function stackActions(name, getStack) {
 
   async function update() {
     const d = await api(`/v1/stacks/${encodeURIComponent(name)}/template`);
-    const form = inputForm(d.template.inputs, d.values, true);
+    let form = inputForm(d.template.inputs, d.values, true);
+    // A new template, uploaded: its inputs' form replaces the stack's (values carried over).
+    let uploaded = null;
+    const formArea = el("div", {}, form.el);
+    const upload = el("input", { type: "file", id: "upload-template", accept: ".yaml,.yml,.json" });
+    upload.addEventListener("change", async () => {
+      const f = upload.files[0];
+      if (!f) return;
+      const text = await f.text();
+      const r = await request("POST", "/v1/validate", { template: text, file: f.name, params: {} });
+      uploaded = { template: text, file: f.name };
+      const inputs = r.body.inputs || d.template.inputs;
+      form = inputForm(inputs, d.values, true);
+      formArea.replaceChildren(el("p", { class: "muted", id: "uploaded" }, `new template: ${f.name}`), form.el);
+      apply.disabled = true;
+      planned.replaceChildren();
+    });
     const probs = el("div", { id: "problems" });
     const planned = el("div", { id: "planned" });
     const apply = el("button", { id: "apply-update", disabled: "" }, "Apply the update");
@@ -270,7 +286,7 @@ function stackActions(name, getStack) {
       apply.disabled = true;
       const params = form.read();
       if (!params) return;
-      const r = await request("POST", "/v1/plan", { stack: name, params });
+      const r = await request("POST", "/v1/plan", { stack: name, params, ...(uploaded || {}) });
       if (!r.ok) return form.problems(r.body.error?.details || [{ message: r.body.error?.message }], probs);
       form.problems([], probs);
       planned.replaceChildren(planTable(r.body));
@@ -279,11 +295,12 @@ function stackActions(name, getStack) {
     apply.addEventListener("click", async () => {
       const params = form.read();
       if (!params) return;
-      const r = await request("PUT", `/v1/stacks/${encodeURIComponent(name)}`, { params });
+      const r = await request("PUT", `/v1/stacks/${encodeURIComponent(name)}`, { params, ...(uploaded || {}) });
       say(r, "Update started.");
       if (r.ok) panel.replaceChildren();
     });
-    panel.replaceChildren(el("h2", {}, "Change inputs"), form.el, probs, el("p", {}, preview, " ", apply), planned);
+    panel.replaceChildren(el("h2", {}, "Change inputs or the template"),
+      el("p", {}, el("label", { for: "upload-template" }, "Upload a new template (optional): "), upload), formArea, probs, el("p", {}, preview, " ", apply), planned);
   }
 
   async function history() {
@@ -312,7 +329,7 @@ function stackActions(name, getStack) {
   const copyTo = el("input", { id: "copy-to", placeholder: "new stack name", autocomplete: "off" });
   const delName = el("input", { id: "delete-confirm", placeholder: "type the stack's name", autocomplete: "off" });
   const bar = el("div", { id: "actions", class: "actions" },
-    el("button", { id: "act-update", onclick: () => update().catch(fail) }, "Change inputs…"),
+    el("button", { id: "act-update", onclick: () => update().catch(fail) }, "Change…"),
     el("button", { id: "act-history", onclick: () => history().catch(fail) }, "History…"),
     el("button", { id: "act-rebuild", onclick: () => post("/rebuild", undefined, "Rebuild started.") }, "Rebuild"),
     el("button", { id: "act-cancel", onclick: () => post("/cancel", undefined, "Cancel requested.") }, "Cancel"),
@@ -451,6 +468,7 @@ async function stackView(name) {
         el("dt", {}, "Apply → READY"), el("dd", {}, took)),
       el("h4", {}, "Outputs"), el("pre", { id: "detail-outputs" }, pretty(d.outputs || {})),
       el("h4", {}, "Live values"), el("pre", { id: "detail-live" }, pretty(d.live || {})),
+      el("h4", {}, "Applied manifest (secrets masked)"), el("pre", { id: "detail-applied" }, d.applied ? pretty(d.applied) : d.appliedError || "not applied yet"),
       el("h4", {}, "Manifest as the template writes it"), el("pre", { id: "detail-manifest" }, pretty(d.manifest || {})),
       el("h4", {}, "Events"), el("pre", {}, events.filter((e) => e.node === id).map((e) => `${when(e.time)}  ${e.status}  ${e.reason || ""}  ${e.message || ""}`).join("\n") || "—"));
   }
