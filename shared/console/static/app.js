@@ -509,7 +509,9 @@ async function stackView(name) {
 function fail(e) {
   if (e instanceof Unauthorized) return login();
   if (!main.querySelector("h1")) show(el("p", {}, el("a", { href: "#/" }, "← Stacks")));
-  main.append(el("p", { class: "error" }, e.message));
+  // One message, the latest: a list that fails every few seconds does not pile them up.
+  const shown = document.getElementById("error") || main.appendChild(el("p", { class: "error", id: "error" }));
+  shown.textContent = e.message;
 }
 
 let needsToken = null;
