@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -29,9 +31,6 @@ func (a *app) batchCmd() *cobra.Command {
 			if prefix == "" {
 				return errors.New("--prefix is required: instances are named PREFIX-0, PREFIX-1, …")
 			}
-			if a.global.server != "" {
-				return errNotRemote("batch", "POST /v1/batches starts one on the server")
-			}
 			req, err := a.request(args[0], &f)
 			if err != nil {
 				return err
@@ -41,6 +40,9 @@ func (a *app) batchCmd() *cobra.Command {
 				return err
 			}
 			start := time.Now()
+			if a.remote != nil {
+				return a.remoteBatch(cmd.Context(), req, prefix, count, concurrency, f.output, start)
+			}
 			in, err := e.SubmitBatch(cmd.Context(), engine.BatchRequest{TemplateRequest: req, Prefix: prefix, Count: count, Concurrency: concurrency, Context: a.global.context, Project: a.global.project})
 			var inv *engine.InvalidTemplateError
 			var input *engine.InputError
@@ -64,22 +66,7 @@ func (a *app) batchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f.output == "json" {
-				_ = a.printJSON(map[string]any{"batch": b, "seconds": time.Since(start).Seconds(), "transitions": res.Transitions})
-			} else {
-				for _, m := range b.Instances {
-					fmt.Fprintf(a.stdout, "%-30s %-20s %s\n", m.Stack, m.Status, m.Reason)
-				}
-				var counts []string
-				for _, st := range slices.Sorted(maps.Keys(b.Counts)) {
-					counts = append(counts, fmt.Sprintf("%d %s", b.Counts[st], st))
-				}
-				fmt.Fprintf(a.stdout, "\nbatch %s: %s in %s\n", b.ID, strings.Join(counts, ", "), time.Since(start).Round(time.Millisecond))
-			}
-			if b.Counts[engine.StackCreateComplete] != b.Count {
-				return fmt.Errorf("batch %s: %d of %d instances did not complete", b.ID, b.Count-b.Counts[engine.StackCreateComplete], b.Count)
-			}
-			return nil
+			return a.printBatch(b, f.output, start, map[string]any{"transitions": res.Transitions})
 		},
 	}
 	f.register(cmd, true)
@@ -87,4 +74,67 @@ func (a *app) batchCmd() *cobra.Command {
 	cmd.Flags().IntVar(&count, "count", 1, "number of instances")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 5, "instances in progress at once (at most 40)")
 	return cmd
+}
+
+// printBatch shows a batch's end: each instance, the counts by status; an error when some
+// instance did not complete.
+func (a *app) printBatch(b *engine.BatchStatus, output string, start time.Time, extra map[string]any) error {
+	if output == "json" {
+		out := map[string]any{"batch": b, "seconds": time.Since(start).Seconds()}
+		maps.Copy(out, extra)
+		_ = a.printJSON(out)
+	} else {
+		for _, m := range b.Instances {
+			fmt.Fprintf(a.stdout, "%-30s %-20s %s\n", m.Stack, m.Status, m.Reason)
+		}
+		var counts []string
+		for _, st := range slices.Sorted(maps.Keys(b.Counts)) {
+			counts = append(counts, fmt.Sprintf("%d %s", b.Counts[st], st))
+		}
+		fmt.Fprintf(a.stdout, "\nbatch %s: %s in %s\n", b.ID, strings.Join(counts, ", "), time.Since(start).Round(time.Millisecond))
+	}
+	if b.Counts[engine.StackCreateComplete] != b.Count {
+		return fmt.Errorf("batch %s: %d of %d instances did not complete", b.ID, b.Count-b.Counts[engine.StackCreateComplete], b.Count)
+	}
+	return nil
+}
+
+// remoteBatch starts a batch on the server (POST /v1/batches) and waits for it to end.
+func (a *app) remoteBatch(ctx context.Context, req engine.TemplateRequest, prefix string, count, concurrency int, output string, start time.Time) error {
+	body := map[string]any{"template": req.Template, "file": req.File, "params": req.Params, "rawParams": req.RawParams,
+		"prefix": prefix, "count": count, "concurrency": concurrency, "context": a.global.context, "project": a.global.project}
+	var started struct {
+		Batch       string `json:"batch"`
+		Count       int    `json:"count"`
+		Concurrency int    `json:"concurrency"`
+	}
+	err := a.remote.call(ctx, "POST", "/v1/batches", body, &started)
+	var inv *engine.InvalidTemplateError
+	var input *engine.InputError
+	switch {
+	case errors.As(err, &inv):
+		for _, p := range inv.Problems {
+			fmt.Fprintln(a.stdout, p.String())
+		}
+		return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", req.File, len(inv.Problems))}
+	case errors.As(err, &input):
+		return &exitError{ExitInvalid, err}
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(a.stderr, "batch %s: %d stack(s), %d at a time\n", started.Batch, started.Count, started.Concurrency)
+	for {
+		var b engine.BatchStatus
+		if err := a.remote.call(ctx, "GET", "/v1/batches/"+url.PathEscape(started.Batch), nil, &b); err != nil {
+			return err
+		}
+		if b.Done {
+			return a.printBatch(&b, output, start, nil)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped waiting: %w; the batch goes on on the server", ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

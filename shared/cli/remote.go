@@ -115,6 +115,8 @@ func asCLIError(e *apiError) error {
 			p = m[1]
 		}
 		return &engine.PolicyError{Project: p, Problems: b.Details}
+	case b.Code == "bad_request":
+		return &engine.InputError{Msg: b.Message}
 	case e.Status == http.StatusNotFound:
 		return fmt.Errorf("%s: %w", b.Message, engine.ErrNotFound)
 	case e.Status == http.StatusUnauthorized:

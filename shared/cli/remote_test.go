@@ -49,6 +49,7 @@ var (
 	duration  = regexp.MustCompile(`\b\d+(\.\d+)?(ms|µs|s)\b`)
 	spaces    = regexp.MustCompile(` +`)
 	stateFile = regexp.MustCompile(`in (/\S+\.db|http://127\.0\.0\.1:\d+)`)
+	batchID   = regexp.MustCompile(`batch [0-9a-z-]+`)
 )
 
 // normalize removes what two runs of the same command cannot share: the stack's name, clock
@@ -62,6 +63,7 @@ func normalize(s, stack string) string {
 	s = strings.ReplaceAll(s, " (6 node(s))", "")
 	s = regexp.MustCompile(`, \d+ state transitions\)`).ReplaceAllString(s, ")")
 	s = stateFile.ReplaceAllString(s, "in STATE")
+	s = batchID.ReplaceAllString(s, "batch ID")
 	return spaces.ReplaceAllString(s, " ")
 }
 
@@ -99,9 +101,11 @@ outputs:
 	bad := write(t, "bad.yaml", "format: aos/v1\nname: bad\nnodes:\n  a: {manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {x: \"${nodes.b.x}\"}}}\n")
 	for _, s := range stacks {
 		t.Cleanup(func() {
-			run(t, "", append(embeddedArgs, "down", s)...)
-			run(t, "", append(remoteArgs, "down", s+"-copy")...)
-			run(t, "", append(remoteArgs, "down", s)...)
+			for _, g := range [][]string{embeddedArgs, remoteArgs} {
+				for _, name := range []string{s, s + "-copy", s + "-b-0", s + "-b-1"} {
+					run(t, "", append(g, "down", name)...)
+				}
+			}
 		})
 	}
 	steps := []struct {
@@ -126,6 +130,9 @@ outputs:
 		{[]string{"down", "{S}-copy"}, ExitOK},
 		{[]string{"status", "{S}-copy"}, ExitOK},
 		{[]string{"cancel", "{S}"}, ExitError}, // nothing in progress
+		{[]string{"batch", tpl, "--count", "2", "--concurrency", "2", "--prefix", "{S}-b"}, ExitOK},
+		{[]string{"down", "{S}-b-0"}, ExitOK},
+		{[]string{"down", "{S}-b-1"}, ExitOK},
 		{[]string{"down", "{S}"}, ExitOK},
 		{[]string{"status", "missing-{S}"}, ExitError},
 	}
