@@ -44,18 +44,8 @@ func (a *app) batchCmd() *cobra.Command {
 				return a.remoteBatch(cmd.Context(), req, prefix, count, concurrency, f.output, start)
 			}
 			in, err := e.SubmitBatch(cmd.Context(), engine.BatchRequest{TemplateRequest: req, Prefix: prefix, Count: count, Concurrency: concurrency, Context: a.global.context, Project: a.global.project})
-			var inv *engine.InvalidTemplateError
-			var input *engine.InputError
-			switch {
-			case errors.As(err, &inv):
-				for _, p := range inv.Problems {
-					fmt.Fprintln(a.stdout, p.String())
-				}
-				return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", args[0], len(inv.Problems))}
-			case errors.As(err, &input):
-				return &exitError{ExitInvalid, err}
-			case err != nil:
-				return err
+			if err != nil {
+				return a.batchRefused(err, args[0])
 			}
 			fmt.Fprintf(a.stderr, "batch %s: %d stack(s), %d at a time\n", in.Batch, len(in.Items), in.Concurrency)
 			res, err := local.RunBatch(cmd.Context(), e, in)
@@ -108,19 +98,8 @@ func (a *app) remoteBatch(ctx context.Context, req engine.TemplateRequest, prefi
 		Count       int    `json:"count"`
 		Concurrency int    `json:"concurrency"`
 	}
-	err := a.remote.call(ctx, "POST", "/v1/batches", body, &started)
-	var inv *engine.InvalidTemplateError
-	var input *engine.InputError
-	switch {
-	case errors.As(err, &inv):
-		for _, p := range inv.Problems {
-			fmt.Fprintln(a.stdout, p.String())
-		}
-		return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", req.File, len(inv.Problems))}
-	case errors.As(err, &input):
-		return &exitError{ExitInvalid, err}
-	case err != nil:
-		return err
+	if err := a.remote.call(ctx, "POST", "/v1/batches", body, &started); err != nil {
+		return a.batchRefused(err, req.File)
 	}
 	fmt.Fprintf(a.stderr, "batch %s: %d stack(s), %d at a time\n", started.Batch, started.Count, started.Concurrency)
 	for {
@@ -137,4 +116,13 @@ func (a *app) remoteBatch(ctx context.Context, req engine.TemplateRequest, prefi
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// batchRefused is refused, and an invalid count, concurrency or prefix (InputError) exits 2.
+func (a *app) batchRefused(err error, file string) error {
+	var input *engine.InputError
+	if errors.As(err, &input) {
+		return &exitError{ExitInvalid, err}
+	}
+	return a.refused(err, file)
 }

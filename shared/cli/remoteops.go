@@ -70,16 +70,8 @@ func (a *app) remoteSubmit(ctx context.Context, e *engine.Engine, req engine.Cre
 		return err
 	}
 	var op operation
-	err = a.remote.call(ctx, "POST", "/v1/stacks", bodyOf(req, onFailure), &op)
-	var inv *engine.InvalidTemplateError
-	if errors.As(err, &inv) {
-		for _, p := range inv.Problems {
-			fmt.Fprintln(a.stdout, p.String())
-		}
-		return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", req.File, len(inv.Problems))}
-	}
-	if err != nil {
-		return err
+	if err := a.remote.call(ctx, "POST", "/v1/stacks", bodyOf(req, onFailure), &op); err != nil {
+		return a.refused(err, req.File)
 	}
 	return a.remoteFollow(ctx, e, op.Stack, op.Operation, onFailure, output, from)
 }

@@ -364,15 +364,8 @@ func (a *app) submitAndOperate(ctx context.Context, e *engine.Engine, req engine
 		return a.remoteSubmit(ctx, e, req, onFailure, output)
 	}
 	name, op, err := e.Submit(ctx, req)
-	var inv *engine.InvalidTemplateError
-	if errors.As(err, &inv) {
-		for _, p := range inv.Problems {
-			fmt.Fprintln(a.stdout, p.String())
-		}
-		return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", req.File, len(inv.Problems))}
-	}
 	if err != nil {
-		return err
+		return a.refused(err, req.File)
 	}
 	return a.operate(ctx, e, engine.OpRequest{Stack: name, Operation: op, OnFailure: onFailure}, output)
 }
@@ -812,4 +805,17 @@ func (a *app) followEvents(ctx context.Context, e *engine.Engine, stack string, 
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// refused prints the problems of a template the engine (or the server) found invalid, one
+// per line, and exits 2 with their count; any other error is returned as it is.
+func (a *app) refused(err error, file string) error {
+	var inv *engine.InvalidTemplateError
+	if errors.As(err, &inv) {
+		for _, p := range inv.Problems {
+			fmt.Fprintln(a.stdout, p.String())
+		}
+		return &exitError{ExitInvalid, fmt.Errorf("%s: %d problem(s)", file, len(inv.Problems))}
+	}
+	return err
 }

@@ -3,7 +3,6 @@ package serve
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,13 +10,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/rs/zerolog"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aos-project/aos/internal/testbrowser"
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/project"
-	"github.com/aos-project/aos/shared/wiring/embedded"
 )
 
 const (
@@ -41,19 +38,7 @@ func consoleServer(t *testing.T) (alice *client, base string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, closeFn, err := embedded.Engine(embedded.Options{StatePath: filepath.Join(t.TempDir(), "state.db"), Kubeconfig: os.Getenv(testcluster.KubeconfigEnv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Projects = set
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := New(ctx, e, Options{Addr: "127.0.0.1:0", Tokens: tokens, Log: zerolog.New(io.Discard)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; closeFn() })
+	srv, _ := serveProjects(t, set, tokens)
 	base = "http://" + srv.Addr()
 	return &client{t: t, base: base, tok: consoleAlice, api: srv.API}, base
 }

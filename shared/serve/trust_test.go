@@ -61,21 +61,29 @@ func trustServer(t *testing.T, cs kubernetes.Interface, shopNS, otherNS string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv, e := serveProjects(t, set, tokens)
+	base := "http://" + srv.Addr()
+	return &client{t: t, base: base, tok: aliceToken, api: srv.API}, &client{t: t, base: base, tok: bobToken, api: srv.API}, e
+}
+
+// serveProjects is aos serve on loopback, with its own state, these projects and tokens,
+// stopped when the test ends.
+func serveProjects(t *testing.T, set *project.Set, tokens *project.Tokens) (*Server, *engine.Engine) {
+	t.Helper()
 	e, closeFn, err := embedded.Engine(embedded.Options{StatePath: filepath.Join(t.TempDir(), "state.db"), Kubeconfig: os.Getenv(testcluster.KubeconfigEnv)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Projects = set
-	sctx, cancel := context.WithCancel(context.Background())
-	srv, err := New(sctx, e, Options{Addr: "127.0.0.1:0", Tokens: tokens, Log: zerolog.New(io.Discard)})
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := New(ctx, e, Options{Addr: "127.0.0.1:0", Tokens: tokens, Log: zerolog.New(io.Discard)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { _ = srv.Serve(sctx); close(done) }()
+	go func() { _ = srv.Serve(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; closeFn() })
-	base := "http://" + srv.Addr()
-	return &client{t: t, base: base, tok: aliceToken, api: srv.API}, &client{t: t, base: base, tok: bobToken, api: srv.API}, e
+	return srv, e
 }
 
 type apiError struct {
