@@ -433,11 +433,16 @@ type StackBody struct {
 	// ResetInputs makes an update start from the inputs' defaults, not the stack's inputs.
 	ResetInputs bool   `json:"resetInputs,omitempty"`
 	note        string // why, for rollback and copy
+	// dir is the stack's own folder, when the body keeps the stack's template (sameTemplate):
+	// never taken from a caller.
+	dir string
 }
 
 func (b StackBody) create(key string) engine.CreateRequest {
+	tr := b.request()
+	tr.Dir = b.dir
 	return engine.CreateRequest{Context: b.Context, Project: b.Project, IdempotencyKey: key, Note: b.note,
-		PlanRequest: engine.PlanRequest{TemplateRequest: b.request(), Stack: b.Stack, Namespace: b.Namespace, ResetInputs: b.ResetInputs}}
+		PlanRequest: engine.PlanRequest{TemplateRequest: tr, Stack: b.Stack, Namespace: b.Namespace, ResetInputs: b.ResetInputs}}
 }
 
 func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {

@@ -39,7 +39,7 @@ func (s *Server) sameTemplate(r *http.Request, b *StackBody) error {
 	if err != nil {
 		return err
 	}
-	b.Template, b.File = st.Template, st.File
+	b.Template, b.File, b.dir = st.Template, st.File, st.Dir
 	return nil
 }
 

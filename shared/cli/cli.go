@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -223,7 +224,7 @@ func (a *app) request(file string, f *inputFlags) (engine.TemplateRequest, error
 	if err := secretParams(raw, data, file); err != nil {
 		return engine.TemplateRequest{}, &exitError{ExitInvalid, err}
 	}
-	req := engine.TemplateRequest{File: file, Template: string(data), RawParams: raw}
+	req := engine.TemplateRequest{File: file, Template: string(data), RawParams: raw, Dir: templateDir(file)}
 	if f.paramsFile != "" {
 		pdata, err := a.readLimited(f.paramsFile)
 		if err != nil {
@@ -606,4 +607,18 @@ func writeMermaid(w io.Writer, plan engine.PlanResponse) {
 			fmt.Fprintf(w, "  %s --> %s\n", ids[d], ids[n.ID])
 		}
 	}
+}
+
+// templateDir is the folder a template's chart, kustomize and manifests paths are read from:
+// the file's own (the working directory for stdin).
+func templateDir(file string) string {
+	dir := "."
+	if file != "-" {
+		dir = filepath.Dir(file)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	return abs
 }

@@ -86,6 +86,9 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if err != nil {
 		return e.fail(ctx, n, "ReferenceError", err.Error(), red)
 	}
+	if n.Source != "" {
+		return e.applySource(ctx, st, n, rendered.(map[string]any), red)
+	}
 	client, err := e.Cluster(ctx, st)
 	if err != nil {
 		return NodeResponse{}, err

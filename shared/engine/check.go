@@ -162,15 +162,18 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	}
 	var applied []kube.Ref
 	for _, n := range nodes {
-		if n.Ref != nil && n.Status != NodeDeleted {
-			applied = append(applied, *n.Ref)
+		if n.Status != NodeDeleted {
+			applied = append(applied, n.objects()...)
 		}
 	}
 	total := client.Groups(ctx, applied)
-	targets := make([]kube.Target, len(inflight))
+	targets := make([]kube.Target, 0, len(inflight))
 	byID := make(map[string]*NodeRecord, len(inflight))
-	for i, n := range inflight {
-		targets[i], byID[n.ID] = kube.Target{ID: n.ID, Ref: *n.Ref}, n
+	for _, n := range inflight {
+		for i, ref := range n.objects() {
+			id := targetID(n, i)
+			targets, byID[id] = append(targets, kube.Target{ID: id, Ref: ref}), n
+		}
 	}
 	snap, err := client.Fetch(ctx, st.Name, targets, total)
 	if err != nil {
@@ -182,8 +185,11 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	}
 	wctx, cancel := context.WithTimeout(ctx, watchBudget(inflight, e.now(), e.MaxWait)+10*time.Millisecond)
 	defer cancel()
+	// A source node is judged on all its objects: the watch updates the snapshot's.
+	latest := snap.Objects
 	resync, err := client.Watch(wctx, st.Name, targets, snap.Versions, func(id string, u *unstructured.Unstructured) (bool, error) {
-		return e.evaluate(ctx, []*NodeRecord{byID[id]}, map[string]*unstructured.Unstructured{id: u}, red, resp)
+		latest[id] = u
+		return e.evaluate(ctx, []*NodeRecord{byID[id]}, latest, red, resp)
 	})
 	if err != nil || !resync {
 		return err
@@ -203,15 +209,28 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[string]*unstructured.Unstructured, red *secrets.Redactor, resp *CheckResponse) (bool, error) {
 	changed := false
 	for _, n := range inflight {
-		live, ok := objs[n.ID]
-		if n.Status != NodeWaiting || !ok {
+		if n.Status != NodeWaiting {
 			continue
 		}
-		r := judge(n, kube.Evaluate(live, n.Conds), e.now())
+		var r kube.Readiness
+		live, ok := objs[n.ID]
+		if n.Source != "" {
+			r, ok = sourceReadiness(n, objs)
+		} else if ok {
+			r = kube.Evaluate(live, n.Conds)
+		}
+		if !ok {
+			continue
+		}
+		r = judge(n, r, e.now())
 		switch r.Phase {
 		case kube.PhaseReady:
 			n.Status, n.ReadyAt, n.Reason, n.Message = NodeReady, e.now().UTC(), r.Reason, red.String(r.Message)
-			n.Live = captureLive(live, red, n)
+			if n.Source != "" {
+				n.Live = captureSourceLive(n, objs, red)
+			} else {
+				n.Live = captureLive(live, red, n)
+			}
 			resp.Ready = append(resp.Ready, n.ID)
 		case kube.PhaseFailed:
 			n.Status, n.Reason, n.Message = NodeFailed, r.Reason, red.String(r.Message)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ func (e *Engine) beginDelete(ctx context.Context, st *StackRecord, op string) er
 		return err
 	}
 	for _, n := range nodes {
-		if n.Status == NodeDeleted || n.Status == NodePending && n.Ref == nil {
+		if n.Status == NodeDeleted || n.Status == NodePending && len(n.objects()) == 0 {
 			continue
 		}
 		n.Status, n.Reason, n.Message = NodePending, "", ""
@@ -70,10 +71,10 @@ func (e *Engine) deleteNode(ctx context.Context, st *StackRecord, n *NodeRecord)
 		return NodeResponse{Node: n.ID, Status: n.Status, Message: n.Message}, nil
 	}
 	switch {
-	case n.Ref == nil:
+	case len(n.objects()) == 0:
 		return e.settle(ctx, n, NodeDeleted, "NeverApplied", "nothing was created for this node")
 	case n.Retain:
-		return e.settle(ctx, n, NodeDeleted, "Retained", fmt.Sprintf("%s kept in the cluster (deletePolicy: retain)", n.Ref))
+		return e.settle(ctx, n, NodeDeleted, "Retained", fmt.Sprintf("%s kept in the cluster (deletePolicy: retain)", n.what()))
 	}
 	client, err := e.Cluster(ctx, st)
 	if err != nil {
@@ -83,14 +84,23 @@ func (e *Engine) deleteNode(ctx context.Context, st *StackRecord, n *NodeRecord)
 	if n.For != "" {
 		owner = n.For // the object was applied as that node's
 	}
-	gone, err := client.StartDelete(ctx, *n.Ref, st.owner(owner))
-	if err != nil {
-		return e.settle(ctx, n, NodeFailed, "DeleteFailed", err.Error())
+	// A source's objects go in reverse apply order: custom resources before their CRDs.
+	all := true
+	del, kept := n.deletable()
+	for _, ref := range slices.Backward(del) {
+		gone, err := client.StartDelete(ctx, ref, st.owner(owner))
+		if err != nil {
+			return e.settle(ctx, n, NodeFailed, "DeleteFailed", err.Error())
+		}
+		all = all && gone
 	}
-	if gone {
-		return e.settle(ctx, n, NodeDeleted, "Deleted", n.Ref.String()+" deleted")
+	if len(kept) > 0 {
+		e.event(ctx, st.Name, n.ID, string(NodeDeleting), "CRDsKept", fmt.Sprintf("%s kept, as Helm keeps a chart's CRDs: other stacks may share it, and deleting one deletes every resource of its kind in the cluster (kubectl delete it when none is left)", refList(kept)))
 	}
-	return e.settle(ctx, n, NodeDeleting, "Deleting", n.Ref.String()+" is being deleted")
+	if all {
+		return e.settle(ctx, n, NodeDeleted, "Deleted", n.what()+" deleted")
+	}
+	return e.settle(ctx, n, NodeDeleting, "Deleting", n.what()+" is being deleted")
 }
 
 // checkDelete is CheckReady for a stack being deleted: it notices objects that are gone
@@ -167,12 +177,17 @@ func (e *Engine) awaitGone(ctx context.Context, st *StackRecord, deleting []*Nod
 			if n.Status != NodeDeleting {
 				continue
 			}
-			ok, err := client.Gone(ctx, *n.Ref)
-			if err != nil {
-				return false, fmt.Errorf("node %q: %w", n.ID, err)
+			ok := true
+			del, _ := n.deletable()
+			for _, ref := range del {
+				g, err := client.Gone(ctx, ref)
+				if err != nil {
+					return false, fmt.Errorf("node %q: %w", n.ID, err)
+				}
+				ok = ok && g
 			}
 			if ok {
-				if _, err := e.settle(ctx, n, NodeDeleted, "Deleted", n.Ref.String()+" deleted"); err != nil {
+				if _, err := e.settle(ctx, n, NodeDeleted, "Deleted", n.what()+" deleted"); err != nil {
 					return false, err
 				}
 				gone = append(gone, n.ID)

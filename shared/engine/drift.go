@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/aos-project/aos/shared/source"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,6 +113,9 @@ func (e *Engine) Drift(ctx context.Context, stack string) (*DriftReport, error) 
 
 func (e *Engine) driftOf(ctx context.Context, client *kube.Client, st *StackRecord, n *NodeRecord, byID map[string]*NodeRecord, vals map[string]any, red *secrets.Redactor) NodeDrift {
 	d := NodeDrift{Node: n.ID, Status: Unknown}
+	if n.Source != "" {
+		return e.sourceDriftOf(ctx, client, st, n, byID, vals, red)
+	}
 	if n.Ref == nil {
 		d.Detail = fmt.Sprintf("not applied (%s)", n.Status)
 		return d
@@ -175,4 +180,70 @@ func (e *Engine) RepairRequest(ctx context.Context, stack string) (CreateRequest
 	}
 	req.Note = "repair: applying drifted nodes again"
 	return req, nil
+}
+
+// sourceDriftOf compares each object a source renders now with the live one: a change is
+// named by the object ("Deployment/web spec.replicas"). The node is DELETED when all its
+// objects are gone, MODIFIED when some are or differ. A source that receives a secret shows
+// no values, as it keeps none (captureSourceLive).
+func (e *Engine) sourceDriftOf(ctx context.Context, client *kube.Client, st *StackRecord, n *NodeRecord, byID map[string]*NodeRecord, vals map[string]any, red *secrets.Redactor) NodeDrift {
+	d := NodeDrift{Node: n.ID, Status: Unknown, Object: n.what()}
+	if len(n.Objects) == 0 {
+		d.Detail = fmt.Sprintf("not applied (%s)", n.Status)
+		return d
+	}
+	spec, err := renderNow(st, n, byID, vals)
+	if err == nil {
+		var objs []*unstructured.Unstructured
+		if objs, err = source.Render(ctx, source.Request{Kind: n.Source, Spec: spec, Dir: st.Dir, Namespace: st.Namespace, Release: n.ID}); err == nil {
+			return objectsDrift(ctx, client, st, n, objs, red, d)
+		}
+	}
+	d.Detail = fmt.Sprintf("the %s does not render now: %s", n.Source, red.String(err.Error()))
+	return d
+}
+
+func objectsDrift(ctx context.Context, client *kube.Client, st *StackRecord, n *NodeRecord, objs []*unstructured.Unstructured, red *secrets.Redactor, d NodeDrift) NodeDrift {
+	hidden := slices.Contains(n.Sensitive, "")
+	var missing []string
+	for _, o := range objs {
+		key := source.Key(o)
+		if o.GetKind() == "CustomResourceDefinition" {
+			continue // created when missing, never updated (applySource): not the stack's to keep in line
+		}
+		live, result, err := client.DryRun(ctx, o, kube.ApplyOptions{Owner: st.owner(n.ID), Adopt: n.Adopt || n.Adopted})
+		switch {
+		case err != nil:
+			d.Detail = fmt.Sprintf("the API server would not compare %s: %s", key, red.String(err.Error()))
+			return d
+		case live == nil:
+			missing = append(missing, key)
+			continue
+		case result == nil:
+			d.Changes = append(d.Changes, diff.Change{Path: key, Old: "(immutable field differs)", New: "(replaced when applied again)"})
+			continue
+		}
+		secret := o.GetKind() == "Secret"
+		for _, c := range diff.Objects(live.Object, result.Object) {
+			if hidden || secret && (strings.HasPrefix(c.Path, "data") || strings.HasPrefix(c.Path, "stringData")) {
+				c.Old, c.New = sensitive(c.Old), sensitive(c.New)
+			} else {
+				c.Old, c.New = red.Value(c.Old), red.Value(c.New)
+			}
+			c.Path = key + " " + c.Path
+			d.Changes = append(d.Changes, c)
+		}
+	}
+	switch {
+	case len(missing) == len(objs):
+		d.Status = Deleted
+	case len(missing) > 0 || len(d.Changes) > 0:
+		d.Status = Modified
+		if len(missing) > 0 {
+			d.Detail = "deleted: " + strings.Join(missing, ", ")
+		}
+	default:
+		d.Status = InSync
+	}
+	return d
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 
 	"github.com/aos-project/aos/shared/template"
 )
@@ -64,6 +65,14 @@ func (e *Engine) AppliedManifest(ctx context.Context, st *StackRecord, node stri
 	}
 	for _, f := range n.Sensitive {
 		mask(m, f)
+	}
+	if n.Source != "" && slices.Contains(n.Sensitive, "") {
+		// Which of a source's values derive from a secret is not tracked field by field.
+		for k := range m {
+			if k != "path" && k != "repo" && k != "name" && k != "oci" && k != "version" {
+				m[k] = template.SensitiveText
+			}
+		}
 	}
 	return red.Value(m).(map[string]any), nil
 }

@@ -154,6 +154,9 @@ func planOf(ctx context.Context, r *template.Resolved, req PlanRequest) (PlanRes
 		if md, ok := m["metadata"].(map[string]any); ok {
 			pn.Name = displayName(md, r, stack, ns, in.Index)
 		}
+		if in.Node.Source != "" {
+			pn.Kind, pn.Name = in.Node.Source, sourceName(m)
+		}
 		if pn.DependsOn == nil {
 			pn.DependsOn = []string{}
 		}
@@ -206,4 +209,21 @@ func displayName(md map[string]any, r *template.Resolved, stack, ns string, inde
 		return name
 	}
 	return s
+}
+
+// sourceName says where a source node's objects come from, as written: "./charts/redis",
+// "oci://…/redis 1.2.0", "redis from https://charts.example.com".
+func sourceName(spec map[string]any) string {
+	str := func(k string) string { s, _ := spec[k].(string); return s }
+	name := str("path")
+	switch {
+	case str("oci") != "":
+		name = str("oci")
+	case str("repo") != "":
+		name = str("name") + " from " + str("repo")
+	}
+	if v := str("version"); v != "" {
+		name += " " + v
+	}
+	return name
 }

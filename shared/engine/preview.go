@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/aos-project/aos/shared/source"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -64,7 +65,7 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		in := r.Instances[inst[pn.ID]]
 		if rec == nil || rec.AppliedHash == "" {
 			pn.Action = ActionCreate
-			if !referencesNodes(in.Node.Manifest) {
+			if !referencesNodes(in.Node.Manifest) && in.Node.Source == "" {
 				sc := newScope(st, r.Inputs, in.Index)
 				if err := sc.forEach(in.Node.ForEachSource); err != nil {
 					continue
@@ -86,15 +87,31 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 			sc.absent[id] = true
 		}
 		rendered, err := render(in.Node.Manifest, sc, set(in.Node.TextRefs))
+		hash := ""
+		if err == nil {
+			hash, err = e.previewHash(ctx, st, in.Node, in.ID, rendered)
+		}
 		switch {
+		case err != nil && in.Node.Source != "":
+			pn.Action = ActionUpdate
+			pn.Detail = "not rendered now: " + red.String(err.Error())
+		case in.Node.Source != "":
+			// Its objects are compared as a whole; they are not dry-run one by one.
+			pn.Action = ActionUpdate
+			switch {
+			case hash == rec.AppliedHash && rec.Drifted:
+				pn.Detail = "drifted: the live objects changed since they were applied (aos drift); they are applied again"
+			case hash == rec.AppliedHash:
+				pn.Action = ActionUnchanged
+			}
 		case err != nil:
 			// A reference to a dependency that does not exist yet: it will change.
 			pn.Action = ActionUpdate
 			pn.Detail = "known after apply: " + red.String(err.Error())
-		case fingerprint(rendered) == rec.AppliedHash && rec.Drifted:
+		case hash == rec.AppliedHash && rec.Drifted:
 			pn.Action, pn.Detail = ActionUpdate, "drifted: the live object changed since it was applied (aos drift); it is applied again"
 			renders[pn.ID] = rendered.(map[string]any)
-		case fingerprint(rendered) == rec.AppliedHash:
+		case hash == rec.AppliedHash:
 			pn.Action = ActionUnchanged
 		default:
 			pn.Action = ActionUpdate
@@ -239,4 +256,21 @@ func sensitive(v any) any {
 		return nil
 	}
 	return "(sensitive)"
+}
+
+// previewHash fingerprints what apply would apply for a node: its manifest, or the objects
+// its source renders now.
+func (e *Engine) previewHash(ctx context.Context, st *StackRecord, n *template.Node, id string, rendered any) (string, error) {
+	if n.Source == "" {
+		return fingerprint(rendered), nil
+	}
+	objs, err := source.Render(ctx, source.Request{Kind: n.Source, Spec: rendered.(map[string]any), Dir: st.Dir, Namespace: st.Namespace, Release: id})
+	if err != nil {
+		return "", err
+	}
+	maps := make([]any, len(objs))
+	for i, o := range objs {
+		maps[i] = o.Object
+	}
+	return fingerprint(maps), nil
 }

@@ -42,10 +42,14 @@ func (e *Engine) Resources(ctx context.Context, st *StackRecord) ([]Resource, er
 	}
 	out := make([]Resource, 0, len(nodes))
 	for _, n := range nodes {
-		r := Resource{Node: n.ID, Status: n.Status}
-		if n.Ref != nil {
-			r.Kind, r.Name, r.Namespace = n.Ref.Kind, n.Ref.Name, n.Ref.Namespace
-			u, err := client.Get(ctx, *n.Ref)
+		refs := n.objects()
+		if len(refs) == 0 {
+			out = append(out, Resource{Node: n.ID, Status: n.Status})
+		}
+		// A source node has a row per object.
+		for _, ref := range refs {
+			r := Resource{Node: n.ID, Status: n.Status, Kind: ref.Kind, Name: ref.Name, Namespace: ref.Namespace}
+			u, err := client.Get(ctx, ref)
 			if err != nil {
 				return nil, fmt.Errorf("node %q: %w", n.ID, err)
 			}
@@ -54,8 +58,8 @@ func (e *Engine) Resources(ctx context.Context, st *StackRecord) ([]Resource, er
 			}
 			r.Live = kube.Evaluate(u, n.Conds)
 			r.Live.Message = red.String(r.Live.Message)
+			out = append(out, r)
 		}
-		out = append(out, r)
 	}
 	return out, nil
 }

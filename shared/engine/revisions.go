@@ -56,7 +56,8 @@ func (e *Engine) resubmit(st *StackRecord, r *Revision) (CreateRequest, error) {
 		return CreateRequest{}, err
 	}
 	return CreateRequest{Context: st.Context, Project: st.Project, Index: st.Index, Batch: st.Batch, PlanRequest: PlanRequest{
-		TemplateRequest: TemplateRequest{File: r.File, Template: r.Template, Params: vals},
+		// The stack's own folder: its templates were read from there (StackRecord.Dir).
+		TemplateRequest: TemplateRequest{File: r.File, Template: r.Template, Params: vals, Dir: st.Dir},
 		Stack:           st.Name, Namespace: st.Namespace,
 	}}, nil
 }

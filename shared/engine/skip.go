@@ -49,9 +49,9 @@ func valueKind(v any) string {
 // until then the node counts as left out.
 func (e *Engine) skip(ctx context.Context, n *NodeRecord) (NodeResponse, error) {
 	msg := fmt.Sprintf("when %s is false: left out", n.When)
-	if n.Ref == nil {
+	if len(n.objects()) == 0 {
 		return e.settle(ctx, n, NodeSkipped, ReasonWhenFalse, msg)
 	}
 	n.Remove = true
-	return e.settle(ctx, n, NodePending, ReasonWhenFalse, msg+fmt.Sprintf("; %s, applied by an earlier revision, is deleted once the other nodes are READY", n.Ref))
+	return e.settle(ctx, n, NodePending, ReasonWhenFalse, msg+fmt.Sprintf("; %s, applied by an earlier revision, is deleted once the other nodes are READY", n.what()))
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/aos-project/aos/shared/kube"
@@ -22,10 +23,14 @@ type StackRecord struct {
 	// StartedBy is the identity that started the last operation.
 	StartedBy string `json:"startedBy,omitempty"`
 	// Context names the kube context the stack lives in ("" for the default).
-	Context  string         `json:"context,omitempty"`
-	File     string         `json:"file"`
-	Template string         `json:"template"`
-	Inputs   map[string]any `json:"inputs"` // non-secret inputs
+	Context  string `json:"context,omitempty"`
+	File     string `json:"file"`
+	Template string `json:"template"`
+	// Dir is the folder the template file was read from, where a chart's, kustomize's or
+	// manifests' relative path points. Only `aos up` on that machine gives one; a template
+	// that came over the API has none, and may read no local path.
+	Dir    string         `json:"dir,omitempty"`
+	Inputs map[string]any `json:"inputs"` // non-secret inputs
 	// Sealed holds each secret input's value, encrypted (shared/secrets).
 	Sealed    map[string]string `json:"sealed,omitempty"`
 	Status    StackStatus       `json:"status"`
@@ -88,11 +93,14 @@ type Revision struct {
 // NodeRecord is one node of a stack as the store keeps it. Manifest is the node's manifest as
 // written in the template, references unresolved, so no secret value is ever stored in it.
 type NodeRecord struct {
-	Stack     string                `json:"stack"`
-	ID        string                `json:"id"`
-	Node      string                `json:"node"` // template node id
-	Index     int                   `json:"index"`
-	Manifest  map[string]any        `json:"manifest"`
+	Stack    string         `json:"stack"`
+	ID       string         `json:"id"`
+	Node     string         `json:"node"` // template node id
+	Index    int            `json:"index"`
+	Manifest map[string]any `json:"manifest"`
+	// Source says the node holds a chart, kustomize or manifests (Manifest is its spec): its
+	// objects, rendered at apply, are Objects, not Ref.
+	Source    string                `json:"source,omitempty"`
 	TextRefs  []string              `json:"textRefs,omitempty"`
 	DependsOn []string              `json:"dependsOn"`
 	Timeout   time.Duration         `json:"timeout"`
@@ -127,10 +135,12 @@ type NodeRecord struct {
 	// next update applies it again even if its manifest is unchanged.
 	Drifted bool `json:"drifted,omitempty"`
 
-	Status    NodeStatus     `json:"status"`
-	Reason    string         `json:"reason,omitempty"`
-	Message   string         `json:"message,omitempty"`
-	Ref       *kube.Ref      `json:"ref,omitempty"`
+	Status  NodeStatus `json:"status"`
+	Reason  string     `json:"reason,omitempty"`
+	Message string     `json:"message,omitempty"`
+	Ref     *kube.Ref  `json:"ref,omitempty"`
+	// Objects are a source node's objects as last applied, in apply order.
+	Objects   []kube.Ref     `json:"objects,omitempty"`
 	AppliedAt time.Time      `json:"appliedAt,omitzero"`
 	ReadyAt   time.Time      `json:"readyAt,omitzero"`
 	Live      map[string]any `json:"live,omitempty"` // captured at READY, secrets redacted
@@ -151,6 +161,28 @@ func (n *NodeRecord) leftOut() bool {
 }
 
 // passed reports whether a dependent of the node may start.
+// objects are what the node last applied: its one object, or a source's.
+func (n *NodeRecord) objects() []kube.Ref {
+	if n.Source != "" {
+		return n.Objects
+	}
+	if n.Ref != nil {
+		return []kube.Ref{*n.Ref}
+	}
+	return nil
+}
+
+// what names the node's objects in messages: its object, or "chart (5 objects)".
+func (n *NodeRecord) what() string {
+	if n.Source != "" {
+		return fmt.Sprintf("%s (%d objects)", n.Source, len(n.Objects))
+	}
+	if n.Ref != nil {
+		return n.Ref.String()
+	}
+	return "its object"
+}
+
 func (n *NodeRecord) passed() bool { return n.Status == NodeReady || n.leftOut() }
 
 // Event is one appended record of a node or stack transition.

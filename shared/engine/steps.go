@@ -134,7 +134,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		}
 		n := in.Node
 		nr := &NodeRecord{
-			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs,
+			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs, Source: n.Source,
 			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: conditions(n.Ready),
 			Adopt: n.Adopt, Replace: n.Replace, Retain: retains(n), Status: NodePending, Revision: st.Revision,
 		}
@@ -163,6 +163,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 			w.expect = old.Version
 			if old.Status != NodeDeleted {
 				nr.Ref, nr.Live, nr.AppliedHash, nr.Adopted, nr.Drifted = old.Ref, old.Live, old.AppliedHash, old.Adopted, old.Drifted
+				nr.Objects = old.Objects
 			}
 		}
 		out = append(out, w)

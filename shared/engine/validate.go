@@ -23,6 +23,9 @@ type TemplateRequest struct {
 	Params map[string]any `json:"params,omitempty"`
 	// RawParams are `-p key=value` strings, typed by each input's schema; they win over Params.
 	RawParams map[string]string `json:"rawParams,omitempty"`
+	// Dir is the folder the template file was read from (StackRecord.Dir); never from an API
+	// body, so a caller cannot make the server read its files.
+	Dir string `json:"-"`
 	// previous are the stack's inputs an update starts from (template.Params.Previous).
 	previous map[string]any
 	// ShapeOnly: only the graph is wanted (template.Params.ShapeOnly).

@@ -134,6 +134,11 @@ func (t *Template) SensitiveFields() map[string][]string {
 		for _, n := range t.Nodes {
 			for _, u := range n.Uses {
 				field, inManifest := strings.CutPrefix(u.Field, "manifest")
+				if n.Source != "" {
+					// Where a chart puts a value is the chart's business: every object of a
+					// source node that receives a secret is sensitive, whole.
+					field, inManifest = "", strings.HasPrefix(u.Field, n.Source)
+				}
 				fromEach := u.Ref.Root == refs.RootEach && n.ForEach != nil && t.secretExpr(n.ForEach)
 				if !inManifest || slices.Contains(out[n.ID], field) || t.secretSource([]Use{u}, out) == "" && !fromEach {
 					continue

@@ -21,7 +21,7 @@ import (
 
 var (
 	topKeys   = []string{"format", "name", "description", "inputs", "nodes", "outputs"}
-	nodeKeys  = []string{"description", "manifest", "dependsOn", "ready", "outputs", "count", "forEach", "when", "deletePolicy", "adopt", "replace"}
+	nodeKeys  = []string{"description", "manifest", "chart", "kustomize", "manifests", "dependsOn", "ready", "outputs", "count", "forEach", "when", "deletePolicy", "adopt", "replace"}
 	readyKeys = []string{"timeout", "conditions", "when", "failWhen"}
 	condKeys  = []string{"path", "op", "value"}
 	// JSON Schema keywords an input may use, plus AOS's own `secret`.
@@ -516,14 +516,17 @@ func (p *parser) nodes(m *yaml.Node) {
 		if !p.mapping(kv.val, id, "a node") {
 			continue
 		}
-		haveManifest := false
+		var holds []string // manifest, or a source
 		for _, f := range p.pairs(kv.val, id, "node", nodeKeys) {
 			switch f.key.Value {
 			case "description":
 				n.Description, _ = p.str(f.val, id, "description")
 			case "manifest":
-				haveManifest = true
+				holds = append(holds, "manifest")
 				p.manifest(n, f.val)
+			case SourceChart, SourceKustomize, SourceManifests:
+				holds = append(holds, f.key.Value)
+				p.source(n, f.key.Value, f.val)
 			case "dependsOn":
 				p.dependsOn(n, f.val)
 			case "ready":
@@ -585,8 +588,18 @@ func (p *parser) nodes(m *yaml.Node) {
 				n.Replace = p.boolean(f.val, id, "replace")
 			}
 		}
-		if !haveManifest {
-			p.c.add(pos(kv.key), id, "missing manifest: every node holds one Kubernetes object under `manifest:`")
+		switch {
+		case len(holds) == 0:
+			p.c.add(pos(kv.key), id, "missing manifest: every node holds one Kubernetes object under `manifest:`, or the objects of a `chart:`, `kustomize:` or `manifests:`")
+		case len(holds) > 1:
+			p.c.add(pos(kv.key), id, "a node holds one of manifest, chart, kustomize or manifests; this one has %s", strings.Join(holds, " and "))
+		case n.Source != "":
+			if len(n.Ready.Conditions) > 0 || n.Ready.When != "" || n.Ready.FailWhen != "" {
+				p.c.add(pos(kv.key), id, "ready.conditions, ready.when and ready.failWhen read one object; a %s node is READY when each of its objects is, by its kind's own rules (only ready.timeout applies)", n.Source)
+			}
+			if n.Replace {
+				p.c.add(pos(kv.key), id, "replace applies to one object; a %s node's objects are applied as they are rendered", n.Source)
+			}
 		}
 	}
 }
@@ -624,6 +637,59 @@ func (p *parser) manifest(n *Node, m *yaml.Node) {
 	gen, _ := md["generateName"].(string)
 	if name == "" && gen == "" {
 		p.c.add(n.ManifestPos, n.ID, "manifest needs metadata.name (or metadata.generateName)")
+	}
+}
+
+// source reads a chart, kustomize or manifests source. Its spec is kept as the node's
+// Manifest, so its references resolve as a manifest's do; apply renders it into objects.
+func (p *parser) source(n *Node, kind string, m *yaml.Node) {
+	n.Source, n.ManifestPos = kind, pos(m)
+	if kind != SourceChart && m.Kind == yaml.ScalarNode {
+		// kustomize: DIR, manifests: FILE|DIR
+		if s, ok := p.str(m, n.ID, kind); ok {
+			n.Manifest = map[string]any{"path": s}
+			p.uses(n, s, pos(m), kind+".path", &n.Uses)
+		}
+		return
+	}
+	if !p.mapping(m, n.ID, kind) {
+		return
+	}
+	allowed := []string{"path"}
+	if kind == SourceChart {
+		allowed = ChartKeys
+	}
+	p.pairs(m, n.ID, kind, allowed)
+	p.textPaths = nil
+	v, ok := p.value(m, 0, false, n.ID, func(s string, at Pos, path []string) {
+		p.uses(n, s, at, kind+strings.Join(path, ""), &n.Uses)
+	})
+	if !ok {
+		return
+	}
+	n.Manifest = v.(map[string]any)
+	n.TextRefs = p.textPaths
+	if kind != SourceChart {
+		if _, ok := n.Manifest["path"].(string); !ok {
+			p.c.add(n.ManifestPos, n.ID, "%s needs path, a folder or file: `%s: ./deploy`", kind, kind)
+		}
+		return
+	}
+	has := func(k string) bool { _, ok := n.Manifest[k]; return ok }
+	switch {
+	case has("path") && !has("repo") && !has("oci"):
+	case has("oci") && !has("path") && !has("repo"):
+	case has("repo") && !has("path") && !has("oci"):
+		if !has("name") {
+			p.c.add(n.ManifestPos, n.ID, "chart.repo needs name, the chart's name in the repository")
+		}
+	default:
+		p.c.add(n.ManifestPos, n.ID, "chart needs exactly one of path (a folder or .tgz), repo (with name) or oci (oci://host/path)")
+	}
+	if vals, ok := n.Manifest["values"]; ok {
+		if _, isMap := vals.(map[string]any); !isMap {
+			p.c.add(valuePos(m, "values"), n.ID, "chart.values must be a mapping, as in a values.yaml")
+		}
 	}
 }
 

@@ -70,11 +70,25 @@ type Input struct {
 // Required reports whether a value must be given.
 func (in *Input) Required() bool { return !in.HasDefault }
 
-// Node is one unit of the graph: one Kubernetes object.
+// Sources a node may hold instead of a manifest (rendered by shared/source, which this
+// package does not import: validation runs without Helm or Kustomize).
+const (
+	SourceChart     = "chart"
+	SourceKustomize = "kustomize"
+	SourceManifests = "manifests"
+)
+
+// ChartKeys are the keys a chart source may hold.
+var ChartKeys = []string{"path", "repo", "name", "oci", "version", "values", "release", "plainHTTP"}
+
+// Node is one unit of the graph: one Kubernetes object, or the objects of a source.
 type Node struct {
 	ID          string
 	Pos         Pos
 	Description string
+	// Source names what the node holds when it is not one manifest: a chart, kustomize or
+	// manifests (shared/source); Manifest then holds its spec, rendered into objects at apply.
+	Source      string
 	Manifest    map[string]any
 	ManifestPos Pos
 	DependsOn   []Dep

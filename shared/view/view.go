@@ -4,6 +4,7 @@ package view
 
 import (
 	"cmp"
+	"fmt"
 	"sort"
 	"time"
 
@@ -78,6 +79,8 @@ type Node struct {
 	Seconds   float64           `json:"readySeconds,omitempty"`
 	AppliedAt time.Time         `json:"appliedAt,omitzero"`
 	ReadyAt   time.Time         `json:"readyAt,omitzero"`
+	// Objects lists a chart's, kustomize's or manifests' objects as applied ("Service/redis").
+	Objects []string `json:"objects,omitempty"`
 }
 
 // Nodes is the view of a stack's nodes.
@@ -85,9 +88,15 @@ func Nodes(nodes []*engine.NodeRecord) []Node {
 	out := make([]Node, 0, len(nodes))
 	for _, n := range nodes {
 		v := Node{ID: n.ID, Status: n.Status, Reason: n.Reason, Message: n.Message, DependsOn: n.DependsOn, AppliedAt: n.AppliedAt, ReadyAt: n.ReadyAt}
-		if n.Ref != nil {
+		switch {
+		case n.Source != "":
+			v.Kind, v.Name = n.Source, fmt.Sprintf("%d objects", len(n.Objects))
+			for _, o := range n.Objects {
+				v.Objects = append(v.Objects, o.Kind+"/"+o.Name)
+			}
+		case n.Ref != nil:
 			v.Kind, v.Name, v.Namespace = n.Ref.Kind, n.Ref.Name, n.Ref.Namespace
-		} else {
+		default:
 			// Not applied yet (or failed before it was): the name as the template writes it.
 			v.Kind, _ = n.Manifest["kind"].(string)
 			if md, ok := n.Manifest["metadata"].(map[string]any); ok {
