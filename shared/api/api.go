@@ -619,6 +619,12 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request, op string) erro
 		return badRequest("Idempotency-Key is over 200 characters")
 	}
 	scheduled := st.Schedule != nil
+	if op == engine.OpDelete {
+		force := r.URL.Query().Get("force")
+		if err := s.Engine.DeleteAllowed(r.Context(), st.Name, force == "1" || force == "true"); err != nil {
+			return err
+		}
+	}
 	// Recorded before the answer, so the client's next GET shows the operation under way.
 	err = s.Engine.Begin(r.Context(), st.Name, op, key)
 	var rep *engine.RepeatedError

@@ -88,7 +88,9 @@ type app struct {
 	global         globalFlags
 	store          *metered.Store // the engine's store, counted
 	closers        []func() error // what engine opened, closed by Main
-	remote         *remote        // with --server: the API the commands drive
+	// forceDelete: `aos down --force`, a delete of a stack whose outputs others read.
+	forceDelete bool
+	remote      *remote // with --server: the API the commands drive
 }
 
 func (a *app) root() *cobra.Command {

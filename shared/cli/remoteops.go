@@ -81,6 +81,9 @@ func (a *app) remoteStart(ctx context.Context, stack, op string) error {
 	path := "/v1/stacks/" + url.PathEscape(stack)
 	switch op {
 	case engine.OpDelete:
+		if a.forceDelete {
+			path += "?force=1"
+		}
 		return a.remote.call(ctx, "DELETE", path, nil, nil)
 	case engine.OpRollback, engine.OpRebuild, "resume", "continue-rollback", "cancel":
 		return a.remote.call(ctx, "POST", path+"/"+op, nil, nil)

@@ -133,7 +133,7 @@ outputs:
 	}
 
 	var status struct {
-		Nodes   []struct {
+		Nodes []struct {
 			ID        string    `json:"id"`
 			Status    string    `json:"status"`
 			Objects   []string  `json:"objects"`

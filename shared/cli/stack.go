@@ -512,6 +512,7 @@ func (a *app) stack(ctx context.Context, e *engine.Engine, name string) (*engine
 // opCmd is a command that runs one operation on an existing stack.
 func (a *app) opCmd(use, short, op string) *cobra.Command {
 	var output string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -521,10 +522,21 @@ func (a *app) opCmd(use, short, op string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if op == engine.OpDelete {
+				a.forceDelete = force
+				if a.remote == nil {
+					if err := e.DeleteAllowed(cmd.Context(), args[0], force); err != nil {
+						return err
+					}
+				}
+			}
 			return a.operate(cmd.Context(), e, engine.OpRequest{Stack: args[0], Operation: op, OnFailure: "keep"}, output)
 		},
 	}
 	outputFlag(cmd, &output)
+	if op == engine.OpDelete {
+		cmd.Flags().BoolVar(&force, "force", false, "delete even though other stacks read this stack's outputs (${stacks.NAME.outputs.…})")
+	}
 	return cmd
 }
 

@@ -73,6 +73,9 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		}
 		sc.see(d)
 	}
+	if err := e.seeStacks(ctx, st, n.Stacks, sc); err != nil {
+		return e.fail(ctx, n, "StackNotReadable", err.Error(), red)
+	}
 	if n.When != "" {
 		include, err := liveWhen(n.When, sc)
 		if err != nil {

@@ -124,6 +124,7 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 		}
 	}
 	resp.take(v, e.MaxWait)
+	e.holdForStacks(ctx, st, nodes, &resp)
 	if st.Status.forward() {
 		if ended, ok := v.ended(); ended {
 			if err := e.finishStack(ctx, st, nodes, ok); err != nil {

@@ -11,7 +11,7 @@ import (
 // evaluating the stack outputs, and releases the lease.
 func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*NodeRecord, ok bool) error {
 	if ok {
-		out, err := e.outputs(st, nodes)
+		out, err := e.outputs(ctx, st, nodes)
 		st.Status, st.Outputs = st.Status.Outcome(err == nil), out
 		if err != nil {
 			st.Reason = "outputs: " + err.Error()
@@ -48,7 +48,7 @@ func (e *Engine) settleStackAs(ctx context.Context, st *StackRecord, reason stri
 }
 
 // outputs evaluates the template's outputs from the nodes' live values, secrets redacted.
-func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, error) {
+func (e *Engine) outputs(ctx context.Context, st *StackRecord, nodes []*NodeRecord) (map[string]any, error) {
 	t, probs := template.Parse(st.File, []byte(st.Template))
 	if t == nil {
 		return nil, probs
@@ -67,6 +67,13 @@ func (e *Engine) outputs(st *StackRecord, nodes []*NodeRecord) (map[string]any, 
 		if !planned[n.ID] {
 			sc.absent[n.ID] = true // its when left it out before anything ran
 		}
+	}
+	var uses []template.Use
+	for _, o := range t.Outputs {
+		uses = append(uses, o.Uses...)
+	}
+	if err := e.seeStacks(ctx, st, stacksRead(uses), sc); err != nil {
+		return nil, err
 	}
 	out := make(map[string]any, len(t.Outputs))
 	for _, o := range t.Outputs {

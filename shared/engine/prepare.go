@@ -71,6 +71,9 @@ func (e *Engine) prepare(ctx context.Context, req CreateRequest) (*prepared, err
 	if probs := checkTemplate(pr, r, ns, kc); len(probs) > 0 {
 		return nil, &PolicyError{Project: pr.Name, Problems: probs.Sorted()}
 	}
+	if probs := e.checkStackReads(ctx, r.Template, &StackRecord{Name: plan.Stack, Project: p.project}); len(probs) > 0 {
+		return nil, &InvalidTemplateError{Problems: probs}
+	}
 	return p, nil
 }
 

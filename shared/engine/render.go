@@ -24,6 +24,8 @@ type scope struct {
 	// absent holds the dependencies a when left out: reading them is an error, except
 	// through an expression's optional access.
 	absent map[string]bool
+	// stacks holds the outputs of the other stacks the node reads.
+	stacks map[string]map[string]any
 	// each is the element of its forEach list a copy stands for (hasEach: it has one).
 	each    any
 	hasEach bool
@@ -55,7 +57,7 @@ func (s *scope) forEach(src string) error {
 // (index -1) resolve against, before any dependency is added.
 func newScope(st *StackRecord, inputs map[string]any, index int) *scope {
 	return &scope{inputs: inputs, stack: st.Name, namespace: st.Namespace, index: index, stackIndex: st.Index,
-		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}, absent: map[string]bool{}}
+		nodes: map[string]map[string]any{}, outputs: map[string]map[string]refs.Path{}, absent: map[string]bool{}, stacks: map[string]map[string]any{}}
 }
 
 // see makes a node readable: its values, or its absence if its when left it out (or the
@@ -115,6 +117,8 @@ func (s *scope) lookup(r *refs.Ref) (any, error) {
 			return nil, fmt.Errorf("%s: %w", r, err)
 		}
 		return got, nil
+	case refs.RootStacks:
+		return s.stackOutput(r)
 	case refs.RootNodes:
 		if s.absent[r.Name] {
 			return nil, fmt.Errorf("%s: node %q is SKIPPED (%w)", r, r.Name, refs.ErrAbsent)

@@ -29,7 +29,10 @@ type StackRecord struct {
 	// Dir is the folder the template file was read from, where a chart's, kustomize's or
 	// manifests' relative path points. Only `aos up` on that machine gives one; a template
 	// that came over the API has none, and may read no local path.
-	Dir    string         `json:"dir,omitempty"`
+	Dir string `json:"dir,omitempty"`
+	// Reads lists the stacks whose outputs this stack's template reads (${stacks.X.outputs.K}):
+	// those are not deleted while it stands, unless forced.
+	Reads  []string       `json:"reads,omitempty"`
 	Inputs map[string]any `json:"inputs"` // non-secret inputs
 	// Sealed holds each secret input's value, encrypted (shared/secrets).
 	Sealed    map[string]string `json:"sealed,omitempty"`
@@ -100,7 +103,9 @@ type NodeRecord struct {
 	Manifest map[string]any `json:"manifest"`
 	// Source says the node holds a chart, kustomize or manifests (Manifest is its spec): its
 	// objects, rendered at apply, are Objects, not Ref.
-	Source    string                `json:"source,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Stacks lists the other stacks the node reads outputs of: it starts once they settle.
+	Stacks    []string              `json:"stacks,omitempty"`
 	TextRefs  []string              `json:"textRefs,omitempty"`
 	DependsOn []string              `json:"dependsOn"`
 	Timeout   time.Duration         `json:"timeout"`

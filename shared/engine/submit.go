@@ -83,6 +83,7 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 			cur.Previous = &Revision{Number: cur.Revision, File: cur.File, Template: cur.Template, Inputs: cur.Inputs, Sealed: cur.Sealed}
 		}
 		cur.File, cur.Template, cur.Inputs, cur.Sealed, cur.Dir = req.file(), req.Template, inputs, sealed, req.Dir
+		cur.Reads = templateReads(p.r.Template)
 		cur.StartedBy, _ = ActorOf(ctx)
 		if cur.UID == "" {
 			cur.UID = newUID() // a stack recorded before UIDs were
@@ -105,7 +106,7 @@ func (e *Engine) Submit(ctx context.Context, req CreateRequest) (string, string,
 		return cur.Name, op, nil
 	}
 	rec := &StackRecord{
-		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template, Dir: req.Dir,
+		Name: plan.Stack, Namespace: plan.Namespace, Context: req.Context, File: req.file(), Template: req.Template, Dir: req.Dir, Reads: templateReads(p.r.Template),
 		Inputs: inputs, Sealed: sealed, Status: StackCreateInProgress, Operation: OpCreate, Revision: 1, Lease: e.newLease(),
 		CreatedAt: e.now().UTC(), UpdatedAt: e.now().UTC(), Index: req.Index, Batch: req.Batch,
 		UID: newUID(), Project: p.project,

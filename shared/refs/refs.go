@@ -40,6 +40,8 @@ const (
 	// RootEach is the element of a forEach node's list a copy stands for: ${each.value},
 	// ${each.value.name}, ${each.index}.
 	RootEach Root = "each"
+	// RootStacks reads another stack's output: ${stacks.NAME.outputs.KEY}.
+	RootStacks Root = "stacks"
 )
 
 // Segment is one step of a path: a field name (`.name` or `["name"]`) or a list index (`[0]`).
@@ -90,9 +92,9 @@ func (r Ref) String() string {
 	switch r.Root {
 	case RootIndex:
 		return "${index}"
-	case RootNodes:
+	case RootNodes, RootStacks:
 		if r.Output != "" {
-			return "${nodes." + r.Name + ".outputs." + r.Output + "}"
+			return "${" + string(r.Root) + "." + r.Name + ".outputs." + r.Output + "}"
 		}
 	}
 	return "${" + string(r.Root) + "." + r.Name + r.Path.String() + "}"
@@ -240,11 +242,11 @@ func parseBody(body string) (*Ref, error) {
 	}
 	root, rest, _ := strings.Cut(body, ".")
 	switch Root(root) {
-	case RootInputs, RootNodes, RootStack, RootEach:
+	case RootInputs, RootNodes, RootStack, RootEach, RootStacks:
 	case "":
 		return nil, fmt.Errorf("empty reference; expected inputs.NAME, nodes.ID.PATH, stack.name, stack.namespace or index")
 	default:
-		return nil, fmt.Errorf("unknown root %q; expected inputs, nodes, stack, index or each", root)
+		return nil, fmt.Errorf("unknown root %q; expected inputs, nodes, stack, stacks, index or each", root)
 	}
 	name, n := scanName(rest)
 	if name == "" {
@@ -270,6 +272,11 @@ func parseBody(body string) (*Ref, error) {
 		if len(path) > 0 {
 			return nil, fmt.Errorf("stack.%s has no fields", name)
 		}
+	case RootStacks:
+		if len(path) != 2 || path[0].IsIndex || path[0].Field != "outputs" || path[1].IsIndex {
+			return nil, fmt.Errorf("another stack is read through its outputs: ${stacks.%s.outputs.KEY}", name)
+		}
+		r.Output, r.Path = path[1].Field, nil
 	case RootNodes:
 		if len(path) == 0 {
 			return nil, fmt.Errorf("a node reference needs a path into the object, e.g. ${nodes.%s.metadata.name}", name)

@@ -92,6 +92,10 @@ func (t *Template) checkUse(c *collector, n *Node, u Use, nodeIDs, inputNames []
 		} else if inCountOrWhen {
 			c.add(u.Pos, id, "%s cannot use %s", u.Field, r)
 		}
+	case refs.RootStacks:
+		if inCountOrWhen || decidedFirst {
+			c.add(u.Pos, id, "%s can only refer to inputs, such as ${inputs.replicas}; another stack's outputs are read in a manifest or an output", u.Field)
+		}
 	case refs.RootStack:
 		if inCountOrWhen || decidedFirst {
 			c.add(u.Pos, id, "%s can only refer to inputs, such as ${inputs.replicas}", u.Field)

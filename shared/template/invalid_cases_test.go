@@ -113,7 +113,7 @@ var invalidCases = []invalidCase{
 		want: []string{"5:80: node \"a\": manifest.data.n: reference \"${inputs.x\" is not closed: add a '}' (write $${ for a literal ${)"}},
 	{name: "unknown reference root", src: hdr + "nodes:\n" +
 		"  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {n: \"${input.x}\"}}\n",
-		want: []string{"5:80: node \"a\": manifest.data.n: reference ${input.x}: unknown root \"input\"; expected inputs, nodes, stack, index or each"}},
+		want: []string{"5:80: node \"a\": manifest.data.n: reference ${input.x}: unknown root \"input\"; expected inputs, nodes, stack, stacks, index or each"}},
 	{name: "nested reference", src: hdr + "nodes:\n" +
 		"  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {n: \"${inputs.${inputs.x}}\"}}\n",
 		want: []string{"5:80: node \"a\": manifest.data.n: nested references are not supported: a reference cannot contain ${"}},
@@ -233,4 +233,8 @@ var invalidCases = []invalidCase{
 		want: []string{"5:16: node \"a\": kustomize needs path, a folder or file: `kustomize: ./deploy`"}},
 	{name: "readiness rule on a chart", src: hdr + "nodes:\n  a:\n    chart: {path: ./c}\n    ready: {when: 'self.status.ready'}\n",
 		want: []string{"4:3: node \"a\": ready.conditions, ready.when and ready.failWhen read one object; a chart node is READY when each of its objects is, by its kind's own rules (only ready.timeout applies)"}},
+	{name: "stacks reference without outputs", src: hdr + "nodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {h: \"${stacks.db.host}\"}}\n",
+		want: []string{"5:80: node \"a\": manifest.data.h: reference ${stacks.db.host}: another stack is read through its outputs: ${stacks.db.outputs.KEY}"}},
+	{name: "stacks reference in count", src: hdr + "nodes:\n" + node("a", "count: ${stacks.db.outputs.n}"),
+		want: []string{"6:12: node \"a\": count can only refer to inputs, such as ${inputs.replicas}; another stack's outputs are read in a manifest or an output"}},
 }
