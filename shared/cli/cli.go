@@ -120,7 +120,7 @@ func (a *app) root() *cobra.Command {
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	root.AddCommand(a.validateCmd(), a.graphCmd(), a.planCmd())
+	root.AddCommand(a.validateCmd(), a.graphCmd(), a.planCmd(), a.importCmd())
 	root.AddCommand(a.stackCommands()...)
 	usageExits(root)
 	a.completeStackNames(root)
@@ -495,6 +495,9 @@ func (a *app) printPlan(plan engine.PlanResponse, output string) error {
 		replace := ""
 		if n := count[engine.ActionReplace]; n > 0 {
 			replace = fmt.Sprintf(", %d to replace", n)
+		}
+		if n := count[engine.ActionLookup]; n > 0 {
+			replace += fmt.Sprintf(", %d to look up", n)
 		}
 		fmt.Fprintf(a.stdout, "stack %s in namespace %s: %d to create, %d to update%s, %d to delete, %d unchanged; longest chain %d, %d start at once\n\n",
 			plan.Stack, plan.Namespace, count[engine.ActionCreate], count[engine.ActionUpdate], replace, count[engine.ActionDelete],

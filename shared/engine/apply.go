@@ -92,6 +92,9 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	if n.Source != "" {
 		return e.applySource(ctx, st, n, rendered.(map[string]any), red)
 	}
+	if n.Lookup {
+		return e.lookUp(ctx, st, n, rendered.(map[string]any), red)
+	}
 	client, err := e.Cluster(ctx, st)
 	if err != nil {
 		return NodeResponse{}, err

@@ -310,12 +310,38 @@ func captureSourceLive(n *NodeRecord, objs map[string]*unstructured.Unstructured
 	return map[string]any{"objects": out}
 }
 
+// lookUp records the object a lookup node reads: nothing is applied; check-ready waits for it
+// to exist and be ready.
+func (e *Engine) lookUp(ctx context.Context, st *StackRecord, n *NodeRecord, m map[string]any, red *secrets.Redactor) (NodeResponse, error) {
+	client, err := e.Cluster(ctx, st)
+	if err != nil {
+		return NodeResponse{}, err
+	}
+	ref, err := client.Resolve(ctx, &unstructured.Unstructured{Object: m}, st.Namespace)
+	if err != nil {
+		return e.fail(ctx, n, applyReason(err), err.Error(), red)
+	}
+	pr, err := e.ProjectOf(st)
+	if err == nil {
+		err = checkObject(pr, ref, false)
+	}
+	if err != nil {
+		return e.fail(ctx, n, "PolicyDenied", err.Error(), red)
+	}
+	n.Status, n.Ref, n.AppliedAt, n.Reason, n.Message = NodeWaiting, &ref, e.now().UTC(), "LookedUp", ""
+	if first, err := e.record(ctx, n); first != nil || err != nil {
+		return *first, err
+	}
+	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "LookedUp", ref.String()+": read, not applied; waiting for it to exist and be ready")
+	return NodeResponse{Node: n.ID, Status: n.Status}, nil
+}
+
 // deletable splits the objects a delete removes from those it keeps: a source's CRDs stay,
 // as Helm leaves a chart's, since deleting one deletes every resource of its kind in the
 // cluster, the stack's or not.
 func (n *NodeRecord) deletable() (del, kept []kube.Ref) {
 	for _, r := range n.objects() {
-		if n.Source != "" && r.Kind == "CustomResourceDefinition" {
+		if n.Lookup || n.Source != "" && r.Kind == "CustomResourceDefinition" {
 			kept = append(kept, r)
 		} else {
 			del = append(del, r)

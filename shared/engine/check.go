@@ -146,6 +146,9 @@ func withStatus(nodes []*NodeRecord, s NodeStatus) []*NodeRecord {
 	return out
 }
 
+// lookupPoll is how often check-ready reads a looked-up object it waits for.
+const lookupPoll = 2 * time.Second
+
 // observe reads the in-flight nodes' objects and records the ones that became READY or
 // FAILED; when none did and wait is set, it watches them for up to MaxWait.
 func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse, wait bool) error {
@@ -184,7 +187,13 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	if err != nil || changed || e.MaxWait == 0 || !wait {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, watchBudget(inflight, e.now(), e.MaxWait)+10*time.Millisecond)
+	budget := watchBudget(inflight, e.now(), e.MaxWait)
+	if slices.ContainsFunc(inflight, func(n *NodeRecord) bool { return n.Lookup }) {
+		// A looked-up object carries no stack label, so the watch never sees it: look again
+		// every couple of seconds instead.
+		budget = min(budget, lookupPoll)
+	}
+	wctx, cancel := context.WithTimeout(ctx, budget+10*time.Millisecond)
 	defer cancel()
 	// A source node is judged on all its objects: the watch updates the snapshot's.
 	latest := snap.Objects
@@ -219,6 +228,9 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 			r, ok = sourceReadiness(n, objs)
 		} else if ok {
 			r = kube.Evaluate(live, n.Conds)
+			if n.Lookup && live == nil {
+				r = kube.Readiness{Phase: kube.PhaseWaiting, Reason: "NotFound", Message: n.what() + " does not exist yet: waiting for it"}
+			}
 		}
 		if !ok {
 			continue

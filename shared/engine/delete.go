@@ -73,6 +73,8 @@ func (e *Engine) deleteNode(ctx context.Context, st *StackRecord, n *NodeRecord)
 	switch {
 	case len(n.objects()) == 0:
 		return e.settle(ctx, n, NodeDeleted, "NeverApplied", "nothing was created for this node")
+	case n.Lookup:
+		return e.settle(ctx, n, NodeDeleted, "NotOwned", fmt.Sprintf("%s was looked up, not created: left alone", n.what()))
 	case n.Retain:
 		return e.settle(ctx, n, NodeDeleted, "Retained", fmt.Sprintf("%s kept in the cluster (deletePolicy: retain)", n.what()))
 	}

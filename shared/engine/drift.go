@@ -121,6 +121,13 @@ func (e *Engine) driftOf(ctx context.Context, client *kube.Client, st *StackReco
 		return d
 	}
 	d.Object = n.Ref.String()
+	if n.Lookup {
+		d.Status, d.Detail = InSync, "looked up: not the stack's to keep in line"
+		if live, err := client.Get(ctx, *n.Ref); err == nil && live == nil {
+			d.Status, d.Detail = Deleted, "looked up, and gone: the stack's readers of it will fail on their next apply"
+		}
+		return d
+	}
 	rendered, err := renderNow(st, n, byID, vals)
 	if err != nil {
 		d.Detail = "the manifest does not render now: " + red.String(err.Error())

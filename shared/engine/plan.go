@@ -38,6 +38,8 @@ const (
 	// ActionReplace: the node's object changes identity (kind, name or namespace): the new
 	// one is applied, and the old one deleted once the stack is READY.
 	ActionReplace Action = "replace"
+	// ActionLookup: a lookup node reads its object; nothing is applied.
+	ActionLookup Action = "lookup"
 )
 
 // PlannedNode is one node of a plan. Manifests stay out: payloads carry ids.
@@ -156,6 +158,9 @@ func planOf(ctx context.Context, r *template.Resolved, req PlanRequest) (PlanRes
 		}
 		if in.Node.Source != "" {
 			pn.Kind, pn.Name = in.Node.Source, sourceName(m)
+		}
+		if in.Node.Lookup {
+			pn.Action = ActionLookup
 		}
 		if pn.DependsOn == nil {
 			pn.DependsOn = []string{}

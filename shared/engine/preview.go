@@ -63,6 +63,10 @@ func (e *Engine) Preview(ctx context.Context, req CreateRequest, dryRun bool) (P
 		pn := &plan.Nodes[i]
 		rec := byID[pn.ID]
 		in := r.Instances[inst[pn.ID]]
+		if in.Node.Lookup {
+			pn.Action, pn.Detail = ActionLookup, "read, never modified: waits for it to exist and be ready"
+			continue
+		}
 		if rec == nil || rec.AppliedHash == "" {
 			pn.Action = ActionCreate
 			if !referencesNodes(in.Node.Manifest) && in.Node.Source == "" {

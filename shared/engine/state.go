@@ -104,6 +104,8 @@ type NodeRecord struct {
 	// Source says the node holds a chart, kustomize or manifests (Manifest is its spec): its
 	// objects, rendered at apply, are Objects, not Ref.
 	Source string `json:"source,omitempty"`
+	// Lookup: the node reads an object the stack does not own; it is never applied or deleted.
+	Lookup bool `json:"lookup,omitempty"`
 	// Stacks lists the other stacks the node reads outputs of: it starts once they settle.
 	Stacks    []string              `json:"stacks,omitempty"`
 	TextRefs  []string              `json:"textRefs,omitempty"`

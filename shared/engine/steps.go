@@ -134,7 +134,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		}
 		n := in.Node
 		nr := &NodeRecord{
-			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs, Source: n.Source, Stacks: stacksRead(n.Uses),
+			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs, Source: n.Source, Stacks: stacksRead(n.Uses), Lookup: n.Lookup,
 			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: conditions(n.Ready),
 			Adopt: n.Adopt, Replace: n.Replace, Retain: retains(n), Status: NodePending, Revision: st.Revision,
 		}

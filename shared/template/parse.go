@@ -21,7 +21,7 @@ import (
 
 var (
 	topKeys   = []string{"format", "name", "description", "inputs", "nodes", "outputs"}
-	nodeKeys  = []string{"description", "manifest", "chart", "kustomize", "manifests", "dependsOn", "ready", "outputs", "count", "forEach", "when", "deletePolicy", "adopt", "replace"}
+	nodeKeys  = []string{"description", "manifest", "chart", "kustomize", "manifests", "lookup", "dependsOn", "ready", "outputs", "count", "forEach", "when", "deletePolicy", "adopt", "replace"}
 	readyKeys = []string{"timeout", "conditions", "when", "failWhen"}
 	condKeys  = []string{"path", "op", "value"}
 	// JSON Schema keywords an input may use, plus AOS's own `secret`.
@@ -527,6 +527,9 @@ func (p *parser) nodes(m *yaml.Node) {
 			case SourceChart, SourceKustomize, SourceManifests:
 				holds = append(holds, f.key.Value)
 				p.source(n, f.key.Value, f.val)
+			case "lookup":
+				holds = append(holds, "lookup")
+				p.lookup(n, f.val)
 			case "dependsOn":
 				p.dependsOn(n, f.val)
 			case "ready":
@@ -590,9 +593,13 @@ func (p *parser) nodes(m *yaml.Node) {
 		}
 		switch {
 		case len(holds) == 0:
-			p.c.add(pos(kv.key), id, "missing manifest: every node holds one Kubernetes object under `manifest:`, or the objects of a `chart:`, `kustomize:` or `manifests:`")
+			p.c.add(pos(kv.key), id, "missing manifest: every node holds one Kubernetes object under `manifest:`, or the objects of a `chart:`, `kustomize:` or `manifests:`, or reads one with `lookup:`")
 		case len(holds) > 1:
-			p.c.add(pos(kv.key), id, "a node holds one of manifest, chart, kustomize or manifests; this one has %s", strings.Join(holds, " and "))
+			p.c.add(pos(kv.key), id, "a node holds one of manifest, chart, kustomize, manifests or lookup; this one has %s", strings.Join(holds, " and "))
+		case n.Lookup:
+			if n.Adopt || n.Replace || n.DeletePolicySet {
+				p.c.add(pos(kv.key), id, "a lookup node reads an object the stack does not own: it is never modified or deleted, so adopt, replace and deletePolicy do not apply")
+			}
 		case n.Source != "":
 			if len(n.Ready.Conditions) > 0 || n.Ready.When != "" || n.Ready.FailWhen != "" {
 				p.c.add(pos(kv.key), id, "ready.conditions, ready.when and ready.failWhen read one object; a %s node is READY when each of its objects is, by its kind's own rules (only ready.timeout applies)", n.Source)
@@ -637,6 +644,34 @@ func (p *parser) manifest(n *Node, m *yaml.Node) {
 	gen, _ := md["generateName"].(string)
 	if name == "" && gen == "" {
 		p.c.add(n.ManifestPos, n.ID, "manifest needs metadata.name (or metadata.generateName)")
+	}
+}
+
+// lookup reads {apiVersion, kind, name, namespace}: an existing object the stack reads and
+// waits for, but does not own. It is kept as a manifest of just that identity.
+func (p *parser) lookup(n *Node, m *yaml.Node) {
+	n.Lookup, n.ManifestPos = true, pos(m)
+	if !p.mapping(m, n.ID, "lookup") {
+		return
+	}
+	p.pairs(m, n.ID, "lookup", []string{"apiVersion", "kind", "name", "namespace"})
+	n.KindPos, n.NamespacePos = valuePos(m, "kind"), valuePos(m, "namespace")
+	v, ok := p.value(m, 0, false, n.ID, func(s string, at Pos, path []string) {
+		p.uses(n, s, at, "lookup"+strings.Join(path, ""), &n.Uses)
+	})
+	if !ok {
+		return
+	}
+	spec := v.(map[string]any)
+	md := map[string]any{"name": spec["name"]}
+	if ns, ok := spec["namespace"]; ok {
+		md["namespace"] = ns
+	}
+	n.Manifest = map[string]any{"apiVersion": spec["apiVersion"], "kind": spec["kind"], "metadata": md}
+	for _, k := range []string{"apiVersion", "kind", "name"} {
+		if s, _ := spec[k].(string); s == "" {
+			p.c.add(n.ManifestPos, n.ID, "lookup needs %s (a non-empty string): {apiVersion: v1, kind: Secret, name: db-credentials}", k)
+		}
 	}
 }
 

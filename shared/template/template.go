@@ -88,7 +88,10 @@ type Node struct {
 	Description string
 	// Source names what the node holds when it is not one manifest: a chart, kustomize or
 	// manifests (shared/source); Manifest then holds its spec, rendered into objects at apply.
-	Source      string
+	Source string
+	// Lookup: the node reads an existing object it does not own ({apiVersion, kind, name,
+	// namespace} in Manifest), waits for it to exist and be ready, and never changes it.
+	Lookup      bool
 	Manifest    map[string]any
 	ManifestPos Pos
 	DependsOn   []Dep
