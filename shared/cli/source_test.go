@@ -208,3 +208,20 @@ outputs:
 		t.Errorf("the chart's CRD was deleted: %v", err)
 	}
 }
+
+// A template sent over the API cannot make the server read a local path: it is refused at
+// the node's line before anything runs, with what to do instead.
+func TestLocalPathsAreRefusedOverTheAPI(t *testing.T) {
+	kc := kubeconfigPath(t)
+	url, tokens := remoteServer(t, kc)
+	tpl := write(t, "local.yaml", `format: aos/v1
+name: local
+nodes:
+  extras:
+    manifests: /etc
+`)
+	code, out, errs := run(t, "", "--server", url, "--token-file", tokens, "up", tpl, "--stack", fmt.Sprintf("local-%d", time.Now().UnixNano()%100000))
+	if code != ExitInvalid || !strings.Contains(out+errs, "local.yaml:5:16") || !strings.Contains(out+errs, "the server reads no caller's files") {
+		t.Fatalf("want the local path refused at its line: %d\n%s\n%s", code, out, errs)
+	}
+}

@@ -71,7 +71,8 @@ func (e *Engine) prepare(ctx context.Context, req CreateRequest) (*prepared, err
 	if probs := checkTemplate(pr, r, ns, kc); len(probs) > 0 {
 		return nil, &PolicyError{Project: pr.Name, Problems: probs.Sorted()}
 	}
-	if probs := e.checkStackReads(ctx, r.Template, &StackRecord{Name: plan.Stack, Project: p.project}); len(probs) > 0 {
+	probs = append(localPaths(r.Template, req.Dir), e.checkStackReads(ctx, r.Template, &StackRecord{Name: plan.Stack, Project: p.project})...)
+	if len(probs) > 0 {
 		return nil, &InvalidTemplateError{Problems: probs}
 	}
 	return p, nil

@@ -195,3 +195,21 @@ func (e *Engine) checkStackReads(ctx context.Context, t *template.Template, st *
 	}
 	return probs
 }
+
+// localPaths refuses, for a template that came without its folder (over the API), every
+// source that reads a local path: the server reads no caller's files. Said at the node's line
+// before anything runs, rather than when its apply fails.
+func localPaths(t *template.Template, dir string) template.Problems {
+	if dir != "" {
+		return nil
+	}
+	var probs template.Problems
+	for _, n := range t.Nodes {
+		if _, local := n.Manifest["path"]; n.Source == "" || !local {
+			continue
+		}
+		probs = append(probs, template.Problem{File: t.File, Line: n.ManifestPos.Line, Col: n.ManifestPos.Col, Node: n.ID,
+			Message: fmt.Sprintf("%s reads a local path, and this template came without its folder (over the API): the server reads no caller's files; use a chart from an OCI registry (oci:) or a repository (repo:), or run `aos up` on the machine that has the files", n.Source)})
+	}
+	return probs
+}

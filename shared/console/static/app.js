@@ -461,6 +461,7 @@ async function stackView(name) {
       el("h3", { id: "detail-id" }, n.id, " ", badge(n.status)),
       el("dl", {},
         el("dt", {}, "Object"), el("dd", {}, [n.kind, n.namespace && n.namespace + "/", n.name].filter(Boolean).join(" ")),
+        ...(n.objects ? [el("dt", {}, "Objects"), el("dd", { id: "detail-objects" }, n.objects.join(", "))] : []),
         el("dt", {}, "Readiness"), el("dd", { id: "detail-reason" }, [n.reason, n.message].filter(Boolean).join(": ") || "—"),
         el("dt", {}, "Depends on"), el("dd", {}, (n.dependsOn || []).join(", ") || "—"),
         el("dt", {}, "Applied"), el("dd", {}, when(n.appliedAt)),
