@@ -133,6 +133,13 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		return e.fail(ctx, n, "NamespaceError", err.Error(), red)
 	}
 	applied, err := client.Apply(ctx, obj, kube.ApplyOptions{Owner: owner, Adopt: n.Adopt, Replace: n.Replace})
+	if apierrors.IsNotFound(err) && e.forgetNamespace(client, st) {
+		// Remembered, but deleted since (by another process): create it again, once.
+		if err := e.ensureNamespace(ctx, client, st); err != nil {
+			return e.fail(ctx, n, "NamespaceError", err.Error(), red)
+		}
+		applied, err = client.Apply(ctx, obj, kube.ApplyOptions{Owner: owner, Adopt: n.Adopt, Replace: n.Replace})
+	}
 	if err != nil {
 		return e.fail(ctx, n, applyReason(err), err.Error(), red)
 	}
@@ -189,6 +196,28 @@ func applyReason(err error) string {
 
 // ensureNamespace creates the stack's namespace (owned by the stack) if it is missing.
 func (e *Engine) ensureNamespace(ctx context.Context, c *kube.Client, st *StackRecord) error {
+	key := namespaceKey(c, st)
+	if _, seen := e.namespaces.Load(key); seen {
+		return nil
+	}
+	if err := e.createNamespace(ctx, c, st); err != nil {
+		return err
+	}
+	e.namespaces.Store(key, true)
+	return nil
+}
+
+// forgetNamespace drops a remembered namespace, and reports whether it was remembered.
+func (e *Engine) forgetNamespace(c *kube.Client, st *StackRecord) bool {
+	_, was := e.namespaces.LoadAndDelete(namespaceKey(c, st))
+	return was
+}
+
+func namespaceKey(c *kube.Client, st *StackRecord) string {
+	return c.Config.Host + "|" + c.Config.Impersonate.UserName + "|" + st.Namespace
+}
+
+func (e *Engine) createNamespace(ctx context.Context, c *kube.Client, st *StackRecord) error {
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": st.Namespace}}}
 	ref, err := c.Resolve(ctx, ns, "")
 	if err != nil {

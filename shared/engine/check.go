@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -217,7 +219,8 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 // evaluate judges each in-flight node that objs holds (nil: the object is gone), records
 // transitions, and reports whether any node became READY or FAILED.
 func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[string]*unstructured.Unstructured, red *secrets.Redactor, resp *CheckResponse) (bool, error) {
-	changed := false
+	var writes []*NodeRecord // progress, and transitions (which get an event)
+	var settled []*NodeRecord
 	for _, n := range inflight {
 		if n.Status != NodeWaiting {
 			continue
@@ -253,19 +256,41 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 				// Remember progress for status views when its reason changes, without an
 				// event (every message change would cost a write per status update).
 				n.Reason, n.Message = r.Reason, red.String(r.Message)
-				if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
-					return changed, fmt.Errorf("node %q: %w", n.ID, err)
-				}
+				writes = append(writes, n)
 			}
 			continue
 		}
-		changed = true
-		if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
-			return changed, fmt.Errorf("node %q: %w", n.ID, err)
-		}
-		e.event(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message)
+		writes, settled = append(writes, n), append(settled, n)
 	}
-	return changed, nil
+	if err := e.putNodes(ctx, writes); err != nil {
+		return len(settled) > 0, err
+	}
+	evs := make([]*Event, len(settled))
+	for i, n := range settled {
+		evs[i] = e.newEvent(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message)
+	}
+	e.appendEvents(ctx, evs)
+	return len(settled) > 0, nil
+}
+
+// putNodes writes node records side by side: a turn that finds hundreds of nodes READY
+// shares commits (bbolt batches concurrent writes) and DynamoDB round trips.
+func (e *Engine) putNodes(ctx context.Context, nodes []*NodeRecord) error {
+	errs := make([]error, len(nodes))
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+				errs[i] = fmt.Errorf("node %q: %w", n.ID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // captureLive keeps what references may read. Secret objects keep no data at all; every other

@@ -212,6 +212,7 @@ func (e *Engine) deleteNamespace(ctx context.Context, st *StackRecord) (bool, er
 	if err != nil {
 		return false, err
 	}
+	e.forgetNamespace(client, st)
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": st.Namespace}}}
 	ref, err := client.Resolve(ctx, ns, "")
 	if err != nil {

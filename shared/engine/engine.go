@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -31,6 +32,11 @@ type Engine struct {
 	// Executions, where set, tells whether the execution a lease names still runs, so that a
 	// closed execution's lease is taken over at once (aos resume, cancel, delete).
 	Executions ExecutionChecker
+
+	// namespaces remembers the stack namespaces this process has seen exist, so each apply
+	// does not read its namespace again (one API request per node, of the three an apply
+	// made). A stack's delete forgets its own.
+	namespaces sync.Map
 }
 
 func (e *Engine) now() time.Time {
@@ -80,10 +86,36 @@ type OpRequest struct {
 // event appends to the stack's event log. A lost event is logged, not fatal: the records it
 // describes are written already.
 func (e *Engine) event(ctx context.Context, stack, node, status, reason, msg string) {
+	e.appendEvents(ctx, []*Event{e.newEvent(ctx, stack, node, status, reason, msg)})
+}
+
+func (e *Engine) newEvent(ctx context.Context, stack, node, status, reason, msg string) *Event {
 	ev := &Event{Stack: stack, Time: e.now().UTC(), Node: node, Status: status, Reason: reason, Message: msg}
 	ev.Actor, _ = ActorOf(ctx)
-	if err := e.Store.AppendEvent(ctx, ev); err != nil {
-		zerolog.Ctx(ctx).Error().Err(err).Str("stack", stack).Str("node", node).Msg("event not recorded")
+	return ev
+}
+
+// eventBatcher is a store that appends several events in one write, in order.
+type eventBatcher interface {
+	AppendEvents(ctx context.Context, evs []*Event) error
+}
+
+// appendEvents records events in order: in one write where the store can, else one by one.
+// An event that cannot be recorded is logged; the operation goes on.
+func (e *Engine) appendEvents(ctx context.Context, evs []*Event) {
+	if len(evs) == 0 {
+		return
+	}
+	if b, ok := e.Store.(eventBatcher); ok && len(evs) > 1 {
+		if err := b.AppendEvents(ctx, evs); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("stack", evs[0].Stack).Int("events", len(evs)).Msg("events not recorded")
+		}
+		return
+	}
+	for _, ev := range evs {
+		if err := e.Store.AppendEvent(ctx, ev); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Str("stack", ev.Stack).Str("node", ev.Node).Msg("event not recorded")
+		}
 	}
 }
 

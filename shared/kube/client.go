@@ -69,7 +69,10 @@ func LoadConfig(o ConfigOptions) (*rest.Config, error) {
 func New(cfg *rest.Config) (*Client, error) {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 100, 200
+		// No client-side limit: the API server's priority and fairness says what it accepts,
+		// with 429s and Retry-After that every call honours (retry.go). A fixed 100/s made
+		// the client, not the server, the bottleneck of a large stack: 3 requests per node.
+		cfg.QPS = -1
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {

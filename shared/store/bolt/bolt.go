@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,6 +49,40 @@ type Store struct {
 	// bytes are unchanged costs a comparison instead.
 	cacheMu sync.Mutex
 	stacks  map[string]cachedStack
+	// nodes does the same for node records: check-ready lists every node of the stack at
+	// each turn, and decoding them all was most of its CPU at 4,000 nodes.
+	nodes map[string]cachedNode
+}
+
+type cachedNode struct {
+	raw []byte
+	rec engine.NodeRecord
+}
+
+// decodeNode decodes a node record, or reuses the last decoding of the same bytes. The
+// record returned is the caller's: its slices are clipped, so an append copies them.
+func (s *Store) decodeNode(key, data []byte) (*engine.NodeRecord, error) {
+	s.cacheMu.Lock()
+	c, ok := s.nodes[string(key)]
+	s.cacheMu.Unlock()
+	if !ok || !bytes.Equal(c.raw, data) {
+		c = cachedNode{raw: bytes.Clone(data)}
+		if err := json.Unmarshal(data, &c.rec); err != nil {
+			return nil, err
+		}
+		r := &c.rec
+		r.DependsOn, r.Objects, r.Keep, r.TextRefs, r.Sensitive, r.Stacks, r.Outputs, r.Conds =
+			slices.Clip(r.DependsOn), slices.Clip(r.Objects), slices.Clip(r.Keep), slices.Clip(r.TextRefs),
+			slices.Clip(r.Sensitive), slices.Clip(r.Stacks), slices.Clip(r.Outputs), slices.Clip(r.Conds)
+		s.cacheMu.Lock()
+		if s.nodes == nil {
+			s.nodes = map[string]cachedNode{}
+		}
+		s.nodes[string(key)] = c
+		s.cacheMu.Unlock()
+	}
+	out := c.rec
+	return &out, nil
 }
 
 type cachedStack struct {
@@ -116,6 +152,7 @@ func (s *Store) acquire() (*bbolt.DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("opening state store %s: %w", s.path, err)
 		}
+		db.MaxBatchDelay = batchDelay
 		s.db = db
 	}
 	s.users++
@@ -149,6 +186,24 @@ func (s *Store) update(fn func(*bbolt.Tx) error) error {
 	}
 	defer s.release()
 	return db.Update(fn)
+}
+
+// batchDelay is how long a write waits for others to share its commit. Each commit is an
+// fdatasync, and an apply turn writes from up to 40 goroutines at once: one commit for many
+// writes made a 1,000-node stack's run several times cheaper in system time than one each.
+const batchDelay = 2 * time.Millisecond
+
+// batch is update for the writes the engine makes many of at once (node records, events):
+// concurrent calls share one transaction and one commit (bbolt's DB.Batch). fn may run more
+// than once — a batch that fails is rolled back and each fn run again alone — so it must
+// only write through tx.
+func (s *Store) batch(fn func(*bbolt.Tx) error) error {
+	db, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	return db.Batch(fn)
 }
 
 // Close makes further use an error; the file itself is closed after each transaction.
@@ -272,6 +327,13 @@ func decodeStack(tx *bbolt.Tx, k, v []byte) (*engine.StackRecord, error) {
 
 func (s *Store) DeleteStack(_ context.Context, name string) error {
 	prefix := []byte(name + "\x00")
+	s.cacheMu.Lock()
+	for k := range s.nodes {
+		if strings.HasPrefix(k, string(prefix)) {
+			delete(s.nodes, k)
+		}
+	}
+	s.cacheMu.Unlock()
 	return s.update(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketStacks).Delete([]byte(name)); err != nil {
 			return err
@@ -297,18 +359,31 @@ func (s *Store) PutStack(_ context.Context, r *engine.StackRecord, expect int64)
 }
 
 func (s *Store) GetNode(_ context.Context, stack, id string) (*engine.NodeRecord, error) {
-	var r engine.NodeRecord
-	err := s.view(func(tx *bbolt.Tx) error { return get(tx, bucketNodes, nodeKey(stack, id), &r) })
+	var r *engine.NodeRecord
+	err := s.view(func(tx *bbolt.Tx) error {
+		key := nodeKey(stack, id)
+		data := tx.Bucket(bucketNodes).Get(key)
+		if data == nil {
+			return engine.ErrNotFound
+		}
+		var err error
+		r, err = s.decodeNode(key, data)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &r, nil
+	return r, nil
 }
 
 func (s *Store) PutNode(_ context.Context, r *engine.NodeRecord, expect int64) error {
-	return s.update(func(tx *bbolt.Tx) error {
+	err := s.batch(func(tx *bbolt.Tx) error {
 		return putVersioned(tx, bucketNodes, nodeKey(r.Stack, r.ID), expect, r, func(v int64) { r.Version = v })
 	})
+	if err != nil {
+		r.Version = expect // a run that a rolled-back batch counted does not stand
+	}
+	return err
 }
 
 func (s *Store) ListNodes(_ context.Context, stack string) ([]*engine.NodeRecord, error) {
@@ -317,11 +392,11 @@ func (s *Store) ListNodes(_ context.Context, stack string) ([]*engine.NodeRecord
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketNodes).Cursor()
 		for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
-			var r engine.NodeRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			r, err := s.decodeNode(k, v)
+			if err != nil {
 				return fmt.Errorf("node %q: %w", k[len(prefix):], err)
 			}
-			out = append(out, &r)
+			out = append(out, r)
 		}
 		return nil
 	})
@@ -329,7 +404,7 @@ func (s *Store) ListNodes(_ context.Context, stack string) ([]*engine.NodeRecord
 }
 
 func (s *Store) AppendEvent(_ context.Context, e *engine.Event) error {
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.batch(func(tx *bbolt.Tx) error {
 		b, err := tx.Bucket(bucketEvents).CreateBucketIfNotExists([]byte(e.Stack))
 		if err != nil {
 			return err
@@ -344,6 +419,32 @@ func (s *Store) AppendEvent(_ context.Context, e *engine.Event) error {
 			return err
 		}
 		return b.Put(binary.BigEndian.AppendUint64(nil, seq), data)
+	})
+}
+
+// AppendEvents appends events in order in one transaction: check-ready records a turn's
+// transitions with one commit.
+func (s *Store) AppendEvents(_ context.Context, evs []*engine.Event) error {
+	return s.batch(func(tx *bbolt.Tx) error {
+		for _, e := range evs {
+			b, err := tx.Bucket(bucketEvents).CreateBucketIfNotExists([]byte(e.Stack))
+			if err != nil {
+				return err
+			}
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			e.Seq = int64(seq)
+			data, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), data); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

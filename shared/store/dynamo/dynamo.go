@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -420,6 +421,88 @@ func (s *Store) AppendEvent(ctx context.Context, e *engine.Event) error {
 	})
 	if err != nil {
 		return fmt.Errorf("dynamodb put event %s/%d: %w", e.Stack, seq, err)
+	}
+	return nil
+}
+
+// AppendEvents appends events in order with their sequence numbers taken at once (one ADD
+// of len(evs) to the counter) and the items written 25 to a BatchWriteItem: a check-ready
+// turn that settles 100 nodes makes 5 requests instead of 200.
+func (s *Store) AppendEvents(ctx context.Context, evs []*engine.Event) error {
+	for _, stack := range stacksOf(evs) {
+		var mine []*engine.Event
+		for _, e := range evs {
+			if e.Stack == stack {
+				mine = append(mine, e)
+			}
+		}
+		if err := s.appendEvents(ctx, stack, mine); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stacksOf(evs []*engine.Event) []string {
+	var out []string
+	for _, e := range evs {
+		if !slices.Contains(out, e.Stack) {
+			out = append(out, e.Stack)
+		}
+	}
+	return out
+}
+
+func (s *Store) appendEvents(ctx context.Context, stack string, evs []*engine.Event) error {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{"PK": pk(stack), "SK": sk("SEQ")},
+		UpdateExpression:          aws.String("ADD seq :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: strconv.Itoa(len(evs))}},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return fmt.Errorf("dynamodb event counter %s: %w", stack, err)
+	}
+	n, ok := out.Attributes["seq"].(*types.AttributeValueMemberN)
+	if !ok {
+		return errors.New("dynamodb event counter: no value returned")
+	}
+	last, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return err
+	}
+	var reqs []types.WriteRequest
+	for i, e := range evs {
+		e.Seq = last - int64(len(evs)) + int64(i) + 1
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"PK": pk(stack), "SK": sk(eventKey(e.Seq)), "data": &types.AttributeValueMemberS{Value: string(data)},
+		}}})
+	}
+	for chunk := range slices.Chunk(reqs, 25) {
+		pending := map[string][]types.WriteRequest{s.table: chunk}
+		// DynamoDB may leave items unprocessed under load: send them again, backing off.
+		for try := 0; len(pending[s.table]) > 0; try++ {
+			if try == 8 {
+				return fmt.Errorf("dynamodb put events %s: %d left unprocessed after %d tries", stack, len(pending[s.table]), try)
+			}
+			if try > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Duration(25<<try) * time.Millisecond):
+				}
+			}
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return fmt.Errorf("dynamodb put events %s: %w", stack, err)
+			}
+			pending = out.UnprocessedItems
+		}
 	}
 	return nil
 }

@@ -81,3 +81,20 @@ func (s *Store) ListEvents(ctx context.Context, stack string, after int64, limit
 	s.reads.Add(1)
 	return s.Store.ListEvents(ctx, stack, after, limit)
 }
+
+// AppendEvents is one write where the store appends several events at once, else one per
+// event.
+func (s *Store) AppendEvents(ctx context.Context, evs []*engine.Event) error {
+	if b, ok := s.Store.(interface {
+		AppendEvents(context.Context, []*engine.Event) error
+	}); ok {
+		s.writes.Add(1)
+		return b.AppendEvents(ctx, evs)
+	}
+	for _, e := range evs {
+		if err := s.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -231,6 +231,24 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 			}
 		}
 	})
+	t.Run("events appended together keep their order", func(t *testing.T) {
+		s := newStore(t)
+		b, ok := s.(interface {
+			AppendEvents(context.Context, []*engine.Event) error
+		})
+		if !ok {
+			t.Fatal("a store appends a turn's events in one write: AppendEvents(ctx, []*engine.Event)")
+		}
+		_ = s.AppendEvent(ctx, &engine.Event{Stack: "b", Node: "first", Status: "X"})
+		evs := []*engine.Event{{Stack: "b", Node: "n0", Status: "READY"}, {Stack: "b", Node: "n1", Status: "READY"}, {Stack: "b", Node: "n2", Status: "FAILED"}}
+		if err := b.AppendEvents(ctx, evs); err != nil || evs[0].Seq != 2 || evs[2].Seq != 4 {
+			t.Fatalf("AppendEvents: %v, seqs %d..%d", err, evs[0].Seq, evs[2].Seq)
+		}
+		got, err := s.ListEvents(ctx, "b", 1, 0)
+		if err != nil || len(got) != 3 || got[0].Node != "n0" || got[2].Node != "n2" || got[2].Seq != 4 {
+			t.Fatalf("ListEvents: %v %v", got, err)
+		}
+	})
 	t.Run("events are ordered and read after a cursor", func(t *testing.T) {
 		s := newStore(t)
 		for i := range 5 {
