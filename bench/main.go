@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ func main() {
 	var cfg bench.Config
 	var shapes, results string
 	var scaleNodes int
+	var configMaps string
 	flag.StringVar(&cfg.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "cluster to measure on")
 	flag.StringVar(&cfg.AOS, "aos", "bin/aos", "aos binary")
 	flag.StringVar(&cfg.Kubectl, "kubectl", os.Getenv("KUBECTL"), "kubectl binary (peer)")
@@ -28,6 +30,7 @@ func main() {
 	flag.StringVar(&shapes, "shapes", "chain,fanout,lattice,skewed,random", "shapes to run (comma-separated)")
 	flag.IntVar(&scaleNodes, "scale", 1000, "nodes of the scale stack (20 levels); 0 skips it")
 	flag.IntVar(&cfg.ScaleRuns, "scale-runs", 1, "runs of the scale stack")
+	flag.StringVar(&configMaps, "configmaps", "100,1000,10000", "sizes of the ConfigMap stacks of the cost-per-node scale row (comma-separated); empty skips it")
 	flag.IntVar(&cfg.PlanNodes, "plan-nodes", 10000, "validate + plan of a generated template this large; 0 skips it")
 	flag.BoolVar(&cfg.SkipPeers, "no-peers", false, "measure AOS only")
 	flag.StringVar(&results, "results", "bench/results", "directory for the JSON results")
@@ -54,6 +57,16 @@ func main() {
 			fail(fmt.Sprintf("unknown shape %q (chain, fanout, lattice, skewed, random)", name))
 		}
 		cfg.Shapes = append(cfg.Shapes, s)
+	}
+	for _, f := range strings.Split(configMaps, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 || n > 10000 {
+			fail(fmt.Sprintf("-configmaps: %q is not a size between 1 and 10000", f))
+		}
+		cfg.ConfigMapSizes = append(cfg.ConfigMapSizes, n)
 	}
 	if scaleNodes > 0 {
 		s := bench.Layers(20, max(scaleNodes/20, 1), time.Second)

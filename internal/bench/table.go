@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 )
 
@@ -91,6 +92,9 @@ func Write(w io.Writer, r *Results) {
 		fmt.Fprintf(w, "| `aos up` of %d nodes: makespan ÷ the critical path as the run saw it | %.2f s ÷ %.2f s = %.3f | (diagnostic) | - |\n", s.Nodes, aos, seen, aos/seen)
 		fmt.Fprintf(w, "| `aos up` of %d nodes: peak memory (max RSS) | %.0f MiB | < 500 MiB | %s |\n", s.Nodes, rss, mark(rss < maxScaleMemoryMiB))
 	}
+	if len(r.ConfigMaps) > 0 {
+		writeConfigMaps(w, r.ConfigMaps)
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Calibration (one Deployment alone, create → pod Ready, median):")
 	keys := make([]string, 0, len(r.Calibration))
@@ -127,4 +131,26 @@ func runsOf(r *Results) int {
 		return len(s.Runs["aos"])
 	}
 	return 0
+}
+
+// flatWithin is how far apart (largest ÷ smallest) the per-node figures of the ConfigMap
+// scale row may be: cost per node should not grow with the stack.
+const flatWithin = 1.20
+
+func writeConfigMaps(w io.Writer, rows []ScaleRow) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### Cost per node as the stack grows: ConfigMaps in a random DAG (`aos up`, one run each)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| nodes | edges | aos up | nodes/s | AOS CPU / node | store writes / node | store requests / node | peak RSS |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	var cpu, req, rate []float64
+	for _, r := range rows {
+		n := float64(r.Nodes)
+		cpu, req, rate = append(cpu, 1000*r.CPUSeconds/n), append(req, float64(r.StoreReads+r.StoreWrites)/n), append(rate, n/r.Seconds)
+		fmt.Fprintf(w, "| %d | %d | %.2f s | %.0f | %.2f ms | %.2f | %.2f | %.0f MiB |\n", r.Nodes, r.Edges, r.Seconds, n/r.Seconds,
+			1000*r.CPUSeconds/n, float64(r.StoreWrites)/n, float64(r.StoreReads+r.StoreWrites)/n, r.MaxRSSMiB)
+	}
+	spread := func(v []float64) float64 { return slices.Max(v) / slices.Min(v) }
+	fmt.Fprintf(w, "\nLargest ÷ smallest across sizes (target ≤ %.2f): CPU per node %.2f (%s), store requests per node %.2f (%s), nodes/s %.2f (%s).\n",
+		flatWithin, spread(cpu), mark(spread(cpu) <= flatWithin), spread(req), mark(spread(req) <= flatWithin), spread(rate), mark(spread(rate) <= flatWithin))
 }

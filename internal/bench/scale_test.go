@@ -1,0 +1,21 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aos-project/aos/shared/template"
+)
+
+// The ConfigMap scale stack is a valid template of the size asked, the same every time.
+func TestConfigMapDAG(t *testing.T) {
+	tpl, edges := ConfigMapDAG(1200)
+	again, _ := ConfigMapDAG(1200)
+	if tpl != again || edges < 1200 || edges > 3*1200 {
+		t.Fatalf("not deterministic, or %d edges", edges)
+	}
+	parsed, probs := template.Parse("scale.yaml", []byte(tpl))
+	if len(probs) > 0 || len(parsed.Nodes) != 1200 || !strings.Contains(tpl, "dependsOn: [cm-") {
+		t.Fatalf("%d nodes, problems %v", len(parsed.Nodes), probs)
+	}
+}
