@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -21,41 +21,23 @@ import (
 // ServiceAccount, kube-root-ca.crt, the Endpoints of each Service, which carry no owner) are
 // not counted. Each is named Kind/name.
 func (c *Client) Occupants(ctx context.Context, namespace, stack string, max int) ([]string, error) {
-	gvs, err := c.mapper.groupVersions(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []string
-	for _, gv := range gvs {
-		list, err := c.mapper.resources(ctx, gv, false)
-		if err != nil {
-			return nil, err
+	err := c.eachInNamespace(ctx, namespace, func(o *unstructured.Unstructured) bool {
+		kind := o.GetKind()
+		switch {
+		case len(o.GetOwnerReferences()) > 0, o.GetDeletionTimestamp() != nil,
+			o.GetAnnotations()[AnnotationStack] == stack && o.GetLabels()[LabelManagedBy] == ManagedByValue,
+			kind == "ServiceAccount" && o.GetName() == "default",
+			kind == "ConfigMap" && o.GetName() == "kube-root-ca.crt":
+			return true
 		}
-		for _, r := range list {
-			if !r.Namespaced || strings.Contains(r.Name, "/") || !slices.Contains(r.Verbs, "list") || r.Kind == "Event" || r.Kind == "Endpoints" {
-				continue
-			}
-			objs, err := c.Dynamic.Resource(gv.WithResource(r.Name)).Namespace(namespace).List(ctx, metav1.ListOptions{Limit: 500})
-			if err != nil {
-				// A resource this client may not list cannot be checked; say so rather than
-				// delete what might be in it.
-				return nil, fmt.Errorf("listing %s in namespace %s: %w", r.Name, namespace, err)
-			}
-			for _, o := range objs.Items {
-				switch {
-				case len(o.GetOwnerReferences()) > 0, o.GetDeletionTimestamp() != nil,
-					o.GetAnnotations()[AnnotationStack] == stack && o.GetLabels()[LabelManagedBy] == ManagedByValue,
-					r.Kind == "ServiceAccount" && o.GetName() == "default",
-					r.Kind == "ConfigMap" && o.GetName() == "kube-root-ca.crt":
-					continue
-				}
-				out = append(out, r.Kind+"/"+o.GetName())
-				if len(out) >= max {
-					sort.Strings(out)
-					return out, nil
-				}
-			}
-		}
+		out = append(out, kind+"/"+o.GetName())
+		return len(out) < max
+	})
+	if err != nil {
+		// A resource this client may not list cannot be checked; say so rather than delete
+		// what might be in it.
+		return nil, err
 	}
 	sort.Strings(out)
 	return out, nil

@@ -403,23 +403,8 @@ func (s *Store) ListNodes(_ context.Context, stack string) ([]*engine.NodeRecord
 	return out, err
 }
 
-func (s *Store) AppendEvent(_ context.Context, e *engine.Event) error {
-	return s.batch(func(tx *bbolt.Tx) error {
-		b, err := tx.Bucket(bucketEvents).CreateBucketIfNotExists([]byte(e.Stack))
-		if err != nil {
-			return err
-		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		e.Seq = int64(seq)
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		return b.Put(binary.BigEndian.AppendUint64(nil, seq), data)
-	})
+func (s *Store) AppendEvent(ctx context.Context, e *engine.Event) error {
+	return s.AppendEvents(ctx, []*engine.Event{e})
 }
 
 // AppendEvents appends events in order in one transaction: check-ready records a turn's
