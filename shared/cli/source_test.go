@@ -4,55 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
-	"helm.sh/helm/v4/pkg/registry"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/aos-project/aos/internal/testcluster"
+	"github.com/aos-project/aos/internal/testregistry"
 )
-
-// pushChart packages a testdata chart and pushes it to a loopback OCI registry, returning
-// its oci:// reference.
-func pushChart(t *testing.T, dir string) string {
-	t.Helper()
-	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	ch, err := loader.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgz, err := chartutil.Save(ch, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(tgz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptWriter(io.Discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rc.Push(data, fmt.Sprintf("%s/charts/%s:%s", host, ch.Name(), ch.Metadata.Version)); err != nil {
-		t.Fatal(err)
-	}
-	return "oci://" + host + "/charts/" + ch.Name()
-}
 
 // Two charts and a kustomize overlay in one stack: the second chart, pulled from a loopback
 // OCI registry, takes the first chart's Service clusterIP in its values, and is applied only
@@ -75,7 +40,7 @@ func TestChartsAndKustomizeAsNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	oci := pushChart(t, filepath.Join(src, "charts/web"))
+	oci := testregistry.PushOCI(t, filepath.Join(src, "charts/web"))
 	tpl := filepath.Join(dir, "stack.yaml")
 	body := `format: aos/v1
 name: charts
@@ -183,15 +148,19 @@ outputs:
 		t.Fatalf("after the update: %v %v", err, u)
 	}
 
-	// Drift inside a chart names the object; --repair applies the chart again.
+	// Drift inside a chart names the object; the next `aos up` applies the chart again (the
+	// drift test in drift_test.go repairs with --repair instead), and it is in sync after.
 	if _, err := cs.AppsV1().Deployments(stack).Patch(ctx, "cache", types.MergePatchType, []byte(`{"spec":{"replicas":4}}`), metav1.PatchOptions{FieldManager: "someone"}); err != nil {
 		t.Fatal(err)
 	}
 	if code, out, errs := run(t, "", append(g, "drift", stack)...); code != ExitError || !strings.Contains(out, "Deployment/cache spec.replicas: 4 (stack: 1)") || !strings.Contains(out, "1 of 3 node(s) drifted") {
 		t.Fatalf("drift: %d\n%s\n%s", code, out, errs)
 	}
-	if code, out, errs := run(t, "", append(g, "drift", stack, "--repair")...); code != ExitOK {
-		t.Fatalf("repair: %d\n%s\n%s", code, out, errs)
+	if code, out, errs := run(t, "", append(g, "up", tpl, "--stack", stack)...); code != ExitOK || !strings.Contains(out, "cache                    WAITING              Applied") {
+		t.Fatalf("up after drift: want the drifted chart applied again: %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := run(t, "", append(g, "drift", stack)...); code != ExitOK || !strings.Contains(out, "0 of 3 node(s) drifted") {
+		t.Fatalf("drift after up: %d\n%s\n%s", code, out, errs)
 	}
 	if d, err := cs.AppsV1().Deployments(stack).Get(ctx, "cache", metav1.GetOptions{}); err != nil || *d.Spec.Replicas != 1 {
 		t.Fatalf("after repair: %v %v", err, d)

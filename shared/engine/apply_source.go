@@ -73,7 +73,7 @@ func (e *Engine) applySource(ctx context.Context, st *StackRecord, n *NodeRecord
 	var crds []*unstructured.Unstructured
 	created := 0
 	for i, o := range objs {
-		if len(crds) > 0 && definedBy(crds, o.GroupVersionKind()) {
+		if len(crds) > 0 && definer(crds, o.GroupVersionKind()) != nil {
 			if err := awaitEstablished(ctx, client, crds); err != nil {
 				return e.fail(ctx, n, "CRDNotEstablished", err.Error(), red)
 			}
@@ -179,10 +179,6 @@ func definer(crds []*unstructured.Unstructured, gvk schema.GroupVersionKind) *un
 		}
 	}
 	return nil
-}
-
-func definedBy(crds []*unstructured.Unstructured, gvk schema.GroupVersionKind) bool {
-	return definer(crds, gvk) != nil
 }
 
 // awaitEstablished waits until the API server serves each CRD (condition Established), so

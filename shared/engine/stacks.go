@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,19 +90,12 @@ func (s *scope) stackOutput(r *refs.Ref) (any, error) {
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		return nil, fmt.Errorf("%s: stack %q has no output %q (it has: %s)", r, r.Name, r.Output, cmpOr(strings.Join(names, ", "), "none"))
+		return nil, fmt.Errorf("%s: stack %q has no output %q (it has: %s)", r, r.Name, r.Output, cmp.Or(strings.Join(names, ", "), "none"))
 	}
 	if v == template.SensitiveText {
 		return nil, fmt.Errorf("%s: output %q of stack %q is sensitive, so it is never stored: pass the value as a secret input", r, r.Output, r.Name)
 	}
 	return v, nil
-}
-
-func cmpOr(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
 }
 
 // holdForStacks keeps back the startable nodes that read a stack still in progress: they

@@ -199,7 +199,7 @@ func (g *graph) addresses(i int, n *Node) {
 				return ref + ".${stack.namespace}" + suffix
 			})
 			return short.ReplaceAllString(v, "${1}"+ref+"${2}")
-		}, true).(map[string]any)
+		}).(map[string]any)
 	}
 }
 
@@ -212,18 +212,18 @@ func (g *graph) serves(j, i int) bool {
 
 // rewrite applies f to the strings of v that hold configuration (env values, args,
 // command, data), never to names, labels, selectors or images.
-func rewrite(v any, f func(string) string, _ bool) any {
+func rewrite(v any, f func(string) string) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			if !slices.Contains(identityKeys, k) {
-				x[k] = rewrite(e, f, false)
+				x[k] = rewrite(e, f)
 			}
 		}
 		return x
 	case []any:
 		for i, e := range x {
-			x[i] = rewrite(e, f, false)
+			x[i] = rewrite(e, f)
 		}
 		return x
 	case string:

@@ -68,7 +68,7 @@ func Render(ctx context.Context, r Request) ([]*unstructured.Unstructured, error
 	return objs, checkObjects(objs)
 }
 
-// Path returns where a spec's path points: relative paths are read from the template's folder.
+// path returns where a spec's path points: relative paths are read from the template's folder.
 func (r Request) path(field string) (string, error) {
 	p, _ := r.Spec[field].(string)
 	if p == "" {
@@ -99,7 +99,7 @@ func checkObjects(objs []*unstructured.Unstructured) error {
 			return fmt.Errorf("an object without apiVersion or kind: %s", clip(o.Object))
 		}
 		if o.GetName() == "" {
-			return fmt.Errorf("a %s without metadata.name (generateName is not supported in a %s, whose objects are named)", o.GetKind(), "source")
+			return fmt.Errorf("a %s without metadata.name: a source's objects are named (generateName is not supported)", o.GetKind())
 		}
 		k := Key(o) + "/" + o.GetNamespace()
 		if seen[k] {

@@ -2,21 +2,14 @@ package source
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
-	"helm.sh/helm/v4/pkg/registry"
-	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/aos-project/aos/internal/testregistry"
 )
 
 func testdata(t *testing.T) string {
@@ -72,30 +65,9 @@ func TestChartValuesRequired(t *testing.T) {
 }
 
 func TestChartFromOCIRegistry(t *testing.T) {
-	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	ch, err := loader.Load(filepath.Join(testdata(t), "charts/web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgz, err := chartutil.Save(ch, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(tgz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptWriter(io.Discard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rc.Push(data, host+"/charts/web:1.2.0"); err != nil {
-		t.Fatal(err)
-	}
+	oci := testregistry.PushOCI(t, filepath.Join(testdata(t), "charts/web"))
 	objs, err := Render(context.Background(), Request{Kind: Chart, Release: "front", Namespace: "ns1", CacheDir: t.TempDir(),
-		Spec: map[string]any{"oci": "oci://" + host + "/charts/web", "version": "1.2.0", "plainHTTP": true, "values": map[string]any{"cacheAddress": "10.0.0.7:6379"}}})
+		Spec: map[string]any{"oci": oci, "version": "1.2.0", "plainHTTP": true, "values": map[string]any{"cacheAddress": "10.0.0.7:6379"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,33 +78,17 @@ func TestChartFromOCIRegistry(t *testing.T) {
 		t.Errorf("CACHE_ADDR = %q", v)
 	}
 	_, err = Render(context.Background(), Request{Kind: Chart, Release: "front", CacheDir: t.TempDir(),
-		Spec: map[string]any{"oci": "oci://" + host + "/charts/web", "version": "9.9.9", "plainHTTP": true}})
+		Spec: map[string]any{"oci": oci, "version": "9.9.9", "plainHTTP": true}})
 	if err == nil || !strings.Contains(err.Error(), "downloading") {
 		t.Fatalf("a missing version: want a download error, got %v", err)
 	}
 }
 
 func TestChartFromRepository(t *testing.T) {
-	dir := t.TempDir()
-	ch, err := loader.Load(filepath.Join(testdata(t), "charts/web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chartutil.Save(ch, dir); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	defer srv.Close()
-	idx, err := repo.IndexDirectory(dir, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	url := testregistry.ServeRepo(t, filepath.Join(testdata(t), "charts/web"))
 	t.Setenv("HELM_CACHE_HOME", t.TempDir())
 	objs, err := Render(context.Background(), Request{Kind: Chart, Release: "w", CacheDir: t.TempDir(),
-		Spec: map[string]any{"repo": srv.URL, "name": "web", "version": "1.2.0", "values": map[string]any{"cacheAddress": "x:1"}}})
+		Spec: map[string]any{"repo": url, "name": "web", "version": "1.2.0", "values": map[string]any{"cacheAddress": "x:1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -485,7 +485,9 @@ func (s *Store) appendEvents(ctx context.Context, stack string, evs []*engine.Ev
 	}
 	for chunk := range slices.Chunk(reqs, 25) {
 		pending := map[string][]types.WriteRequest{s.table: chunk}
-		// DynamoDB may leave items unprocessed under load: send them again, backing off.
+		// BatchWriteItem takes at most 25 put requests and may return some as UnprocessedItems,
+		// which AWS says to send again with exponential backoff (Amazon DynamoDB API Reference,
+		// BatchWriteItem).
 		for try := 0; len(pending[s.table]) > 0; try++ {
 			if try == 8 {
 				return fmt.Errorf("dynamodb put events %s: %d left unprocessed after %d tries", stack, len(pending[s.table]), try)
