@@ -76,7 +76,7 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 			return CheckResponse{}, err
 		}
 	}
-	vals, _, err := e.inputs(st)
+	vals, red, err := e.inputs(st)
 	if err != nil {
 		return CheckResponse{}, err
 	}
@@ -97,7 +97,7 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 	if err != nil {
 		return CheckResponse{}, err
 	}
-	for _, w := range planNodes(st, r, existing) {
+	for _, w := range e.carry(ctx, st, r, existing, planNodes(st, r, existing), vals, red) {
 		// A conflict is a concurrent run of this very step writing the same record.
 		if err := e.Store.PutNode(ctx, w.rec, w.expect); err != nil && !errors.Is(err, ErrVersionConflict) {
 			return CheckResponse{}, fmt.Errorf("recording node %q: %w", w.rec.ID, err)
