@@ -175,26 +175,42 @@ func (e *Engine) awaitGone(ctx context.Context, st *StackRecord, deleting []*Nod
 	// The poll's own context ends with MaxWait; reads and writes run on ctx, so the last look
 	// is never cut short. With MaxWait 0 it looks once.
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, e.MaxWait, true, func(context.Context) (bool, error) {
+		// One look at every object still being deleted: a LIST per resource and namespace.
+		var pending, owner []*NodeRecord
+		var refs []kube.Ref
 		for _, n := range deleting {
 			if n.Status != NodeDeleting {
 				continue
 			}
-			ok := true
+			pending = append(pending, n)
 			del, _ := n.deletable()
 			for _, ref := range del {
-				g, err := client.Gone(ctx, ref)
-				if err != nil {
-					return false, fmt.Errorf("node %q: %w", n.ID, err)
-				}
-				ok = ok && g
-			}
-			if ok {
-				if _, err := e.settle(ctx, n, NodeDeleted, "Deleted", n.what()+" deleted"); err != nil {
-					return false, err
-				}
-				gone = append(gone, n.ID)
+				refs, owner = append(refs, ref), append(owner, n)
 			}
 		}
+		flags, err := client.GoneAll(ctx, refs)
+		if err != nil {
+			return false, err
+		}
+		left := map[*NodeRecord]bool{}
+		for i, n := range owner {
+			left[n] = left[n] || !flags[i]
+		}
+		var settled []*NodeRecord
+		for _, n := range pending {
+			if !left[n] {
+				n.Status, n.Reason, n.Message = NodeDeleted, "Deleted", n.what()+" deleted"
+				settled, gone = append(settled, n), append(gone, n.ID)
+			}
+		}
+		if err := e.putNodes(ctx, settled); err != nil {
+			return false, err
+		}
+		evs := make([]*Event, len(settled))
+		for i, n := range settled {
+			evs[i] = e.newEvent(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message)
+		}
+		e.appendEvents(ctx, evs)
 		return len(gone) > 0, nil
 	})
 	if err != nil && (ctx.Err() != nil || !wait.Interrupted(err)) {

@@ -389,3 +389,40 @@ func TestListStack(t *testing.T) {
 		t.Fatalf("ListStack: %d objects, cm1 kind %q", len(got), got["cm1"].GetKind())
 	}
 }
+
+// GoneAll answers per object whether it is gone: with a LIST where a resource has several
+// objects in a namespace, a GET where it has one; an object recreated under the same name
+// (another UID) is gone, and one someone unlabelled is not.
+func TestGoneAll(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	cs := testcluster.Client(t)
+	ns := testcluster.Namespace(t, cs, "kube-gone")
+	var refs []kube.Ref
+	for i := range 4 {
+		refs = append(refs, apply(t, c, obj(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: cm%d, namespace: %s}}`, i, ns), owner(ns, fmt.Sprint("n", i))).Ref)
+	}
+	refs = append(refs, apply(t, c, obj(t, `{apiVersion: v1, kind: Secret, metadata: {name: s, namespace: %s}}`, ns), owner(ns, "s")).Ref)
+	// cm0 deleted; cm1 deleted and created again; cm2 loses the stack's label; s deleted (a GET).
+	for _, name := range []string{"cm0", "cm1"} {
+		if err := cs.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Patch(ctx, "cm2", types.MergePatchType, []byte(`{"metadata":{"labels":null}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CoreV1().Secrets(ns).Delete(ctx, "s", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GoneAll(ctx, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, true, false, false, true}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("GoneAll(cm0 deleted, cm1 recreated, cm2 unlabelled, cm3, s deleted) = %v, want %v", got, want)
+	}
+}
