@@ -26,6 +26,8 @@ func main() {
 	flag.StringVar(&cfg.AOS, "aos", "bin/aos", "aos binary")
 	flag.StringVar(&cfg.Kubectl, "kubectl", os.Getenv("KUBECTL"), "kubectl binary (peer)")
 	flag.StringVar(&cfg.Helm, "helm", os.Getenv("HELM"), "helm binary (peer)")
+	flag.StringVar(&cfg.Kro, "kro", os.Getenv("KRO"), "kro's controller binary (peer); empty leaves kro out")
+	flag.StringVar(&cfg.KroCRDs, "kro-crds", os.Getenv("KRO_CRDS"), "folder of kro's CRDs (its module's helm/crds)")
 	flag.IntVar(&cfg.Runs, "runs", 3, "runs per shape and tool; medians are reported")
 	flag.StringVar(&shapes, "shapes", "chain,fanout,lattice,skewed,random", "shapes to run (comma-separated)")
 	flag.IntVar(&scaleNodes, "scale", 1000, "nodes of the scale stack (20 levels); 0 skips it")
@@ -40,6 +42,9 @@ func main() {
 	}
 	if !cfg.SkipPeers && (cfg.Kubectl == "" || cfg.Helm == "") {
 		fail("kubectl and helm are needed for the peers: `make bench` builds them (hack/cluster.sh peers), or pass --no-peers")
+	}
+	if cfg.Kro != "" && cfg.KroCRDs == "" {
+		fail("--kro needs --kro-crds, the folder of kro's CRDs: `make bench` passes both (hack/cluster.sh peers)")
 	}
 	all := map[string]bench.Shape{
 		"chain":   bench.Chain(10, 2*time.Second),

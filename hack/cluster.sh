@@ -50,6 +50,8 @@ etcd_bin=$cache/bin/etcd-$etcd_version
 kwok_bin=$cache/bin/kwok-$kwok_version
 helm_version=$(modversion helm helm.sh/helm/v4)
 helm_bin=$cache/bin/helm-$helm_version
+kro_version=$(modversion kro github.com/kubernetes-sigs/kro)
+kro_bin=$cache/bin/kro-$kro_version
 
 # build_one <tools dir> <output dir> <binary name> <package>
 build_one() {
@@ -245,12 +247,18 @@ cmd_down() {
 cmd_env() { echo "export KUBECONFIG=$kubeconfig"; }
 
 # The peers make bench compares AOS with: kubectl from the same Kubernetes module as the
-# control plane, and helm v4. Printed as shell assignments.
+# control plane, helm v4, and kro's controller with its CRDs. Printed as shell assignments.
 cmd_peers() {
 	build_one k8s "$k8s_bin" kubectl k8s.io/kubernetes/cmd/kubectl
 	build_one helm "$helm_bin" helm helm.sh/helm/v4/cmd/helm
+	build_one kro "$kro_bin" kro github.com/kubernetes-sigs/kro/cmd/controller
+	local crds
+	crds=$(cd "$repo/hack/tools/kro" && go list -m -f '{{.Dir}}' github.com/kubernetes-sigs/kro)/helm/crds
+	[ -d "$crds" ] || die "kro's CRDs are not at $crds: 'cd hack/tools/kro && go mod download' fetches its module"
 	echo "KUBECTL=$k8s_bin/kubectl"
 	echo "HELM=$helm_bin/helm"
+	echo "KRO=$kro_bin/kro"
+	echo "KRO_CRDS=$crds"
 }
 
 cmd_status() {

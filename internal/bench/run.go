@@ -17,10 +17,10 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -32,10 +32,13 @@ import (
 type Config struct {
 	Kubeconfig         string
 	AOS, Kubectl, Helm string // binaries
-	Runs               int    // runs per shape and tool (medians are reported)
-	Shapes             []Shape
-	ScaleShape         *Shape // aos up only; nil skips it
-	ScaleRuns          int
+	// Kro is kro's controller binary and KroCRDs the folder of its CRDs (its module's
+	// helm/crds); empty leaves kro out.
+	Kro, KroCRDs string
+	Runs         int // runs per shape and tool (medians are reported)
+	Shapes       []Shape
+	ScaleShape   *Shape // aos up only; nil skips it
+	ScaleRuns    int
 	// ConfigMapSizes are the sizes of the ConfigMap stacks of the cost-per-node scale row.
 	ConfigMapSizes  []int
 	PlanNodes       int // validate + plan of a generated template of this many nodes; 0 skips it
@@ -88,6 +91,7 @@ type Results struct {
 type bench struct {
 	cfg Config
 	cs  *kubernetes.Clientset
+	dyn *dynamic.DynamicClient
 	cal map[time.Duration]time.Duration
 	seq int
 }
@@ -108,7 +112,11 @@ func Measure(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	b := &bench{cfg: cfg, cs: cs}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, cs: cs, dyn: dyn}
 	res := &Results{Date: time.Now().UTC(), Host: host, CPUs: runtime.NumCPU(), Calibration: map[string]float64{}}
 
 	delays := map[time.Duration]bool{}
@@ -129,6 +137,19 @@ func Measure(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	took := func(n Node) time.Duration { return b.cal[n.Delay] }
 
+	if !cfg.SkipPeers && cfg.Kro != "" && len(cfg.Shapes) > 0 {
+		if err := b.run(ctx, cfg.Kubectl, "--kubeconfig", cfg.Kubeconfig, "apply", "--server-side", "-f", cfg.KroCRDs); err != nil {
+			return nil, fmt.Errorf("installing kro's CRDs: %w", err)
+		}
+		if err := b.run(ctx, cfg.Kubectl, "--kubeconfig", cfg.Kubeconfig, "wait", "--for=condition=Established", "crd/resourcegraphdefinitions.kro.run", "--timeout=60s"); err != nil {
+			return nil, err
+		}
+		stop, err := b.startKro(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	for _, s := range cfg.Shapes {
 		sr := ShapeResult{Shape: s.Name, About: s.About, Nodes: len(s.Nodes), Levels: len(s.Levels()), Runs: map[string][]Run{}}
 		cp, _ := s.CriticalPath(took)
@@ -136,6 +157,13 @@ func Measure(ctx context.Context, cfg Config) (*Results, error) {
 		tools := []string{"aos", "kubectl", "helm"}
 		if cfg.SkipPeers {
 			tools = tools[:1]
+		}
+		removeKro := func() {}
+		if !cfg.SkipPeers && cfg.Kro != "" {
+			tools = append(tools, "kro")
+			if removeKro, err = b.defineKro(ctx, s); err != nil {
+				return nil, err
+			}
 		}
 		// Runs alternate between tools, so drift in the machine's load spreads evenly.
 		for r := range cfg.Runs {
@@ -148,6 +176,7 @@ func Measure(ctx context.Context, cfg Config) (*Results, error) {
 				sr.Runs[tool] = append(sr.Runs[tool], run)
 			}
 		}
+		removeKro()
 		res.Shapes = append(res.Shapes, sr)
 	}
 	if s := cfg.ScaleShape; s != nil {
@@ -196,7 +225,7 @@ func Measure(ctx context.Context, cfg Config) (*Results, error) {
 // pod Ready on this cluster, alone: the per-node time the critical path is made of.
 func (b *bench) calibrate(ctx context.Context, delays map[time.Duration]bool) error {
 	ns := b.namespace("cal")
-	nso := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	nso := nsObject(ns)
 	if _, err := b.cs.CoreV1().Namespaces().Create(ctx, nso, metav1.CreateOptions{}); err != nil {
 		return err
 	}
@@ -289,6 +318,8 @@ func (b *bench) deploy(ctx context.Context, tool string, s Shape) (Run, error) {
 		return b.kubectl(ctx, s, ns, dir)
 	case "helm":
 		return b.helm(ctx, s, ns, dir)
+	case "kro":
+		return b.kro(ctx, s, ns)
 	}
 	return Run{}, fmt.Errorf("unknown tool %q", tool)
 }

@@ -19,3 +19,12 @@ func TestConfigMapDAG(t *testing.T) {
 		t.Fatalf("%d nodes, problems %v", len(parsed.Nodes), probs)
 	}
 }
+
+// ChangeTen changes the data of exactly 10 nodes and nothing else.
+func TestChangeTen(t *testing.T) {
+	tpl, _ := ConfigMapDAG(1000)
+	changed := ChangeTen(tpl, 1000)
+	if n := strings.Count(changed, "changed"); n != 10 || len(strings.Split(changed, "\n")) != len(strings.Split(tpl, "\n")) {
+		t.Fatalf("%d nodes changed", n)
+	}
+}

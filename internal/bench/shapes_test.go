@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,5 +42,51 @@ func TestShapes(t *testing.T) {
 		}
 		cp, hops := s.CriticalPath(delayOf)
 		t.Logf("%-14s %4d nodes, %2d levels, critical path %v over %d nodes, waves %v", s.Name, len(s.Nodes), len(s.Levels()), cp, hops, s.WaveTime(delayOf))
+	}
+}
+
+// Each shape is one kro ResourceGraphDefinition whose references carry exactly the shape's
+// edges, with resource ids kro accepts.
+func TestKroDefinition(t *testing.T) {
+	s := Lattice(3, 4)
+	def, err := s.KroDefinition()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := def["spec"].(map[string]any)
+	if kind := spec["schema"].(map[string]any)["kind"]; kind != "BenchLattice3x4" {
+		t.Fatalf("kind %v", kind)
+	}
+	id := regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+	ref := regexp.MustCompile(`^\$\{([a-zA-Z0-9]+)\.metadata\.name\}$`)
+	edges := 0
+	for i, r := range spec["resources"].([]any) {
+		res := r.(map[string]any)
+		n := s.Nodes[i]
+		if !id.MatchString(res["id"].(string)) || res["id"] != kroID(n.ID) {
+			t.Fatalf("resource id %v for node %s", res["id"], n.ID)
+		}
+		ann, _ := res["template"].(map[string]any)["metadata"].(map[string]any)["annotations"].(map[string]any)
+		var deps []string
+		for _, v := range ann {
+			m := ref.FindStringSubmatch(v.(string))
+			if m == nil {
+				t.Fatalf("%s: annotation %q is not a reference", n.ID, v)
+			}
+			deps = append(deps, m[1])
+		}
+		var want []string
+		for _, d := range n.Deps {
+			want = append(want, kroID(d))
+		}
+		slices.Sort(deps)
+		slices.Sort(want)
+		if !slices.Equal(deps, want) {
+			t.Fatalf("%s: references %v, dependencies %v", n.ID, deps, want)
+		}
+		edges += len(deps)
+	}
+	if edges == 0 {
+		t.Fatal("a lattice has edges")
 	}
 }
