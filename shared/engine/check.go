@@ -262,7 +262,7 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 		}
 		writes, settled = append(writes, n), append(settled, n)
 	}
-	if err := e.putNodes(ctx, writes); err != nil {
+	if err := e.putNodes(ctx, writes, false); err != nil {
 		return len(settled) > 0, err
 	}
 	evs := make([]*Event, len(settled))
@@ -273,9 +273,10 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 	return len(settled) > 0, nil
 }
 
-// putNodes writes node records side by side: a turn that finds hundreds of nodes READY
-// shares commits (bbolt batches concurrent writes) and DynamoDB round trips.
-func (e *Engine) putNodes(ctx context.Context, nodes []*NodeRecord) error {
+// putNodes writes node records side by side, each conditional on the version it carries: a
+// turn that finds hundreds of nodes READY shares commits (bbolt batches concurrent writes)
+// and DynamoDB round trips. With lostOK, a write that loses to a concurrent one is no error.
+func (e *Engine) putNodes(ctx context.Context, nodes []*NodeRecord, lostOK bool) error {
 	errs := make([]error, len(nodes))
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
@@ -284,7 +285,7 @@ func (e *Engine) putNodes(ctx context.Context, nodes []*NodeRecord) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := e.Store.PutNode(ctx, n, n.Version); err != nil {
+			if err := e.Store.PutNode(ctx, n, n.Version); err != nil && !(lostOK && errors.Is(err, ErrVersionConflict)) {
 				errs[i] = fmt.Errorf("node %q: %w", n.ID, err)
 			}
 		}()
