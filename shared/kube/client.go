@@ -102,7 +102,20 @@ func (c *Client) Mapping(ctx context.Context, gvk schema.GroupVersionKind) (*met
 	if !meta.IsNoMatchError(err) {
 		return nil, fmt.Errorf("looking up %s: %w", gvk, err)
 	}
-	if err := retry(ctx, DefaultRetry, "API discovery", lookup(true)); err != nil {
+	err = retry(ctx, DefaultRetry, "API discovery", lookup(true))
+	if meta.IsNoMatchError(err) {
+		// A CRD that says Established can be ahead of the discovery document that lists its
+		// kind; only then is it worth reading discovery again.
+		var established bool
+		if established, err = c.mapper.establishedCRD(ctx, gvk); err != nil {
+			return nil, fmt.Errorf("looking up %s: reading its CustomResourceDefinition: %w", gvk, err)
+		}
+		err = &meta.NoKindMatchError{GroupKind: gvk.GroupKind(), SearchedVersions: []string{gvk.Version}}
+		if established {
+			mapping, err = c.mapper.awaitDiscovery(ctx, gvk)
+		}
+	}
+	if err != nil {
 		if meta.IsNoMatchError(err) {
 			return nil, &UnknownKindError{GVK: gvk, Err: err}
 		}

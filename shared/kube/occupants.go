@@ -58,11 +58,15 @@ func (m *mapper) groupVersions(ctx context.Context) ([]schema.GroupVersion, erro
 }
 
 func (m *mapper) get(ctx context.Context, path string, into any) error {
+	return m.getAs(ctx, path, "application/json", into)
+}
+
+func (m *mapper) getAs(ctx context.Context, path, accept string, into any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.host+path, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	resp, err := m.client.Do(req)
 	if err != nil {
 		return err
