@@ -62,6 +62,10 @@ type Run struct {
 	// it (from its events): what the cluster, loaded by the whole stack, allowed. Makespan
 	// over it is AOS's own scheduling overhead.
 	ObservedPath float64 `json:"observedCriticalPathSeconds,omitempty"`
+	// Gap is the median, over nodes with dependencies, of the time from the last dependency's
+	// READY event to the node's own WAITING event (its apply done): the idle time between a
+	// dependency's readiness and its dependent's start, plus the apply itself.
+	Gap float64 `json:"readyToAppliedSeconds,omitempty"`
 }
 
 // ShapeResult is every tool's runs of one shape, and the shape's critical path.
@@ -351,14 +355,14 @@ func (b *bench) aos(ctx context.Context, s Shape, ns, dir string) (Run, error) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Stack.Status != engine.StackCreateComplete {
 		return Run{}, fmt.Errorf("aos up: %v, status %q\n%s", err, res.Stack.Status, tail(out.String()))
 	}
-	observed, err := b.observedPath(ctx, s, dir, ns)
+	observed, gap, err := b.observedPath(ctx, s, dir, ns)
 	if err != nil {
 		return Run{}, err
 	}
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	run := Run{Seconds: took.Seconds(), CPUSeconds: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
 		Transitions: res.Cost.Transitions, Invocations: res.Cost.Invocations, StoreReads: res.Cost.StoreReads, StoreWrites: res.Cost.StoreWrites,
-		ObservedPath: observed.Seconds()}
+		ObservedPath: observed.Seconds(), Gap: gap.Seconds()}
 	if ru != nil {
 		run.MaxRSSMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
@@ -458,19 +462,30 @@ func median(runs []Run, f func(Run) float64) float64 {
 }
 
 // observedPath reads the run's events and returns the critical path of the apply-to-ready
-// times it observed.
-func (b *bench) observedPath(ctx context.Context, s Shape, dir, stack string) (time.Duration, error) {
+// times it observed, and the median gap from a node's last dependency READY to its apply.
+func (b *bench) observedPath(ctx context.Context, s Shape, dir, stack string) (time.Duration, time.Duration, error) {
 	out, err := exec.CommandContext(ctx, b.cfg.AOS, "--state", filepath.Join(dir, "state.db"), "events", stack, "-o", "json").Output()
 	if err != nil {
-		return 0, fmt.Errorf("aos events: %w", err)
+		return 0, 0, fmt.Errorf("aos events: %w", err)
 	}
-	var evs []struct {
-		Node, Status string
-		Time         time.Time
-	}
+	var evs []Event
 	if err := json.Unmarshal(out, &evs); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	cp, gap := pathAndGap(s, evs)
+	return cp, gap, nil
+}
+
+// Event is the part of an `aos events -o json` entry the bench reads.
+type Event struct {
+	Node, Status string
+	Time         time.Time
+}
+
+// pathAndGap computes, from a run's events, the critical path with each node's
+// apply-to-ready time as observed, and the median over nodes with dependencies of the time
+// from the last dependency's READY to the node's first WAITING.
+func pathAndGap(s Shape, evs []Event) (time.Duration, time.Duration) {
 	applied, ready := map[string]time.Time{}, map[string]time.Time{}
 	for _, e := range evs {
 		switch {
@@ -481,5 +496,24 @@ func (b *bench) observedPath(ctx context.Context, s Shape, dir, stack string) (t
 		}
 	}
 	cp, _ := s.CriticalPath(func(n Node) time.Duration { return ready[n.ID].Sub(applied[n.ID]) })
-	return cp, nil
+	var gaps []time.Duration
+	for _, n := range s.Nodes {
+		if len(n.Deps) == 0 || applied[n.ID].IsZero() {
+			continue
+		}
+		var last time.Time
+		for _, d := range n.Deps {
+			if ready[d].After(last) {
+				last = ready[d]
+			}
+		}
+		if !last.IsZero() {
+			gaps = append(gaps, applied[n.ID].Sub(last))
+		}
+	}
+	if len(gaps) == 0 {
+		return cp, 0
+	}
+	slices.Sort(gaps)
+	return cp, gaps[len(gaps)/2]
 }

@@ -90,3 +90,25 @@ func TestKroDefinition(t *testing.T) {
 		t.Fatal("a lattice has edges")
 	}
 }
+
+// The gap is measured from the last of a node's dependencies to become READY, not the first,
+// and nodes without dependencies have none.
+func TestPathAndGap(t *testing.T) {
+	s := Shape{Nodes: []Node{{ID: "a"}, {ID: "b"}, {ID: "c", Deps: []string{"a", "b"}}, {ID: "d", Deps: []string{"c"}}}}
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	evs := []Event{
+		{"a", "WAITING", at(0)}, {"b", "WAITING", at(0)},
+		{"a", "READY", at(1000)}, {"b", "READY", at(2000)},
+		{"c", "WAITING", at(2300)}, {"c", "READY", at(3300)},
+		{"d", "WAITING", at(3400)}, {"d", "WAITING", at(9000)}, {"d", "READY", at(4400)},
+	}
+	cp, gap := pathAndGap(s, evs)
+	if cp != 4*time.Second {
+		t.Errorf("observed path %v, want 4s (b, c, d: 2 s + 1 s + 1 s)", cp)
+	}
+	// c: 300 ms after b, d: 100 ms after c; the median of two is the upper one.
+	if gap != 300*time.Millisecond {
+		t.Errorf("gap %v, want 300ms", gap)
+	}
+}
