@@ -67,6 +67,8 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	var pushbacks atomic.Int64
+	ctx = kube.WithPushback(ctx, func() { pushbacks.Add(1) })
 	a, err := c.Apply(ctx, obj(t, `{apiVersion: v1, kind: ConfigMap, metadata: {name: survivor}, data: {a: b}}`), owner(ns, "survivor"))
 	if err != nil {
 		t.Fatalf("apply through 3x429 and 3x503: %v", err)
@@ -75,6 +77,10 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 	t.Logf("applied after %d requests in %v", count.Load(), took.Round(time.Millisecond))
 	if count.Load() <= 6 || a.Ref.UID == "" {
 		t.Fatalf("the faults were not exercised: %d requests", count.Load())
+	}
+	// Whoever sets its own concurrency hears of each push back.
+	if pushbacks.Load() != 6 {
+		t.Errorf("%d push backs reported, want 6 (3 × 429, 3 × 503)", pushbacks.Load())
 	}
 	// Retry-After: 1 was honoured for each of the three 429s.
 	if took < 3*time.Second {

@@ -85,6 +85,11 @@ func retry(ctx context.Context, p RetryPolicy, what string, op func() error) err
 		if !ok {
 			return err
 		}
+		if pushedBack(err) {
+			if f, _ := ctx.Value(pushbackKey{}).(func()); f != nil {
+				f()
+			}
+		}
 		if attempt >= p.Attempts {
 			return fmt.Errorf("%s: still failing after %d attempts: %w", what, attempt, err)
 		}
@@ -101,4 +106,17 @@ func retry(ctx context.Context, p RetryPolicy, what string, op func() error) err
 		case <-t.C:
 		}
 	}
+}
+
+type pushbackKey struct{}
+
+// WithPushback returns a context whose API calls tell f each time the API server pushes back
+// (429 Too Many Requests, 503, a server-side timeout): what a caller that sets its own
+// concurrency adapts to.
+func WithPushback(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, pushbackKey{}, f)
+}
+
+func pushedBack(err error) bool {
+	return apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsServerTimeout(err)
 }

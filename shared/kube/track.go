@@ -60,7 +60,7 @@ func (c *Client) byGroup(ctx context.Context, targets []Target) (map[Group][]Tar
 // Fetch reads the targets, all labelled as objects of stack. Per group it costs one LIST by the
 // stack's label when most of the stack's objects there (total, from Groups) are targets, else
 // one GET per target (at most 8 at once): listing 200 READY Deployments to learn about 3 in
-// flight would cost more than it saves.
+// flight would cost more than it saves. A nil total reads each target with a GET.
 func (c *Client) Fetch(ctx context.Context, stack string, targets []Target, total map[Group]int) (*Snapshot, error) {
 	s := &Snapshot{Objects: make(map[string]*unstructured.Unstructured, len(targets)), Versions: map[Group]string{}}
 	groups, err := c.byGroup(ctx, targets)
@@ -69,7 +69,7 @@ func (c *Client) Fetch(ctx context.Context, stack string, targets []Target, tota
 	}
 	var mu sync.Mutex
 	for g, ts := range groups {
-		if 2*len(ts) >= total[g] {
+		if total != nil && 2*len(ts) >= total[g] {
 			list, rv, err := c.ListStack(ctx, g.GVR, g.Namespace, stack)
 			if err != nil {
 				return nil, err
@@ -123,17 +123,15 @@ func (c *Client) Fetch(ctx context.Context, stack string, targets []Target, tota
 // target's new state until changed says it is done, fails, or ctx ends. It
 // reports resync when it stopped for any other reason than changed being done: ctx ended, a
 // watch closed or expired (410 Gone), or a target was deleted. The caller then reads
-// everything again.
+// everything again. A change delivered by a group's one watch advances from to its
+// resourceVersion, so a caller that watches again from the same map starts where this watch
+// stopped.
 func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from map[Group]string, changed func(id string, u *unstructured.Unstructured) (done bool, err error)) (resync bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	groups, err := c.byGroup(ctx, targets)
 	if err != nil {
 		return false, err
-	}
-	type hit struct {
-		id string
-		u  *unstructured.Unstructured
 	}
 	events := make(chan *hit, 64)
 	for g, ts := range groups {
@@ -150,49 +148,25 @@ func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from
 			ri = c.Dynamic.Resource(g.GVR)
 		}
 		// From the version read before the objects were: only changes since, no replay of
-		// every object of the stack.
-		w, err := ri.Watch(ctx, metav1.ListOptions{LabelSelector: LabelStack + "=" + stack, ResourceVersion: from[g]})
-		if err != nil {
-			// A watch is an optimisation; the caller reads again when this one ends.
-			zerolog.Ctx(ctx).Debug().Err(err).Msg("watch failed; falling back to polling")
-			continue
-		}
-		go func() {
-			defer w.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev, ok := <-w.ResultChan():
-					if !ok || ev.Type == watch.Error {
-						select {
-						case events <- nil:
-						case <-ctx.Done():
-						}
-						return
-					}
-					u, isObj := ev.Object.(*unstructured.Unstructured)
-					if !isObj {
-						continue
-					}
-					t, tracked := byName[u.GetName()]
-					if !tracked || t.Ref.Kind != u.GetKind() {
-						continue
-					}
-					h := &hit{t.ID, u}
-					if ev.Type == watch.Deleted {
-						// Also what a removed label looks like through a label selector:
-						// read the object again rather than call it gone.
-						h = nil
-					}
-					select {
-					case events <- h:
-					case <-ctx.Done():
-						return
-					}
-				}
+		// every object of the stack. A few targets get a watch each, by name: the API server
+		// then sends only their changes, where a watch by the stack's label sends (and this
+		// process decodes) every change to the stack's objects of the kind.
+		opts := []metav1.ListOptions{{LabelSelector: LabelStack + "=" + stack, ResourceVersion: from[g]}}
+		if len(ts) <= perObjectWatches {
+			opts = opts[:0]
+			for _, t := range ts {
+				opts = append(opts, metav1.ListOptions{LabelSelector: LabelStack + "=" + stack, FieldSelector: "metadata.name=" + t.Ref.Name, ResourceVersion: from[g]})
 			}
-		}()
+		}
+		for _, o := range opts {
+			w, err := ri.Watch(ctx, o)
+			if err != nil {
+				// A watch is an optimisation; the caller reads again when this one ends.
+				zerolog.Ctx(ctx).Debug().Err(err).Msg("watch failed; falling back to polling")
+				continue
+			}
+			go relay(ctx, w, g, len(opts) == 1 && o.FieldSelector == "", byName, events)
+		}
 	}
 	for {
 		select {
@@ -202,9 +176,64 @@ func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from
 			if h == nil {
 				return true, nil
 			}
+			if h.advance {
+				from[h.g] = h.u.GetResourceVersion()
+			}
 			done, err := changed(h.id, h.u)
 			if err != nil || done {
 				return false, err
+			}
+		}
+	}
+}
+
+// perObjectWatches is how many targets of one group Watch follows with a watch each.
+const perObjectWatches = 8
+
+type hit struct {
+	id string
+	g  Group
+	u  *unstructured.Unstructured
+	// advance: the change came from the group's one watch, so every change before it was
+	// delivered too and the group's version may move to it. Watches by name each see one
+	// object: moving the group's version to one's change could skip another's earlier one.
+	advance bool
+}
+
+// relay passes a watch's events about tracked objects to events; nil says the watch ended (or
+// an object was deleted) and the caller should read again.
+func relay(ctx context.Context, w watch.Interface, g Group, advance bool, byName map[string]Target, events chan<- *hit) {
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.ResultChan():
+			if !ok || ev.Type == watch.Error {
+				select {
+				case events <- nil:
+				case <-ctx.Done():
+				}
+				return
+			}
+			u, isObj := ev.Object.(*unstructured.Unstructured)
+			if !isObj {
+				continue
+			}
+			t, tracked := byName[u.GetName()]
+			if !tracked || t.Ref.Kind != u.GetKind() {
+				continue
+			}
+			h := &hit{t.ID, g, u, advance}
+			if ev.Type == watch.Deleted {
+				// Also what a removed label looks like through a label selector: read the
+				// object again rather than call it gone.
+				h = nil
+			}
+			select {
+			case events <- h:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}
