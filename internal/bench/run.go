@@ -62,9 +62,9 @@ type Run struct {
 	// it (from its events): what the cluster, loaded by the whole stack, allowed. Makespan
 	// over it is AOS's own scheduling overhead.
 	ObservedPath float64 `json:"observedCriticalPathSeconds,omitempty"`
-	// Gap is the median, over nodes with dependencies, of the time from the last dependency's
-	// READY event to the node's own WAITING event (its apply done): the idle time between a
-	// dependency's readiness and its dependent's start, plus the apply itself.
+	// Gap is the median, over nodes with dependencies, of the time from the last dependency
+	// seen READY to the start of the node's own apply (the node records' readyAt and
+	// appliedAt): the idle time between a dependency's readiness and its dependent's start.
 	Gap float64 `json:"readyToAppliedSeconds,omitempty"`
 }
 
@@ -462,9 +462,11 @@ func median(runs []Run, f func(Run) float64) float64 {
 }
 
 // observedPath reads the run's events and returns the critical path of the apply-to-ready
-// times it observed, and the median gap from a node's last dependency READY to its apply.
+// times it observed; and from the node records, the median gap from a node's last
+// dependency READY to the start of its own apply.
 func (b *bench) observedPath(ctx context.Context, s Shape, dir, stack string) (time.Duration, time.Duration, error) {
-	out, err := exec.CommandContext(ctx, b.cfg.AOS, "--state", filepath.Join(dir, "state.db"), "events", stack, "-o", "json").Output()
+	state := filepath.Join(dir, "state.db")
+	out, err := exec.CommandContext(ctx, b.cfg.AOS, "--state", state, "events", stack, "-o", "json").Output()
 	if err != nil {
 		return 0, 0, fmt.Errorf("aos events: %w", err)
 	}
@@ -472,8 +474,14 @@ func (b *bench) observedPath(ctx context.Context, s Shape, dir, stack string) (t
 	if err := json.Unmarshal(out, &evs); err != nil {
 		return 0, 0, err
 	}
-	cp, gap := pathAndGap(s, evs)
-	return cp, gap, nil
+	if out, err = exec.CommandContext(ctx, b.cfg.AOS, "--state", state, "status", stack, "-o", "json").Output(); err != nil {
+		return 0, 0, fmt.Errorf("aos status: %w", err)
+	}
+	var st struct{ Nodes []NodeTimes }
+	if err := json.Unmarshal(out, &st); err != nil {
+		return 0, 0, err
+	}
+	return observed(s, evs), gap(s, st.Nodes), nil
 }
 
 // Event is the part of an `aos events -o json` entry the bench reads.
@@ -482,10 +490,16 @@ type Event struct {
 	Time         time.Time
 }
 
-// pathAndGap computes, from a run's events, the critical path with each node's
-// apply-to-ready time as observed, and the median over nodes with dependencies of the time
-// from the last dependency's READY to the node's first WAITING.
-func pathAndGap(s Shape, evs []Event) (time.Duration, time.Duration) {
+// NodeTimes is the part of a node of `aos status -o json` the bench reads: when its apply
+// started and when it was seen READY.
+type NodeTimes struct {
+	ID        string    `json:"id"`
+	AppliedAt time.Time `json:"appliedAt"`
+	ReadyAt   time.Time `json:"readyAt"`
+}
+
+// observed is the critical path with each node's apply-to-ready time as the events show it.
+func observed(s Shape, evs []Event) time.Duration {
 	applied, ready := map[string]time.Time{}, map[string]time.Time{}
 	for _, e := range evs {
 		switch {
@@ -496,24 +510,34 @@ func pathAndGap(s Shape, evs []Event) (time.Duration, time.Duration) {
 		}
 	}
 	cp, _ := s.CriticalPath(func(n Node) time.Duration { return ready[n.ID].Sub(applied[n.ID]) })
+	return cp
+}
+
+// gap is the median, over nodes with dependencies, of the time from the last dependency's
+// READY to the start of the node's apply.
+func gap(s Shape, nodes []NodeTimes) time.Duration {
+	byID := map[string]NodeTimes{}
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
 	var gaps []time.Duration
 	for _, n := range s.Nodes {
-		if len(n.Deps) == 0 || applied[n.ID].IsZero() {
+		if len(n.Deps) == 0 || byID[n.ID].AppliedAt.IsZero() {
 			continue
 		}
 		var last time.Time
 		for _, d := range n.Deps {
-			if ready[d].After(last) {
-				last = ready[d]
+			if r := byID[d].ReadyAt; r.After(last) {
+				last = r
 			}
 		}
 		if !last.IsZero() {
-			gaps = append(gaps, applied[n.ID].Sub(last))
+			gaps = append(gaps, byID[n.ID].AppliedAt.Sub(last))
 		}
 	}
 	if len(gaps) == 0 {
-		return cp, 0
+		return 0
 	}
 	slices.Sort(gaps)
-	return cp, gaps[len(gaps)/2]
+	return gaps[len(gaps)/2]
 }

@@ -93,7 +93,7 @@ func TestKroDefinition(t *testing.T) {
 
 // The gap is measured from the last of a node's dependencies to become READY, not the first,
 // and nodes without dependencies have none.
-func TestPathAndGap(t *testing.T) {
+func TestObservedAndGap(t *testing.T) {
 	s := Shape{Nodes: []Node{{ID: "a"}, {ID: "b"}, {ID: "c", Deps: []string{"a", "b"}}, {ID: "d", Deps: []string{"c"}}}}
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
@@ -103,12 +103,15 @@ func TestPathAndGap(t *testing.T) {
 		{"c", "WAITING", at(2300)}, {"c", "READY", at(3300)},
 		{"d", "WAITING", at(3400)}, {"d", "WAITING", at(9000)}, {"d", "READY", at(4400)},
 	}
-	cp, gap := pathAndGap(s, evs)
-	if cp != 4*time.Second {
+	if cp := observed(s, evs); cp != 4*time.Second {
 		t.Errorf("observed path %v, want 4s (b, c, d: 2 s + 1 s + 1 s)", cp)
 	}
+	nodes := []NodeTimes{
+		{"a", at(0), at(1000)}, {"b", at(0), at(2000)},
+		{"c", at(2300), at(3300)}, {"d", at(3400), at(4400)},
+	}
 	// c: 300 ms after b, d: 100 ms after c; the median of two is the upper one.
-	if gap != 300*time.Millisecond {
-		t.Errorf("gap %v, want 300ms", gap)
+	if g := gap(s, nodes); g != 300*time.Millisecond {
+		t.Errorf("gap %v, want 300ms", g)
 	}
 }
