@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,6 +20,9 @@ import (
 type NodeRequest struct {
 	Stack string `json:"stack"`
 	Node  string `json:"node"`
+	// Turn is how many nodes the Map that runs this call applies ($.check.turn); 0 when the
+	// caller does not say, and then the call does not follow its node.
+	Turn int `json:"turn,omitempty"`
 }
 
 // NodeResponse says where the node stands after the call.
@@ -26,13 +30,37 @@ type NodeResponse struct {
 	Node    string     `json:"node"`
 	Status  NodeStatus `json:"status"`
 	Message string     `json:"message,omitempty"`
+	// applied: this call's apply was the one recorded (not a concurrent duplicate's), so this
+	// call may follow the node (follow.go), starting from rec and live (the record as
+	// written, the object as the server answered). Never serialised.
+	applied bool
+	rec     *NodeRecord
+	live    *unstructured.Unstructured
 }
 
 // ApplyNode resolves a node's references from its dependencies' live values and applies it;
 // while the stack is being deleted, or for a node the new revision dropped, it deletes the
 // node instead, so the state machine runs one function for both directions. It is
-// idempotent: a node already applied is reported, not applied again.
+// idempotent: a node already applied is reported, not applied again. With FollowFor set it
+// then follows the node (follow.go); the answer is about the node it was asked to apply.
 func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
+	slots := e.applySlots()
+	if err := slots.acquire(ctx); err != nil {
+		return NodeResponse{}, err
+	}
+	var pushed atomic.Bool
+	resp, err := e.applyNode(kube.WithPushback(ctx, func() { pushed.Store(true) }), req)
+	slots.release(pushed.Load())
+	if err != nil || e.FollowFor <= 0 || req.Turn < 1 || req.Turn > MapConcurrency {
+		// A follower holds its Map iteration: in a turn larger than the Map runs at once, the
+		// iterations waiting for a slot would wait for it.
+		return resp, err
+	}
+	e.follow(ctx, req.Stack, resp)
+	return resp, nil
+}
+
+func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
 	st, n, err := e.loadNode(ctx, req)
 	if err != nil {
 		return NodeResponse{}, err
@@ -46,6 +74,9 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	// No APPLYING write before the apply: server-side apply is idempotent, and the write
 	// after it is conditional on the version read here, so a concurrent duplicate of this
 	// call loses that write and reports what the first recorded. One write per apply.
+	// AppliedAt is when this call started on the node, so that READY → applied shows the
+	// wait before an apply apart from the apply itself.
+	started := e.now().UTC()
 	vals, red, err := e.inputs(st)
 	if err != nil {
 		return e.fail(ctx, n, "SecretsUnavailable", err.Error(), nil)
@@ -108,12 +139,12 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 			return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 		}
 		if live != nil {
-			n.Status, n.AppliedAt, n.Reason, n.Message = NodeWaiting, e.now().UTC(), "Unchanged", ""
+			n.Status, n.AppliedAt, n.Reason, n.Message = NodeWaiting, started, "Unchanged", ""
 			if first, err := e.record(ctx, n); first != nil || err != nil {
 				return *first, err
 			}
 			e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Unchanged", n.Ref.String()+" is as the template says")
-			return NodeResponse{Node: n.ID, Status: n.Status}, nil
+			return NodeResponse{Node: n.ID, Status: n.Status, applied: true, rec: n, live: live}, nil
 		}
 	}
 	owner := st.owner(n.ID)
@@ -144,7 +175,7 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		return e.fail(ctx, n, applyReason(err), err.Error(), red)
 	}
 	former := n.Ref
-	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash, n.Drifted = NodeWaiting, &applied.Ref, e.now().UTC(), "", hash, false
+	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash, n.Drifted = NodeWaiting, &applied.Ref, started, "", hash, false
 	n.Adopted = n.Adopted || applied.Adopted
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err
@@ -155,7 +186,7 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		}
 	}
 	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Applied", fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)))
-	return NodeResponse{Node: n.ID, Status: n.Status}, nil
+	return NodeResponse{Node: n.ID, Status: n.Status, applied: true, rec: n, live: applied.Object}, nil
 }
 
 func appliedVerb(a *kube.Applied) string {

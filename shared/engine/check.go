@@ -30,6 +30,9 @@ type CheckResponse struct {
 	Stack string `json:"stack"`
 	// Startable are PENDING nodes whose dependencies are all READY: apply them next.
 	Startable []string `json:"startable"`
+	// Turn is how many nodes the turn starts (len(Startable)): each apply-node is told, and
+	// follows its node only when the Map runs every one of them at once (follow.go).
+	Turn int `json:"turn"`
 	// Ready and Failed list the nodes that changed during this call.
 	Ready  []string `json:"ready"`
 	Failed []string `json:"failed"`
@@ -77,6 +80,7 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	if err != nil {
 		return resp, err
 	}
+	resp.Turn = len(resp.Startable)
 	return resp, e.budget(ctx, req, &resp)
 }
 
@@ -162,17 +166,26 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	if err != nil {
 		return err
 	}
-	_, red, err := e.inputs(st)
-	if err != nil {
-		return err
-	}
 	var applied []kube.Ref
 	for _, n := range nodes {
 		if n.Status != NodeDeleted {
 			applied = append(applied, n.objects()...)
 		}
 	}
-	total := client.Groups(ctx, applied)
+	maxWait := e.MaxWait
+	if !wait {
+		maxWait = 0
+	}
+	return e.observeIn(ctx, st, client, inflight, client.Groups(ctx, applied), resp, maxWait)
+}
+
+// observeIn is observe on the in-flight nodes given, with total the stack's objects per
+// group (whether a LIST pays, kube.Fetch) and a watch of up to maxWait (0: none).
+func (e *Engine) observeIn(ctx context.Context, st *StackRecord, client *kube.Client, inflight []*NodeRecord, total map[kube.Group]int, resp *CheckResponse, maxWait time.Duration) error {
+	_, red, err := e.inputs(st)
+	if err != nil {
+		return err
+	}
 	targets := make([]kube.Target, 0, len(inflight))
 	byID := make(map[string]*NodeRecord, len(inflight))
 	for _, n := range inflight {
@@ -185,11 +198,11 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	if err != nil {
 		return err
 	}
-	changed, err := e.evaluate(ctx, inflight, snap.Objects, red, resp)
-	if err != nil || changed || e.MaxWait == 0 || !wait {
+	changed, err := e.evaluate(ctx, inflight, snap.Objects, red, resp, true)
+	if err != nil || changed || maxWait <= 0 {
 		return err
 	}
-	budget := watchBudget(inflight, e.now(), e.MaxWait)
+	budget := watchBudget(inflight, e.now(), maxWait)
 	if slices.ContainsFunc(inflight, func(n *NodeRecord) bool { return n.Lookup }) {
 		// A looked-up object carries no stack label, so the watch never sees it: look again
 		// every couple of seconds instead.
@@ -201,7 +214,7 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	latest := snap.Objects
 	resync, err := client.Watch(wctx, st.Name, targets, snap.Versions, func(id string, u *unstructured.Unstructured) (bool, error) {
 		latest[id] = u
-		return e.evaluate(ctx, []*NodeRecord{byID[id]}, latest, red, resp)
+		return e.evaluate(ctx, []*NodeRecord{byID[id]}, latest, red, resp, true)
 	})
 	if err != nil || !resync {
 		return err
@@ -212,13 +225,14 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	if err != nil {
 		return err
 	}
-	_, err = e.evaluate(ctx, inflight, snap.Objects, red, resp)
+	_, err = e.evaluate(ctx, inflight, snap.Objects, red, resp, true)
 	return err
 }
 
 // evaluate judges each in-flight node that objs holds (nil: the object is gone), records
-// transitions, and reports whether any node became READY or FAILED.
-func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[string]*unstructured.Unstructured, red *secrets.Redactor, resp *CheckResponse) (bool, error) {
+// transitions (and, with progress, a changed reason of a node still waiting), and reports
+// whether any node became READY or FAILED.
+func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[string]*unstructured.Unstructured, red *secrets.Redactor, resp *CheckResponse, progress bool) (bool, error) {
 	var writes []*NodeRecord // progress, and transitions (which get an event)
 	var settled []*NodeRecord
 	for _, n := range inflight {
@@ -252,7 +266,7 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 			n.Status, n.Reason, n.Message = NodeFailed, r.Reason, red.String(r.Message)
 			resp.Failed = append(resp.Failed, n.ID)
 		default:
-			if n.Reason != r.Reason {
+			if progress && n.Reason != r.Reason {
 				// Remember progress for status views when its reason changes, without an
 				// event (every message change would cost a write per status update).
 				n.Reason, n.Message = r.Reason, red.String(r.Message)

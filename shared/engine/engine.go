@@ -24,7 +24,11 @@ type Engine struct {
 	Projects Projects
 	// MaxWait bounds how long CheckReady watches for a change before answering.
 	MaxWait time.Duration
-	Now     func() time.Time
+	// FollowFor is how long an apply-node call goes on after its apply: it watches the node,
+	// and when it is READY starts the dependents it unblocked, and follows those (follow.go).
+	// Zero: apply-node applies and returns, and check-ready starts every dependent.
+	FollowFor time.Duration
+	Now       func() time.Time
 	// Holder names this runner in leases (default host:pid); LeaseFor is how long a lease
 	// holds without renewal (default defaultLease).
 	Holder   string
@@ -37,6 +41,9 @@ type Engine struct {
 	// does not read its namespace again (one API request per node, of the three an apply
 	// made). A stack's delete forgets its own.
 	namespaces sync.Map
+	// slots bounds the applies this process runs at once (follow.go).
+	slotsOnce sync.Once
+	slots     *limiter
 }
 
 func (e *Engine) now() time.Time {

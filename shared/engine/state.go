@@ -59,6 +59,9 @@ type StackRecord struct {
 	// CancelRequested asks the operation in progress to stop (Cancel); the operation's end
 	// clears it.
 	CancelRequested bool `json:"cancelRequested,omitempty"`
+	// Failing names the operation (failingKey) in which a node failed, marked by the apply-node
+	// that saw it, so that the other apply-nodes of the turn start nothing new (follow.go).
+	Failing string `json:"failing,omitempty"`
 	// Schedule rebuilds the stack periodically (aos serve, or EventBridge Scheduler on AWS).
 	Schedule *Schedule `json:"schedule,omitempty"`
 	// Version increases with every write; writes are conditional on it.
@@ -107,12 +110,16 @@ type NodeRecord struct {
 	// Lookup: the node reads an object the stack does not own; it is never applied or deleted.
 	Lookup bool `json:"lookup,omitempty"`
 	// Stacks lists the other stacks the node reads outputs of: it starts once they settle.
-	Stacks    []string              `json:"stacks,omitempty"`
-	TextRefs  []string              `json:"textRefs,omitempty"`
-	DependsOn []string              `json:"dependsOn"`
-	Timeout   time.Duration         `json:"timeout"`
-	Conds     []kube.Condition      `json:"conditions,omitempty"`
-	Outputs   []template.NodeOutput `json:"outputs,omitempty"`
+	Stacks    []string `json:"stacks,omitempty"`
+	TextRefs  []string `json:"textRefs,omitempty"`
+	DependsOn []string `json:"dependsOn"`
+	// Dependents are the nodes that depend on this one in the revision that planned it: an
+	// apply-node that sees this node READY starts those whose dependencies are all READY
+	// (follow.go) without a round trip through check-ready.
+	Dependents []string              `json:"dependents,omitempty"`
+	Timeout    time.Duration         `json:"timeout"`
+	Conds      []kube.Condition      `json:"conditions,omitempty"`
+	Outputs    []template.NodeOutput `json:"outputs,omitempty"`
 	// ForEach is the node's forEach value as written: apply computes its element from it.
 	ForEach string `json:"forEach,omitempty"`
 	// When is the node's when as written, when it reads other nodes: apply decides it from

@@ -138,7 +138,7 @@ func planNodes(st *StackRecord, r *template.Resolved, existing []*NodeRecord) []
 		n := in.Node
 		nr := &NodeRecord{
 			Stack: st.Name, ID: in.ID, Node: n.ID, Index: in.Index, Manifest: n.Manifest, TextRefs: n.TextRefs, Source: n.Source, Stacks: stacksRead(n.Uses), Lookup: n.Lookup,
-			DependsOn: r.Graph.DependsOn(in.ID), Timeout: n.Ready.Timeout, Conds: conditions(n.Ready),
+			DependsOn: r.Graph.DependsOn(in.ID), Dependents: r.Graph.Dependents(in.ID), Timeout: n.Ready.Timeout, Conds: conditions(n.Ready),
 			Adopt: n.Adopt, Replace: n.Replace, Retain: retains(n), Status: NodePending, Revision: st.Revision,
 		}
 		for _, o := range n.Outputs {

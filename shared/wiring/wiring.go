@@ -140,13 +140,17 @@ func LambdaEngine(ctx context.Context) (*engine.Engine, error) {
 			return nil, fmt.Errorf("%s=%q: %w", EnvMaxWait, v, err)
 		}
 	}
+	follow, err := engine.FollowSetting(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	projects, err := Projects()
 	if err != nil {
 		return nil, err
 	}
 	clients := &kube.Clients{}
 	return &engine.Engine{
-		Store: dynamo.New(db, table), Sealer: sealer, MaxWait: maxWait, Projects: projects,
+		Store: dynamo.New(db, table), Sealer: sealer, MaxWait: maxWait, FollowFor: follow, Projects: projects,
 		// Every function of every execution runs as one holder: Step Functions itself keeps
 		// one execution per operation, and the in-progress status refuses a second.
 		Holder: "aws-step-functions",

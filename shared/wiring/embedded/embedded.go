@@ -56,9 +56,14 @@ func Engine(o Options) (e *engine.Engine, close func() error, err error) {
 		st.Close()
 		return nil, nil, err
 	}
+	follow, err := engine.FollowSetting(os.Getenv)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	clients := &kube.Clients{}
 	return &engine.Engine{
-		Store: st, Sealer: sealer, MaxWait: 20 * time.Second,
+		Store: st, Sealer: sealer, MaxWait: 20 * time.Second, FollowFor: follow,
 		Kube: func(ctx context.Context, t kube.Access) (*kube.Client, error) {
 			if t.Context == "" {
 				t.Context = o.Context

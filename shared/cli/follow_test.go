@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aos-project/aos/internal/testcluster"
+)
+
+// An apply-node that sees its node READY starts the dependents it unblocked itself: a chain
+// of five is applied by the Map's one apply-node call, each link right after the one before
+// is READY, with no check-ready turn between.
+func TestApplyNodeFollowsItsDependents(t *testing.T) {
+	kc := kubeconfigPath(t)
+	state := filepath.Join(t.TempDir(), "state.db")
+	stack := fmt.Sprintf("follow-%d", time.Now().UnixNano()%100000)
+	g := []string{"--state", state, "--kubeconfig", kc}
+	tpl := filepath.Join(t.TempDir(), "chain.yaml")
+	body := "format: aos/v1\nname: chain\nnodes:\n  n0:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: n0}, data: {v: \"0\"}}\n"
+	for i := 1; i < 5; i++ {
+		body += fmt.Sprintf("  n%d:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: n%d}, data: {v: \"${nodes.n%d.data.v}%d\"}}\n", i, i, i-1, i)
+	}
+	if err := os.WriteFile(tpl, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, "", append(g, "up", tpl, "--stack", stack, "-o", "json")...)
+	t.Cleanup(func() { run(t, "", append(g, "down", stack)...) })
+	if code != ExitOK {
+		t.Fatalf("up: exit %d\n%s\n%s", code, out, errs)
+	}
+	var res struct {
+		Stack struct{ Status string }
+		Cost  struct {
+			Invocations map[string]int64 `json:"invocations"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Stack.Status != "CREATE_COMPLETE" || res.Cost.Invocations["applynode"] != 1 {
+		t.Fatalf("status %s, apply-node invoked %d times (want 1: the chain followed from n0)\n%s", res.Stack.Status, res.Cost.Invocations["applynode"], out)
+	}
+	cm, err := testcluster.Client(t).CoreV1().ConfigMaps(stack).Get(context.Background(), "n4", metav1.GetOptions{})
+	if err != nil || cm.Data["v"] != "01234" {
+		t.Fatalf("n4 rendered from the live values before it: %v %v", cm.Data, err)
+	}
+}
+
+// A node that fails while a follower runs stops every follower starting anything new: the
+// branch beside it is not carried on.
+func TestFollowStopsAtAFailure(t *testing.T) {
+	kc := kubeconfigPath(t)
+	state := filepath.Join(t.TempDir(), "state.db")
+	stack := fmt.Sprintf("followfail-%d", time.Now().UnixNano()%100000)
+	g := []string{"--state", state, "--kubeconfig", kc}
+	tpl := filepath.Join(t.TempDir(), "fail.yaml")
+	// bad fails at its apply (a ConfigMap's data must be strings); after is what the other
+	// branch would start next.
+	body := `format: aos/v1
+name: followfail
+nodes:
+  root:
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: root}}
+  bad:
+    dependsOn: [root]
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: bad}, data: {n: {not: a string}}}
+  side:
+    dependsOn: [root]
+    ready: {conditions: [{path: .metadata.name, op: "==", value: side}]}
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: side}}
+  after:
+    dependsOn: [side]
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: after}}
+`
+	if err := os.WriteFile(tpl, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := run(t, "", append(g, "up", tpl, "--stack", stack)...)
+	t.Cleanup(func() { run(t, "", append(g, "down", stack)...) })
+	if code == ExitOK || !strings.Contains(out+errs, "CREATE_FAILED") {
+		t.Fatalf("up: exit %d, want a failed create\n%s\n%s", code, out, errs)
+	}
+	_, err := testcluster.Client(t).CoreV1().ConfigMaps(stack).Get(context.Background(), "after", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Fatalf("after bad failed, a follower still started after: %v\n%s", err, out)
+	}
+}
