@@ -66,6 +66,8 @@ type Run struct {
 	// seen READY to the start of the node's own apply (the node records' readyAt and
 	// appliedAt): the idle time between a dependency's readiness and its dependent's start.
 	Gap float64 `json:"readyToAppliedSeconds,omitempty"`
+	// GapP90 is the 90th percentile of the same: the wait of the unlucky nodes.
+	GapP90 float64 `json:"readyToAppliedP90Seconds,omitempty"`
 }
 
 // ShapeResult is every tool's runs of one shape, and the shape's critical path.
@@ -355,14 +357,14 @@ func (b *bench) aos(ctx context.Context, s Shape, ns, dir string) (Run, error) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Stack.Status != engine.StackCreateComplete {
 		return Run{}, fmt.Errorf("aos up: %v, status %q\n%s", err, res.Stack.Status, tail(out.String()))
 	}
-	observed, gap, err := b.observedPath(ctx, s, dir, ns)
+	observed, gap, p90, err := b.observedPath(ctx, s, dir, ns)
 	if err != nil {
 		return Run{}, err
 	}
 	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	run := Run{Seconds: took.Seconds(), CPUSeconds: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(),
 		Transitions: res.Cost.Transitions, Invocations: res.Cost.Invocations, StoreReads: res.Cost.StoreReads, StoreWrites: res.Cost.StoreWrites,
-		ObservedPath: observed.Seconds(), Gap: gap.Seconds()}
+		ObservedPath: observed.Seconds(), Gap: gap.Seconds(), GapP90: p90.Seconds()}
 	if ru != nil {
 		run.MaxRSSMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
@@ -464,24 +466,25 @@ func median(runs []Run, f func(Run) float64) float64 {
 // observedPath reads the run's events and returns the critical path of the apply-to-ready
 // times it observed; and from the node records, the median gap from a node's last
 // dependency READY to the start of its own apply.
-func (b *bench) observedPath(ctx context.Context, s Shape, dir, stack string) (time.Duration, time.Duration, error) {
+func (b *bench) observedPath(ctx context.Context, s Shape, dir, stack string) (time.Duration, time.Duration, time.Duration, error) {
 	state := filepath.Join(dir, "state.db")
 	out, err := exec.CommandContext(ctx, b.cfg.AOS, "--state", state, "events", stack, "-o", "json").Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("aos events: %w", err)
+		return 0, 0, 0, fmt.Errorf("aos events: %w", err)
 	}
 	var evs []Event
 	if err := json.Unmarshal(out, &evs); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if out, err = exec.CommandContext(ctx, b.cfg.AOS, "--state", state, "status", stack, "-o", "json").Output(); err != nil {
-		return 0, 0, fmt.Errorf("aos status: %w", err)
+		return 0, 0, 0, fmt.Errorf("aos status: %w", err)
 	}
 	var st struct{ Nodes []NodeTimes }
 	if err := json.Unmarshal(out, &st); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return observed(s, evs), gap(s, st.Nodes), nil
+	median, p90 := gap(s, st.Nodes)
+	return observed(s, evs), median, p90, nil
 }
 
 // Event is the part of an `aos events -o json` entry the bench reads.
@@ -513,9 +516,9 @@ func observed(s Shape, evs []Event) time.Duration {
 	return cp
 }
 
-// gap is the median, over nodes with dependencies, of the time from the last dependency's
-// READY to the start of the node's apply.
-func gap(s Shape, nodes []NodeTimes) time.Duration {
+// gap is the median and the 90th percentile, over nodes with dependencies, of the time from
+// the last dependency's READY to the start of the node's apply.
+func gap(s Shape, nodes []NodeTimes) (time.Duration, time.Duration) {
 	byID := map[string]NodeTimes{}
 	for _, n := range nodes {
 		byID[n.ID] = n
@@ -536,8 +539,8 @@ func gap(s Shape, nodes []NodeTimes) time.Duration {
 		}
 	}
 	if len(gaps) == 0 {
-		return 0
+		return 0, 0
 	}
 	slices.Sort(gaps)
-	return gaps[len(gaps)/2]
+	return gaps[len(gaps)/2], gaps[len(gaps)*9/10]
 }

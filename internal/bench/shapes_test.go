@@ -111,7 +111,7 @@ func TestObservedAndGap(t *testing.T) {
 		{"c", at(2300), at(3300)}, {"d", at(3400), at(4400)},
 	}
 	// c: 300 ms after b, d: 100 ms after c; the median of two is the upper one.
-	if g := gap(s, nodes); g != 300*time.Millisecond {
-		t.Errorf("gap %v, want 300ms", g)
+	if g, p90 := gap(s, nodes); g != 300*time.Millisecond || p90 != 300*time.Millisecond {
+		t.Errorf("gap %v, p90 %v, want 300ms each", g, p90)
 	}
 }
