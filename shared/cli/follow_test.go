@@ -16,10 +16,23 @@ import (
 	"github.com/aos-project/aos/internal/testcluster"
 )
 
-// An apply-node that sees its node READY starts the dependents it unblocked itself: a chain
-// of five is applied by the Map's one apply-node call, each link right after the one before
-// is READY, with no check-ready turn between.
+// With AOS_APPLY_FOLLOW set, an apply-node that sees its node READY starts the dependents it
+// unblocked itself: a chain of five is applied by the Map's one apply-node call, each link
+// right after the one before is READY, with no check-ready turn between. Unset, each link is
+// an apply-node of its own, started by check-ready.
 func TestApplyNodeFollowsItsDependents(t *testing.T) {
+	for _, tc := range []struct {
+		follow string
+		calls  int64
+	}{{"", 5}, {"20s", 1}} {
+		t.Run("AOS_APPLY_FOLLOW="+tc.follow, func(t *testing.T) {
+			t.Setenv("AOS_APPLY_FOLLOW", tc.follow)
+			followChain(t, tc.calls)
+		})
+	}
+}
+
+func followChain(t *testing.T, calls int64) {
 	kc := kubeconfigPath(t)
 	state := filepath.Join(t.TempDir(), "state.db")
 	stack := fmt.Sprintf("follow-%d", time.Now().UnixNano()%100000)
@@ -46,8 +59,8 @@ func TestApplyNodeFollowsItsDependents(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if res.Stack.Status != "CREATE_COMPLETE" || res.Cost.Invocations["applynode"] != 1 {
-		t.Fatalf("status %s, apply-node invoked %d times (want 1: the chain followed from n0)\n%s", res.Stack.Status, res.Cost.Invocations["applynode"], out)
+	if res.Stack.Status != "CREATE_COMPLETE" || res.Cost.Invocations["applynode"] != calls {
+		t.Fatalf("status %s, apply-node invoked %d times, want %d\n%s", res.Stack.Status, res.Cost.Invocations["applynode"], calls, out)
 	}
 	cm, err := testcluster.Client(t).CoreV1().ConfigMaps(stack).Get(context.Background(), "n4", metav1.GetOptions{})
 	if err != nil || cm.Data["v"] != "01234" {
@@ -58,6 +71,7 @@ func TestApplyNodeFollowsItsDependents(t *testing.T) {
 // A node that fails while a follower runs stops every follower starting anything new: the
 // branch beside it is not carried on.
 func TestFollowStopsAtAFailure(t *testing.T) {
+	t.Setenv("AOS_APPLY_FOLLOW", "20s")
 	kc := kubeconfigPath(t)
 	state := filepath.Join(t.TempDir(), "state.db")
 	stack := fmt.Sprintf("followfail-%d", time.Now().UnixNano()%100000)
