@@ -41,7 +41,7 @@ type Engine struct {
 	// does not read its namespace again (one API request per node, of the three an apply
 	// made). A stack's delete forgets its own.
 	namespaces sync.Map
-	// slots bounds the applies this process runs at once (follow.go).
+	// slots bounds the applies this process runs at once (limiter.go).
 	slotsOnce sync.Once
 	slots     *limiter
 }
