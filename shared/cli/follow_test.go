@@ -77,8 +77,8 @@ func TestFollowStopsAtAFailure(t *testing.T) {
 	stack := fmt.Sprintf("followfail-%d", time.Now().UnixNano()%100000)
 	g := []string{"--state", state, "--kubeconfig", kc}
 	tpl := filepath.Join(t.TempDir(), "fail.yaml")
-	// bad fails at its apply (a ConfigMap's data must be strings); after is what the other
-	// branch would start next.
+	// bad fails at its apply (a ConfigMap's data must be strings); side, applied beside it, is
+	// READY 1.5 s later, when the failure is long recorded; after is what side would start.
 	body := `format: aos/v1
 name: followfail
 nodes:
@@ -89,8 +89,16 @@ nodes:
     manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: bad}, data: {n: {not: a string}}}
   side:
     dependsOn: [root]
-    ready: {conditions: [{path: .metadata.name, op: "==", value: side}]}
-    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: side}}
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: side}
+      spec:
+        replicas: 1
+        selector: {matchLabels: {app: side}}
+        template:
+          metadata: {labels: {app: side}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: "1500ms"}}
+          spec: {containers: [{name: app, image: registry.example/side:1}]}
   after:
     dependsOn: [side]
     manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: after}}

@@ -40,9 +40,9 @@ const MapConcurrency = 40
 //
 // Off by default, on measurement (docs/performance.md, round four): on the local control
 // plane check-ready's own watch already starts a dependent a median 11-28 ms after its last
-// dependency is READY, and with following on the same shapes took longer (random-200: 22.2 s
-// against 19.0 s, medians of 3), the cluster making pods ready more slowly while AOS's own
-// share stayed the same. What following does cut is the state machine's work per node: 2 to
+// dependency is READY, and with following on the same shapes took longer (random-200, in
+// alternating runs: 19.0 and 21.0 s against 18.2 and 19.7 s), nodes being recorded READY
+// later while the cluster did the same work. What following does cut is the state machine's work per node: 2 to
 // 11 times fewer state transitions and 2 to 16 times fewer function invocations, which on
 // AWS is what a stack costs, and where each turn takes longer than here.
 const EnvFollow = "AOS_APPLY_FOLLOW"
@@ -108,6 +108,19 @@ type follower struct {
 	objs     map[string]*unstructured.Unstructured
 	from     map[string]string
 	w        *kube.Watcher
+	// Dependents are applied beside the loop, which goes on taking changes meanwhile: their
+	// results come back on results; pending counts those not back yet.
+	results chan started
+	pending int
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// started is what one dependent's apply came to: follow it (applied), or start its own
+// dependents (passed).
+type started struct {
+	applied *NodeResponse
+	passed  *NodeRecord
 }
 
 // follow runs after ApplyNode's own apply. Its errors end it and nothing else: the node's
@@ -140,7 +153,12 @@ func (f *follower) run(ctx context.Context, stack string, first NodeResponse) er
 		return err
 	}
 	f.w = f.client.NewWatcher(ctx, stack)
-	defer f.w.Close()
+	f.results, f.done = make(chan started), make(chan struct{})
+	defer func() {
+		close(f.done)
+		f.wg.Wait()
+		f.w.Close()
+	}()
 	var ready []*NodeRecord
 	fresh := []NodeResponse{first}
 	if !first.applied {
@@ -159,15 +177,15 @@ func (f *follower) run(ctx context.Context, stack string, first NodeResponse) er
 			ready, fresh = append(ready, passed...), nil
 		}
 		if len(ready) > 0 && f.e.now().Before(f.deadline) {
-			if fresh, ready, err = f.startDependents(ctx, ready); err != nil {
+			if err := f.startDependents(ctx, ready); err != nil {
 				return err
 			}
-			continue
+			ready = nil
 		}
-		if len(f.inflight) == 0 || !f.e.now().Before(f.deadline) {
+		if len(f.inflight) == 0 && f.pending == 0 || !f.e.now().Before(f.deadline) {
 			return nil
 		}
-		if ready, err = f.next(ctx); err != nil {
+		if fresh, ready, err = f.next(ctx); err != nil {
 			return err
 		}
 	}
@@ -261,40 +279,55 @@ func (f *follower) settle(ctx context.Context, nodes []*NodeRecord) ([]*NodeReco
 	return passed, nil
 }
 
-// next waits for changes to the followed objects, until the deadline or a node's
-// ready.timeout, takes every change that is there by then, and returns the nodes that
-// passed.
-func (f *follower) next(ctx context.Context) ([]*NodeRecord, error) {
+// next waits for changes to the followed objects and for dependents' applies to return,
+// until the deadline or a node's ready.timeout; it takes every change and result that is
+// there by then, and returns the applies to follow and the nodes that passed.
+func (f *follower) next(ctx context.Context) (fresh []NodeResponse, passed []*NodeRecord, err error) {
 	nodes := make([]*NodeRecord, 0, len(f.inflight))
 	for _, n := range f.inflight {
 		nodes = append(nodes, n)
 	}
 	timer := time.NewTimer(watchBudget(nodes, f.e.now(), f.deadline.Sub(f.e.now())) + 10*time.Millisecond)
 	defer timer.Stop()
+	took := func(r started) {
+		f.pending--
+		if r.applied != nil {
+			fresh = append(fresh, *r.applied)
+		}
+		if r.passed != nil {
+			passed = append(passed, r.passed)
+		}
+	}
 	select {
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	case <-timer.C:
 		if !f.e.now().Before(f.deadline) {
-			return nil, nil
+			return nil, nil, nil
 		}
 		// A node's ready.timeout fell due: judge it on what was last seen.
-		return f.settle(ctx, nodes)
+		passed, err = f.settle(ctx, nodes)
+		return nil, passed, err
+	case r := <-f.results:
+		took(r)
 	case c := <-f.w.Changes():
-		passed, err := f.take(ctx, c)
-		for err == nil {
-			select {
-			case c := <-f.w.Changes():
-				var p []*NodeRecord
-				p, err = f.take(ctx, c)
-				passed = append(passed, p...)
-				continue
-			default:
-			}
-			break
-		}
-		return passed, err
+		passed, err = f.take(ctx, c)
 	}
+	for err == nil {
+		select {
+		case r := <-f.results:
+			took(r)
+			continue
+		case c := <-f.w.Changes():
+			var p []*NodeRecord
+			p, err = f.take(ctx, c)
+			passed = append(passed, p...)
+			continue
+		default:
+		}
+		break
+	}
+	return fresh, passed, err
 }
 
 // take judges a node on one change to its object; a lost watch is read again and restarted.
@@ -318,12 +351,13 @@ func (f *follower) take(ctx context.Context, c kube.Change) ([]*NodeRecord, erro
 }
 
 // startDependents applies the dependents of ready nodes that may start now, side by side
-// within the process's apply limit. It returns the applies this call won (to follow), and
-// the records of dependents that passed at once (a when that left them out).
-func (f *follower) startDependents(ctx context.Context, ready []*NodeRecord) (follow []NodeResponse, passed []*NodeRecord, err error) {
+// within the process's apply limit, beside the loop: each apply's result comes back on
+// f.results (an apply this call won, to follow; or a dependent that passed at once, a when
+// that left it out).
+func (f *follower) startDependents(ctx context.Context, ready []*NodeRecord) error {
 	st, err := f.e.Store.GetStack(ctx, f.st.Name)
 	if err != nil || !mayStart(st) {
-		return nil, nil, err
+		return err
 	}
 	recs := map[string]*NodeRecord{}
 	var cands []string
@@ -344,58 +378,55 @@ func (f *follower) startDependents(ctx context.Context, ready []*NodeRecord) (fo
 	}
 	for _, id := range cands {
 		if err := get(id); err != nil {
-			return nil, nil, err
+			return err
 		}
 		if r := recs[id]; r != nil && r.Status == NodePending {
 			for _, d := range r.DependsOn {
 				if err := get(d); err != nil {
-					return nil, nil, err
+					return err
 				}
 			}
 		}
 	}
-	start := unblocked(cands, recs)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	slots := f.e.applySlots()
-	for _, id := range start {
-		if err := slots.acquire(ctx); err != nil {
-			break
-		}
-		wg.Add(1)
+	for _, id := range unblocked(cands, recs) {
+		f.pending++
+		f.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			var pushed atomic.Bool
-			resp, err := f.e.applyNode(kube.WithPushback(ctx, func() { pushed.Store(true) }), NodeRequest{Stack: f.st.Name, Node: id})
-			slots.release(pushed.Load())
-			if err != nil {
-				zerolog.Ctx(ctx).Debug().Str("error", f.red.String(err.Error())).Str("stack", f.st.Name).Str("node", id).Msg("apply after a dependency became READY; check-ready will start it")
-				return
-			}
-			var n *NodeRecord
-			switch {
-			case resp.Status == NodeFailed:
-				f.e.markFailing(ctx, f.st.Name)
-				return
-			case resp.applied:
-			case resp.Status == NodeSkipped:
-				if n, err = f.e.Store.GetNode(ctx, f.st.Name, id); err != nil {
-					return
-				}
-			default:
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if n != nil {
-				passed = append(passed, n)
-			} else {
-				follow = append(follow, resp)
+			defer f.wg.Done()
+			r := f.apply(ctx, slots, id)
+			select {
+			case f.results <- r:
+			case <-f.done:
 			}
 		}()
 	}
-	wg.Wait()
-	return follow, passed, nil
+	return nil
+}
+
+// apply applies one dependent and says what came of it.
+func (f *follower) apply(ctx context.Context, slots *limiter, id string) started {
+	if err := slots.acquire(ctx); err != nil {
+		return started{}
+	}
+	var pushed atomic.Bool
+	resp, err := f.e.applyNode(kube.WithPushback(ctx, func() { pushed.Store(true) }), NodeRequest{Stack: f.st.Name, Node: id})
+	slots.release(pushed.Load())
+	if err != nil {
+		zerolog.Ctx(ctx).Debug().Str("error", f.red.String(err.Error())).Str("stack", f.st.Name).Str("node", id).Msg("apply after a dependency became READY; check-ready will start it")
+		return started{}
+	}
+	switch {
+	case resp.Status == NodeFailed:
+		f.e.markFailing(ctx, f.st.Name)
+	case resp.applied:
+		return started{applied: &resp}
+	case resp.Status == NodeSkipped:
+		if n, err := f.e.Store.GetNode(ctx, f.st.Name, id); err == nil {
+			return started{passed: n}
+		}
+	}
+	return started{}
 }
 
 // markFailing records on the stack that a node failed in its operation, so that no other
