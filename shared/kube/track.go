@@ -123,9 +123,7 @@ func (c *Client) Fetch(ctx context.Context, stack string, targets []Target, tota
 // target's new state until changed says it is done, fails, or ctx ends. It
 // reports resync when it stopped for any other reason than changed being done: ctx ended, a
 // watch closed or expired (410 Gone), or a target was deleted. The caller then reads
-// everything again. A change delivered by a group's one watch advances from to its
-// resourceVersion, so a caller that watches again from the same map starts where this watch
-// stopped.
+// everything again.
 func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from map[Group]string, changed func(id string, u *unstructured.Unstructured) (done bool, err error)) (resync bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -139,14 +137,7 @@ func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from
 		for _, t := range ts {
 			byName[t.Ref.Name] = t
 		}
-		var ri interface {
-			Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
-		}
-		if g.Namespace != "" {
-			ri = c.Dynamic.Resource(g.GVR).Namespace(g.Namespace)
-		} else {
-			ri = c.Dynamic.Resource(g.GVR)
-		}
+		ri := c.ri(Ref{GVR: g.GVR, Namespace: g.Namespace})
 		// From the version read before the objects were: only changes since, no replay of
 		// every object of the stack. A few targets get a watch each, by name: the API server
 		// then sends only their changes, where a watch by the stack's label sends (and this
@@ -165,7 +156,7 @@ func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from
 				zerolog.Ctx(ctx).Debug().Err(err).Msg("watch failed; falling back to polling")
 				continue
 			}
-			go relay(ctx, w, g, len(opts) == 1 && o.FieldSelector == "", byName, events)
+			go relay(ctx, w, byName, events)
 		}
 	}
 	for {
@@ -175,9 +166,6 @@ func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from
 		case h := <-events:
 			if h == nil {
 				return true, nil
-			}
-			if h.advance {
-				from[h.g] = h.u.GetResourceVersion()
 			}
 			done, err := changed(h.id, h.u)
 			if err != nil || done {
@@ -192,17 +180,12 @@ const perObjectWatches = 8
 
 type hit struct {
 	id string
-	g  Group
 	u  *unstructured.Unstructured
-	// advance: the change came from the group's one watch, so every change before it was
-	// delivered too and the group's version may move to it. Watches by name each see one
-	// object: moving the group's version to one's change could skip another's earlier one.
-	advance bool
 }
 
 // relay passes a watch's events about tracked objects to events; nil says the watch ended (or
 // an object was deleted) and the caller should read again.
-func relay(ctx context.Context, w watch.Interface, g Group, advance bool, byName map[string]Target, events chan<- *hit) {
+func relay(ctx context.Context, w watch.Interface, byName map[string]Target, events chan<- *hit) {
 	defer w.Stop()
 	for {
 		select {
@@ -224,7 +207,7 @@ func relay(ctx context.Context, w watch.Interface, g Group, advance bool, byName
 			if !tracked || t.Ref.Kind != u.GetKind() {
 				continue
 			}
-			h := &hit{t.ID, g, u, advance}
+			h := &hit{t.ID, u}
 			if ev.Type == watch.Deleted {
 				// Also what a removed label looks like through a label selector: read the
 				// object again rather than call it gone.

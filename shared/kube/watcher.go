@@ -50,14 +50,7 @@ func (w *Watcher) Add(t Target, from string) error {
 	if err != nil {
 		return fmt.Errorf("node %q: %w", t.ID, err)
 	}
-	var ri interface {
-		Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
-	}
-	if t.Ref.Namespace != "" {
-		ri = w.c.Dynamic.Resource(gvr).Namespace(t.Ref.Namespace)
-	} else {
-		ri = w.c.Dynamic.Resource(gvr)
-	}
+	ri := w.c.ri(Ref{GVR: gvr, Namespace: t.Ref.Namespace})
 	ctx, stop := context.WithCancel(w.ctx)
 	iface, err := ri.Watch(ctx, metav1.ListOptions{LabelSelector: LabelStack + "=" + w.stack, FieldSelector: "metadata.name=" + t.Ref.Name, ResourceVersion: from})
 	if err != nil {
