@@ -5,8 +5,7 @@
 //
 //	SK "STACK"             the stack record
 //	SK "NODE#<id>"         one node record
-//	SK "SEQ"               the event counter (atomic ADD)
-//	SK "EVENT#<seq:020d>"  one event
+//	SK "EVENT#<seq:020d>"  a page of events from seq on (events.go)
 //	SK "REV#<n:010d>"      one revision (template and inputs, secrets sealed)
 //	SK "BLOB#<sha256>#<i>" part i of a record too large for one item (blob.go)
 package dynamo
@@ -17,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +37,7 @@ type Store struct {
 	db        *dynamodb.Client
 	table     string
 	templates templateCache
+	seqs      lastSeqs
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -381,142 +380,6 @@ func (s *Store) ListNodes(ctx context.Context, stack string) ([]*engine.NodeReco
 			return err
 		}
 		out = append(out, &r)
-		return nil
-	})
-	return out, err
-}
-
-func eventKey(seq int64) string { return fmt.Sprintf("EVENT#%020d", seq) }
-
-func (s *Store) AppendEvent(ctx context.Context, e *engine.Event) error {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{"PK": pk(e.Stack), "SK": sk("SEQ")},
-		UpdateExpression:          aws.String("ADD seq :one"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
-		ReturnValues:              types.ReturnValueUpdatedNew,
-	})
-	if err != nil {
-		return fmt.Errorf("dynamodb event counter %s: %w", e.Stack, err)
-	}
-	n, ok := out.Attributes["seq"].(*types.AttributeValueMemberN)
-	if !ok {
-		return errors.New("dynamodb event counter: no value returned")
-	}
-	seq, err := strconv.ParseInt(n.Value, 10, 64)
-	if err != nil {
-		return err
-	}
-	e.Seq = seq
-	data, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			"PK": pk(e.Stack), "SK": sk(eventKey(seq)),
-			"data": &types.AttributeValueMemberS{Value: string(data)},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("dynamodb put event %s/%d: %w", e.Stack, seq, err)
-	}
-	return nil
-}
-
-// AppendEvents appends events in order with their sequence numbers taken at once (one ADD
-// of len(evs) to the counter) and the items written 25 to a BatchWriteItem: a check-ready
-// turn that settles 100 nodes makes 5 requests instead of 200.
-func (s *Store) AppendEvents(ctx context.Context, evs []*engine.Event) error {
-	for _, stack := range stacksOf(evs) {
-		var mine []*engine.Event
-		for _, e := range evs {
-			if e.Stack == stack {
-				mine = append(mine, e)
-			}
-		}
-		if err := s.appendEvents(ctx, stack, mine); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func stacksOf(evs []*engine.Event) []string {
-	var out []string
-	for _, e := range evs {
-		if !slices.Contains(out, e.Stack) {
-			out = append(out, e.Stack)
-		}
-	}
-	return out
-}
-
-func (s *Store) appendEvents(ctx context.Context, stack string, evs []*engine.Event) error {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{"PK": pk(stack), "SK": sk("SEQ")},
-		UpdateExpression:          aws.String("ADD seq :n"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: strconv.Itoa(len(evs))}},
-		ReturnValues:              types.ReturnValueUpdatedNew,
-	})
-	if err != nil {
-		return fmt.Errorf("dynamodb event counter %s: %w", stack, err)
-	}
-	n, ok := out.Attributes["seq"].(*types.AttributeValueMemberN)
-	if !ok {
-		return errors.New("dynamodb event counter: no value returned")
-	}
-	last, err := strconv.ParseInt(n.Value, 10, 64)
-	if err != nil {
-		return err
-	}
-	var reqs []types.WriteRequest
-	for i, e := range evs {
-		e.Seq = last - int64(len(evs)) + int64(i) + 1
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-			"PK": pk(stack), "SK": sk(eventKey(e.Seq)), "data": &types.AttributeValueMemberS{Value: string(data)},
-		}}})
-	}
-	for chunk := range slices.Chunk(reqs, 25) {
-		pending := map[string][]types.WriteRequest{s.table: chunk}
-		// BatchWriteItem takes at most 25 put requests and may return some as UnprocessedItems,
-		// which AWS says to send again with exponential backoff (Amazon DynamoDB API Reference,
-		// BatchWriteItem).
-		for try := 0; len(pending[s.table]) > 0; try++ {
-			if try == 8 {
-				return fmt.Errorf("dynamodb put events %s: %d left unprocessed after %d tries", stack, len(pending[s.table]), try)
-			}
-			if try > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(time.Duration(25<<try) * time.Millisecond):
-				}
-			}
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				return fmt.Errorf("dynamodb put events %s: %w", stack, err)
-			}
-			pending = out.UnprocessedItems
-		}
-	}
-	return nil
-}
-
-func (s *Store) ListEvents(ctx context.Context, stack string, after int64, limit int) ([]*engine.Event, error) {
-	var out []*engine.Event
-	err := s.queryN(ctx, stack, eventKey(after+1), "EVENT$", limit, func(item map[string]types.AttributeValue) error {
-		var e engine.Event
-		if err := s.decode(ctx, stack, item, &e); err != nil {
-			return err
-		}
-		out = append(out, &e)
 		return nil
 	})
 	return out, err
