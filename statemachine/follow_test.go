@@ -14,7 +14,8 @@ func TestApplyReadyTellsTheTurn(t *testing.T) {
 	var def struct {
 		States map[string]struct {
 			MaxConcurrency int
-			ItemSelector   map[string]string
+			ItemSelector   map[string]any
+			Parameters     map[string]any
 		}
 	}
 	if err := json.Unmarshal(statemachine.StackDefinition, &def); err != nil {
@@ -26,5 +27,29 @@ func TestApplyReadyTellsTheTurn(t *testing.T) {
 	}
 	if m.ItemSelector["turn.$"] != "$.check.turn" {
 		t.Errorf("ApplyReady's items do not carry the turn's size: %v", m.ItemSelector)
+	}
+}
+
+// Apply-node leaves a Map iteration's WAITING event to the check that follows the Map, which
+// must then be handed the ids the Map applied (engine/tell.go), or the events are never
+// appended.
+func TestCheckReadyTellsTheMapsApplies(t *testing.T) {
+	var def struct {
+		States map[string]struct {
+			Next         string
+			ItemsPath    string
+			ItemSelector map[string]any
+			Parameters   map[string]any
+		}
+	}
+	if err := json.Unmarshal(statemachine.StackDefinition, &def); err != nil {
+		t.Fatal(err)
+	}
+	m, c := def.States["ApplyReady"], def.States["CheckReady"]
+	if m.ItemSelector["tellLater"] != true {
+		t.Errorf("ApplyReady's items do not leave the telling to check-ready: %v", m.ItemSelector)
+	}
+	if m.Next != "CheckReady" || c.Parameters["applied.$"] != m.ItemsPath {
+		t.Errorf("ApplyReady goes on to %s, and CheckReady is handed %v, not the Map's items %s", m.Next, c.Parameters["applied.$"], m.ItemsPath)
 	}
 }

@@ -23,6 +23,10 @@ type NodeRequest struct {
 	// Turn is how many nodes the Map that runs this call applies ($.check.turn); 0 when the
 	// caller does not say, and then the call does not follow its node.
 	Turn int `json:"turn,omitempty"`
+	// TellLater leaves the node's WAITING event to the check-ready that follows the Map,
+	// which appends a whole turn's in one write (tell.go); without it the call appends its
+	// own.
+	TellLater bool `json:"tellLater,omitempty"`
 }
 
 // NodeResponse says where the node stands after the call.
@@ -121,10 +125,10 @@ func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		return e.fail(ctx, n, "ReferenceError", err.Error(), red)
 	}
 	if n.Source != "" {
-		return e.applySource(ctx, st, n, rendered.(map[string]any), red)
+		return e.applySource(ctx, st, n, rendered.(map[string]any), red, req.TellLater)
 	}
 	if n.Lookup {
-		return e.lookUp(ctx, st, n, rendered.(map[string]any), red)
+		return e.lookUp(ctx, st, n, rendered.(map[string]any), red, req.TellLater)
 	}
 	client, err := e.Cluster(ctx, st)
 	if err != nil {
@@ -139,11 +143,11 @@ func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 			return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 		}
 		if live != nil {
-			n.Status, n.AppliedAt, n.Reason, n.Message = NodeWaiting, started, "Unchanged", ""
+			n.waiting(started, "Unchanged", n.Ref.String()+" is as the template says", req.TellLater)
 			if first, err := e.record(ctx, n); first != nil || err != nil {
 				return *first, err
 			}
-			e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Unchanged", n.Ref.String()+" is as the template says")
+			e.tell(ctx, n)
 			return NodeResponse{Node: n.ID, Status: n.Status, applied: true, rec: n, live: live}, nil
 		}
 	}
@@ -175,7 +179,8 @@ func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		return e.fail(ctx, n, applyReason(err), err.Error(), red)
 	}
 	former := n.Ref
-	n.Status, n.Ref, n.AppliedAt, n.Message, n.AppliedHash, n.Drifted = NodeWaiting, &applied.Ref, started, "", hash, false
+	n.Ref, n.AppliedHash, n.Drifted = &applied.Ref, hash, false
+	n.waiting(started, "Applied", fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)), req.TellLater)
 	n.Adopted = n.Adopted || applied.Adopted
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err
@@ -185,7 +190,7 @@ func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 			return NodeResponse{}, fmt.Errorf("node %q: retiring %s: %w", n.ID, former, err)
 		}
 	}
-	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Applied", fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)))
+	e.tell(ctx, n)
 	return NodeResponse{Node: n.ID, Status: n.Status, applied: true, rec: n, live: applied.Object}, nil
 }
 

@@ -24,7 +24,7 @@ const crdEstablishTimeout = 60 * time.Second
 // applySource renders a chart, kustomize or manifests node into its objects and applies them
 // in order; the node is WAITING until every one is READY (check.go). Objects an earlier
 // apply made that the source no longer renders are deleted, as `helm upgrade` does.
-func (e *Engine) applySource(ctx context.Context, st *StackRecord, n *NodeRecord, spec map[string]any, red *secrets.Redactor) (NodeResponse, error) {
+func (e *Engine) applySource(ctx context.Context, st *StackRecord, n *NodeRecord, spec map[string]any, red *secrets.Redactor, later bool) (NodeResponse, error) {
 	objs, err := source.Render(ctx, source.Request{Kind: n.Source, Spec: spec, Dir: st.Dir, Namespace: st.Namespace, Release: n.ID})
 	if err != nil {
 		return e.fail(ctx, n, "RenderFailed", err.Error(), red)
@@ -43,11 +43,11 @@ func (e *Engine) applySource(ctx context.Context, st *StackRecord, n *NodeRecord
 			if err != nil {
 				return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 			}
-			n.Status, n.AppliedAt, n.Reason, n.Message = NodeWaiting, e.now().UTC(), "Unchanged", ""
+			n.waiting(e.now().UTC(), "Unchanged", n.what()+" as the template says", later)
 			if first, err := e.record(ctx, n); first != nil || err != nil {
 				return *first, err
 			}
-			e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Unchanged", n.what()+" as the template says")
+			e.tell(ctx, n)
 			return NodeResponse{Node: n.ID, Status: n.Status}, nil
 		}
 	}
@@ -105,7 +105,12 @@ func (e *Engine) applySource(ctx context.Context, st *StackRecord, n *NodeRecord
 		}
 	}
 	stale := staleObjects(n.Objects, applied)
-	n.Status, n.Objects, n.AppliedAt, n.Message, n.AppliedHash, n.Drifted = NodeWaiting, applied, e.now().UTC(), "", hash, false
+	msg := fmt.Sprintf("%s: %d objects applied (%d created, %d updated)", n.Source, len(applied), created, len(applied)-created)
+	if len(stale) > 0 {
+		msg += fmt.Sprintf(", %d no longer rendered deleted", len(stale))
+	}
+	n.Objects, n.AppliedHash, n.Drifted = applied, hash, false
+	n.waiting(e.now().UTC(), "Applied", msg, later)
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err
 	}
@@ -117,11 +122,7 @@ func (e *Engine) applySource(ctx context.Context, st *StackRecord, n *NodeRecord
 			return NodeResponse{}, fmt.Errorf("node %q: deleting %s, which the %s no longer renders: %w", n.ID, ref, n.Source, err)
 		}
 	}
-	msg := fmt.Sprintf("%s: %d objects applied (%d created, %d updated)", n.Source, len(applied), created, len(applied)-created)
-	if len(stale) > 0 {
-		msg += fmt.Sprintf(", %d no longer rendered deleted", len(stale))
-	}
-	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "Applied", msg)
+	e.tell(ctx, n)
 	return NodeResponse{Node: n.ID, Status: n.Status}, nil
 }
 
@@ -308,7 +309,7 @@ func captureSourceLive(n *NodeRecord, objs map[string]*unstructured.Unstructured
 
 // lookUp records the object a lookup node reads: nothing is applied; check-ready waits for it
 // to exist and be ready.
-func (e *Engine) lookUp(ctx context.Context, st *StackRecord, n *NodeRecord, m map[string]any, red *secrets.Redactor) (NodeResponse, error) {
+func (e *Engine) lookUp(ctx context.Context, st *StackRecord, n *NodeRecord, m map[string]any, red *secrets.Redactor, later bool) (NodeResponse, error) {
 	client, err := e.Cluster(ctx, st)
 	if err != nil {
 		return NodeResponse{}, err
@@ -324,11 +325,12 @@ func (e *Engine) lookUp(ctx context.Context, st *StackRecord, n *NodeRecord, m m
 	if err != nil {
 		return e.fail(ctx, n, "PolicyDenied", err.Error(), red)
 	}
-	n.Status, n.Ref, n.AppliedAt, n.Reason, n.Message = NodeWaiting, &ref, e.now().UTC(), "LookedUp", ""
+	n.Ref = &ref
+	n.waiting(e.now().UTC(), "LookedUp", ref.String()+": read, not applied; waiting for it to exist and be ready", later)
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err
 	}
-	e.event(ctx, st.Name, n.ID, string(NodeWaiting), "LookedUp", ref.String()+": read, not applied; waiting for it to exist and be ready")
+	e.tell(ctx, n)
 	return NodeResponse{Node: n.ID, Status: n.Status}, nil
 }
 

@@ -23,6 +23,9 @@ type CheckRequest struct {
 	// Spent is the history events the execution has used, as the last check answered
 	// ($.check.spent; continue.go).
 	Spent int `json:"spent,omitempty"`
+	// Applied are the ids the Map before this check applied ($.check.startable): their
+	// WAITING events are this check's to append (tell.go).
+	Applied []string `json:"applied,omitempty"`
 }
 
 // CheckResponse is what the state machine's Choice looks at.
@@ -51,6 +54,9 @@ type CheckResponse struct {
 	Spent      int    `json:"spent"`
 	Continue   bool   `json:"continue"`
 	ContinueAs string `json:"continueAs,omitempty"`
+
+	// tell are events to append with the first transitions this check records (tell.go).
+	tell *teller
 }
 
 // The state machine carries ids in its payloads, and AWS bounds each state's input and
@@ -100,6 +106,9 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 		return e.checkDelete(ctx, st, nodes)
 	}
 	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
+	resp.tell = e.newTeller(ctx, e.untoldEvents(ctx, untold(nodes, req.Applied)))
+	// Whatever the check ends with, the applies it was handed are told.
+	defer resp.tell.close()
 	// Nodes left startable by the last turn's cap are started at once, not after a watch.
 	wait := len(decide(nodes).Startable) == 0 && !st.CancelRequested
 	if err := e.observe(ctx, st, nodes, &resp, wait); err != nil {
@@ -151,6 +160,11 @@ func withStatus(nodes []*NodeRecord, s NodeStatus) []*NodeRecord {
 	}
 	return out
 }
+
+// progressAfter is how long a node waits before check-ready records its progress (a changed
+// reason) for status views: a node that is READY sooner needs no note, and the write it
+// would cost is one of four a node has.
+const progressAfter = 5 * time.Second
 
 // lookupPoll is how often check-ready reads a looked-up object it waits for.
 const lookupPoll = 2 * time.Second
@@ -239,6 +253,7 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 		if n.Status != NodeWaiting {
 			continue
 		}
+		n.Untold = false // told before or with this check's first write (tell.go)
 		var r kube.Readiness
 		live, ok := objs[n.ID]
 		if n.Source != "" {
@@ -266,9 +281,10 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 			n.Status, n.Reason, n.Message = NodeFailed, r.Reason, red.String(r.Message)
 			resp.Failed = append(resp.Failed, n.ID)
 		default:
-			if progress && n.Reason != r.Reason {
+			if progress && n.Reason != r.Reason && e.now().Sub(n.AppliedAt) >= progressAfter {
 				// Remember progress for status views when its reason changes, without an
-				// event (every message change would cost a write per status update).
+				// event (every message change would cost a write per status update), once
+				// the node has been waiting long enough that someone may ask why.
 				n.Reason, n.Message = r.Reason, red.String(r.Message)
 				writes = append(writes, n)
 			}
@@ -279,11 +295,19 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 	if err := e.putNodes(ctx, writes, false); err != nil {
 		return len(settled) > 0, err
 	}
+	if len(settled) == 0 {
+		return false, nil
+	}
 	evs := make([]*Event, len(settled))
 	for i, n := range settled {
 		evs[i] = e.newEvent(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message)
 	}
-	e.appendEvents(ctx, evs)
+	if resp.tell != nil {
+		// After the applies this check was handed, in the same write.
+		resp.tell.append(evs)
+	} else {
+		e.appendEvents(ctx, evs)
+	}
 	return len(settled) > 0, nil
 }
 

@@ -189,6 +189,7 @@ func (e *Engine) TakeOver(ctx context.Context, stack string) (*StackRecord, erro
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return st, fmt.Errorf("stack %q: %w", st.Name, err)
 	}
+	e.retell(ctx, st)
 	e.event(ctx, st.Name, "", string(st.Status), "Resumed", fmt.Sprintf("%s takes over from %s", st.Lease.Holder, prev))
 	return st, nil
 }

@@ -39,7 +39,10 @@ func (m *memStore) PutStack(_ context.Context, s *StackRecord, expect int64) err
 
 func (m *memStore) ListNodes(context.Context, string) ([]*NodeRecord, error) { return nil, nil }
 func (m *memStore) AppendEvent(context.Context, *Event) error                { return nil }
-func (m *memStore) PutRevision(context.Context, string, *Revision) error     { return nil }
+func (m *memStore) ListEvents(context.Context, string, int64, int) ([]*Event, error) {
+	return nil, nil
+}
+func (m *memStore) PutRevision(context.Context, string, *Revision) error { return nil }
 func (m *memStore) ListRevisions(context.Context, string) ([]*Revision, error) {
 	return nil, nil
 }

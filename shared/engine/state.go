@@ -148,6 +148,9 @@ type NodeRecord struct {
 	// Drifted says Drift found the live object changed or gone since it was applied: the
 	// next update applies it again even if its manifest is unchanged.
 	Drifted bool `json:"drifted,omitempty"`
+	// Untold says the WAITING event of the last apply is the next check-ready's to append,
+	// with the rest of its turn (tell.go); Reason and Message hold what it will say.
+	Untold bool `json:"untold,omitempty"`
 
 	Status  NodeStatus `json:"status"`
 	Reason  string     `json:"reason,omitempty"`
