@@ -229,11 +229,10 @@ type Use struct {
 // validate` does. It returns every problem it finds; inputs are checked even when the
 // template itself has problems, so one run reports them all.
 func Validate(file string, data []byte, params Params) (*Resolved, Problems) {
-	t, probs := Parse(file, data)
+	t, probs := checked(file, data)
 	if t == nil {
 		return nil, probs
 	}
-	probs = append(probs, t.Check()...)
 	if len(probs) > 0 {
 		c := t.collector()
 		t.resolveInputs(c, params)
