@@ -145,6 +145,7 @@ func (a *app) remoteFollow(ctx context.Context, e *engine.Engine, stack, op, onF
 				since = time.Since(failedAt)
 			}
 			if settledFor(op, onFailure, st.Status, since) {
+				awaitStackEvent(ctx, e, stack, st.Status, from)
 				break
 			}
 		}
@@ -188,4 +189,26 @@ func (a *app) remoteOp(ctx context.Context, e *engine.Engine, stack, route, op, 
 // errNotRemote: a command that needs what only the embedded form has.
 func errNotRemote(cmd, why string) error {
 	return fmt.Errorf("aos %s is not available with --server: %s", cmd, why)
+}
+
+// awaitStackEvent waits, briefly, for the stack's event of status to be readable: the server
+// writes the stack record before it appends that event, and a follower stopped in between
+// would never show how the operation ended.
+func awaitStackEvent(ctx context.Context, e *engine.Engine, stack string, status engine.StackStatus, after int64) {
+	deadline := time.Now().Add(2 * time.Second)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		evs, err := e.Store.ListEvents(ctx, stack, max(after, 0), 0)
+		if err != nil {
+			return
+		}
+		for _, ev := range evs {
+			if ev.Node == "" && ev.Status == string(status) {
+				return
+			}
+		}
+		if len(evs) > 0 {
+			after = evs[len(evs)-1].Seq
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
