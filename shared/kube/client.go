@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -34,6 +35,8 @@ const (
 type Client struct {
 	Config  *rest.Config
 	Dynamic dynamic.Interface
+	// meta lists objects' metadata only: what a look for deleted objects needs.
+	meta    metadata.Interface
 	mapper  *mapper
 	schemas schemas
 }
@@ -78,11 +81,15 @@ func New(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
 	}
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client for %s: %w", cfg.Host, err)
+	}
 	m, err := newMapper(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes discovery for %s: %w", cfg.Host, err)
 	}
-	return &Client{Config: cfg, Dynamic: dyn, mapper: m}, nil
+	return &Client{Config: cfg, Dynamic: dyn, meta: meta, mapper: m}, nil
 }
 
 // Mapping returns the resource and scope of a kind. Discovery errors the server may recover

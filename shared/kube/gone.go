@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/metadata"
 )
 
 // listAtLeast is how many objects of one resource in one namespace make one LIST cheaper than
@@ -59,7 +60,12 @@ func (c *Client) GoneAll(ctx context.Context, refs []Ref) ([]bool, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ri := c.ri(Ref{GVR: g.GVR, Namespace: g.Namespace})
+			// Names and uids are all a look needs: the metadata alone, not every object whole
+			// (10,000 ConfigMaps with their data, at every look of a large delete).
+			var ri metadata.ResourceInterface = c.meta.Resource(g.GVR)
+			if g.Namespace != "" {
+				ri = c.meta.Resource(g.GVR).Namespace(g.Namespace)
+			}
 			uids := map[string]types.UID{}
 			err := retry(ctx, DefaultRetry, "list "+g.GVR.Resource, func() error {
 				list, err := ri.List(ctx, metav1.ListOptions{})
