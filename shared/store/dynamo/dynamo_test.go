@@ -38,16 +38,7 @@ func dynalite(t *testing.T) *dynamodb.Client {
 func TestConformance(t *testing.T) {
 	db := dynalite(t)
 	storetest.Run(t, func(t *testing.T) engine.Store {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		table := fmt.Sprintf("aos-test-%d-%d", time.Now().UnixNano(), tables.Add(1))
-		if err := CreateTable(ctx, db, table); err != nil {
-			t.Fatalf("creating table in dynalite at %s: %v", os.Getenv(EndpointEnv), err)
-		}
-		t.Cleanup(func() {
-			_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-		})
-		return New(db, table)
+		return New(db, newTable(t, db))
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,11 +16,14 @@ import (
 	"github.com/aos-project/aos/shared/engine"
 )
 
+// newTable creates a table of the test's own in dynalite, deleted when the test ends.
 func newTable(t *testing.T, db *dynamodb.Client) string {
 	t.Helper()
-	table := fmt.Sprintf("aos-test-ev-%d-%d", time.Now().UnixNano(), tables.Add(1))
-	if err := CreateTable(context.Background(), db, table); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	table := fmt.Sprintf("aos-test-%d-%d", time.Now().UnixNano(), tables.Add(1))
+	if err := CreateTable(ctx, db, table); err != nil {
+		t.Fatalf("creating table in dynalite at %s: %v", os.Getenv(EndpointEnv), err)
 	}
 	t.Cleanup(func() {
 		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
