@@ -144,6 +144,7 @@ func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 		}
 		if live != nil {
 			n.waiting(started, "Unchanged", n.Ref.String()+" is as the template says", req.TellLater)
+			e.settleOnApply(n, live, red)
 			if first, err := e.record(ctx, n); first != nil || err != nil {
 				return *first, err
 			}
@@ -182,6 +183,7 @@ func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	n.Ref, n.AppliedHash, n.Drifted = &applied.Ref, hash, false
 	n.waiting(started, "Applied", fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)), req.TellLater)
 	n.Adopted = n.Adopted || applied.Adopted
+	e.settleOnApply(n, applied.Object, red)
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err
 	}

@@ -106,7 +106,11 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 		return e.checkDelete(ctx, st, nodes)
 	}
 	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
-	resp.tell = e.newTeller(ctx, e.untoldEvents(ctx, untold(nodes, req.Applied)))
+	told := untold(nodes, req.Applied)
+	for _, n := range withStatus(told, NodeReady) {
+		resp.Ready = append(resp.Ready, n.ID) // READY on its apply, in the Map before
+	}
+	resp.tell = e.newTeller(ctx, e.untoldEvents(ctx, told))
 	// Whatever the check ends with, the applies it was handed are told.
 	defer resp.tell.close()
 	// Nodes left startable by the last turn's cap are started at once, not after a watch.

@@ -194,9 +194,13 @@ func (f *follower) run(ctx context.Context, stack string, first NodeResponse) er
 // add starts following nodes this process just applied, from the objects the server
 // answered the applies with (no read), and returns those already READY.
 func (f *follower) add(ctx context.Context, applied []NodeResponse) ([]*NodeRecord, error) {
-	var nodes, unseen []*NodeRecord
+	var nodes, unseen, onApply []*NodeRecord
 	for _, a := range applied {
 		n := a.rec
+		if n != nil && n.Status == NodeReady {
+			onApply = append(onApply, n) // READY on its apply (apply_ready.go), recorded so
+			continue
+		}
 		if n == nil || !followable(n) {
 			continue
 		}
@@ -214,6 +218,7 @@ func (f *follower) add(ctx context.Context, applied []NodeResponse) ([]*NodeReco
 	if err != nil {
 		return nil, err
 	}
+	passed = append(onApply, passed...)
 	for _, n := range nodes {
 		if f.inflight[n.ID] != nil {
 			if err := f.w.Add(kube.Target{ID: n.ID, Ref: *n.Ref}, f.from[n.ID]); err != nil {

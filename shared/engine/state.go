@@ -151,6 +151,11 @@ type NodeRecord struct {
 	// Untold says the WAITING event of the last apply is the next check-ready's to append,
 	// with the rest of its turn (tell.go); Reason and Message hold what it will say.
 	Untold bool `json:"untold,omitempty"`
+	// AppliedReason and AppliedMessage are the WAITING event of a node that was READY on its
+	// apply (apply_ready.go): Reason and Message then say READY, and the one record write
+	// holds both events until they are told.
+	AppliedReason  string `json:"appliedReason,omitempty"`
+	AppliedMessage string `json:"appliedMessage,omitempty"`
 
 	Status  NodeStatus `json:"status"`
 	Reason  string     `json:"reason,omitempty"`

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -24,18 +23,22 @@ import (
 // on the record, untold when later.
 func (n *NodeRecord) waiting(at time.Time, reason, msg string, later bool) {
 	n.Status, n.AppliedAt, n.Reason, n.Message, n.Untold = NodeWaiting, at, reason, msg, later
+	n.AppliedReason, n.AppliedMessage = "", ""
 }
 
-// tell appends n's WAITING event now, unless it is left to the next check-ready.
+// tell appends the events of n's apply now (WAITING, and READY for a node READY on its
+// apply), unless they are left to the next check-ready.
 func (e *Engine) tell(ctx context.Context, n *NodeRecord) {
 	if !n.Untold {
-		e.event(ctx, n.Stack, n.ID, string(NodeWaiting), n.Reason, n.Message)
+		e.appendEvents(ctx, e.recordEvents(ctx, n))
 	}
 }
 
-// untold returns the nodes of applied (the ids the last Map applied) whose WAITING event is
-// still to be appended: each is WAITING, from an apply that left its event to this check. A
-// node a follower applied, or one already READY or FAILED, told its own.
+// untold returns the nodes of applied (the ids the last Map applied) whose events are still
+// to be appended: each is WAITING, or READY on its apply, from an apply that left its events
+// to this check. A node a follower applied, or one a check or follower has since judged,
+// told its own (evaluate clears Untold; a READY record keeps the flag, which counts only for
+// the check handed its id).
 func untold(nodes []*NodeRecord, applied []string) []*NodeRecord {
 	if len(applied) == 0 {
 		return nil
@@ -46,22 +49,20 @@ func untold(nodes []*NodeRecord, applied []string) []*NodeRecord {
 	}
 	var out []*NodeRecord
 	for _, n := range nodes {
-		if n.Untold && n.Status == NodeWaiting && ids[n.ID] {
+		if n.Untold && ids[n.ID] && (n.Status == NodeWaiting || n.Status == NodeReady && n.AppliedReason != "") {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
-// untoldEvents are the events of untold, timed when each apply started, in that order.
+// untoldEvents are the events of untold, in the order they happened.
 func (e *Engine) untoldEvents(ctx context.Context, untold []*NodeRecord) []*Event {
-	slices.SortStableFunc(untold, func(a, b *NodeRecord) int { return a.AppliedAt.Compare(b.AppliedAt) })
-	evs := make([]*Event, len(untold))
-	for i, n := range untold {
-		evs[i] = e.newEvent(ctx, n.Stack, n.ID, string(NodeWaiting), n.Reason, n.Message)
-		evs[i].Time = n.AppliedAt
+	var evs []*Event
+	for _, n := range untold {
+		evs = append(evs, e.recordEvents(ctx, n)...)
 	}
-	return evs
+	return byTime(evs)
 }
 
 // tellWithin is how long a check holds the events of the applies it was handed.
@@ -117,12 +118,10 @@ func (e *Engine) retell(ctx context.Context, st *StackRecord) {
 		if evs, err = e.Store.ListEvents(ctx, st.Name, 0, 0); err == nil {
 			var out []*Event
 			for _, n := range unheard(nodes, evs, st.Revision) {
-				ev := e.newEvent(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message)
-				ev.Time = n.since()
-				out = append(out, ev)
+				// A node READY on its apply had both its events in one append: both are missing.
+				out = append(out, e.recordEvents(ctx, n)...)
 			}
-			slices.SortStableFunc(out, func(a, b *Event) int { return a.Time.Compare(b.Time) })
-			e.appendEvents(ctx, out)
+			e.appendEvents(ctx, byTime(out))
 			return
 		}
 	}

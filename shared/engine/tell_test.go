@@ -14,13 +14,15 @@ func TestUntold(t *testing.T) {
 		{ID: "followed", Status: NodeWaiting},
 		{ID: "failed", Status: NodeFailed, Untold: true},
 		{ID: "other", Status: NodeWaiting, Untold: true},
+		{ID: "on-apply", Status: NodeReady, Untold: true, AppliedReason: "Applied"},
+		{ID: "judged", Status: NodeReady, Untold: true}, // READY by a check: told then
 	}
 	var got []string
-	for _, n := range untold(nodes, []string{"a", "followed", "failed"}) {
+	for _, n := range untold(nodes, []string{"a", "followed", "failed", "on-apply", "judged"}) {
 		got = append(got, n.ID)
 	}
-	if !slices.Equal(got, []string{"a"}) {
-		t.Fatalf("untold %v, want [a]", got)
+	if !slices.Equal(got, []string{"a", "on-apply"}) {
+		t.Fatalf("untold %v, want [a on-apply]", got)
 	}
 	if untold(nodes, nil) != nil {
 		t.Fatal("a check after a Wait tells nothing")

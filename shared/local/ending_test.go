@@ -23,7 +23,7 @@ type conflicting struct {
 }
 
 func (c *conflicting) PutNode(ctx context.Context, n *engine.NodeRecord, expect int64) error {
-	if n.ID == "a" && n.Status == engine.NodeWaiting {
+	if n.ID == "a" && n.Status != engine.NodePending { // the apply's write (a ConfigMap is READY on it)
 		c.once.Do(func() {
 			if cur, err := c.Store.GetNode(ctx, n.Stack, n.ID); err == nil {
 				_ = c.Store.PutNode(ctx, cur, cur.Version)
