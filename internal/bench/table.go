@@ -16,12 +16,15 @@ func mark(ok bool) string {
 
 // Target ratios (docs/performance.md).
 const (
-	maxRatio          = 1.10
-	maxWritesPerNode  = 4
-	maxGapSeconds     = 0.1
-	maxCPUPerNodeMs   = 5
-	maxPlanSeconds    = 1.0
-	maxScaleMemoryMiB = 500
+	maxRatio         = 1.10
+	maxWritesPerNode = 4
+	maxGapSeconds    = 0.1
+	maxCPUPerNodeMs  = 5
+	maxPlanSeconds   = 1.0
+	// #17's target for the state machine's first two steps, on a template written as JSON
+	// (which the parser reads without yaml.v3: template/jsonfast.go); YAML keeps 1 s.
+	maxPlanJSONSeconds = 0.6
+	maxScaleMemoryMiB  = 500
 )
 
 // Write prints the results as Markdown tables.
@@ -73,18 +76,24 @@ func Write(w io.Writer, r *Results) {
 		fmt.Fprintf(w, "| %s | %.3f s (%s); %.3f s | %.2f | %.0f (%s) | %.0f | %.2f (%s) | %.2f | %.2f | %.2f ms (%s) | %.0f MiB |\n",
 			s.Shape, gap, mark(gap <= maxGapSeconds), p90, tr/n, limit, mark(tr <= limit), turns, wr, mark(wr <= maxWritesPerNode), rd, inv, cpu, mark(cpu <= maxCPUPerNodeMs), rss)
 	}
-	if len(r.Plan) > 0 || r.Scale != nil {
+	if len(r.Plan) > 0 || len(r.PlanJSON) > 0 || r.Scale != nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "## Scale")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "| what | measured | target | met |")
 		fmt.Fprintln(w, "|---|---|---|---|")
 	}
-	if len(r.Plan) > 0 {
-		v := append([]float64(nil), r.Plan...)
+	planRow := func(what string, runs []float64, target float64) {
+		v := append([]float64(nil), runs...)
 		sort.Float64s(v)
 		m := v[len(v)/2]
-		fmt.Fprintf(w, "| validate + plan of a generated %d-node template | %.0f ms (median of %d; runs %s) | ≤ 1 s | %s |\n", r.PlanNodes, m*1000, len(v), msList(r.Plan), mark(m <= maxPlanSeconds))
+		fmt.Fprintf(w, "| validate + plan of a generated %d-node template%s | %.0f ms (median of %d; runs %s) | ≤ %g s | %s |\n", r.PlanNodes, what, m*1000, len(v), msList(runs), target, mark(m <= target))
+	}
+	if len(r.Plan) > 0 {
+		planRow("", r.Plan, maxPlanSeconds)
+	}
+	if len(r.PlanJSON) > 0 {
+		planRow(", written as JSON", r.PlanJSON, maxPlanJSONSeconds)
 	}
 	if s := r.Scale; s != nil {
 		aos := median(s.Runs["aos"], secs)

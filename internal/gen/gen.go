@@ -2,9 +2,12 @@
 package gen
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Layered builds a template of n nodes in levels of width w. Each node after the first level
@@ -49,4 +52,18 @@ func Layered(n, w int) []byte {
 			"spec: {containers: [{name: app, image: \"${inputs.image}\", env: [%s]}]}}}}\n", i, i, i, env)
 	}
 	return []byte(b.String())
+}
+
+// AsJSON is a generated YAML template written as JSON, as a program that makes templates
+// would write it.
+func AsJSON(yamlText []byte) []byte {
+	var v map[string]any
+	if err := yaml.Unmarshal(yamlText, &v); err != nil {
+		panic(fmt.Sprintf("gen: a generated template does not decode: %v", err))
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("gen: a generated template does not encode: %v", err))
+	}
+	return out
 }

@@ -24,7 +24,9 @@ func object(apiVersion, kind string, fields map[string]any) *unstructured.Unstru
 // Anything still rolling out, a failWhen, a chart or a lookup is left to check-ready.
 func TestReadyOnApply(t *testing.T) {
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	applied := func() *NodeRecord { return &NodeRecord{ID: "n", Status: NodeWaiting, AppliedAt: now, Timeout: time.Minute} }
+	applied := func() *NodeRecord {
+		return &NodeRecord{ID: "n", Status: NodeWaiting, AppliedAt: now, Timeout: time.Minute}
+	}
 	deployment := object("apps/v1", "Deployment", map[string]any{"spec": map[string]any{"replicas": int64(1)}})
 	rolledOut := object("apps/v1", "Deployment", map[string]any{"spec": map[string]any{"replicas": int64(1)},
 		"status": map[string]any{"observedGeneration": int64(1), "replicas": int64(1), "updatedReplicas": int64(1),

@@ -46,6 +46,11 @@ func Parse(file string, data []byte) (*Template, Problems) {
 		c.add(Pos{1, 1}, "", "template is %d bytes; the limit is %d bytes (4 MiB): split it into several stacks", len(data), MaxFileBytes)
 		return nil, c.probs
 	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	p := &parser{c: c, t: t, aliasBudget: MaxAliasExpanded, json: len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')}
+	if doc, ok := jsonTree(data); ok {
+		return p.document(doc)
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -65,15 +70,18 @@ func Parse(file string, data []byte) (*Template, Problems) {
 		c.add(yamlErrorPos(err, data), "", "syntax error: %s", yamlErrorMessage(err))
 		return nil, c.probs
 	}
-	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	p := &parser{c: c, t: t, aliasBudget: MaxAliasExpanded, json: len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')}
+	return p.document(&doc)
+}
+
+// document parses a template's decoded document.
+func (p *parser) document(doc *yaml.Node) (*Template, Problems) {
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		c.add(pos(root), "", "a template is a mapping with format, name and nodes; found %s", kindName(root))
-		return nil, c.probs
+		p.c.add(pos(root), "", "a template is a mapping with format, name and nodes; found %s", kindName(root))
+		return nil, p.c.probs
 	}
 	p.top(root)
-	return t, c.probs.sorted()
+	return p.t, p.c.probs.sorted()
 }
 
 // yamlParserErrors are the YAML parser's (not scanner's) messages; for them the library
