@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
-	bberrors "go.etcd.io/bbolt/errors"
 
 	"github.com/aos-project/aos/shared/engine"
 )
@@ -30,18 +28,21 @@ var (
 	bucketRevs   = []byte("revisions")
 )
 
-// Store is a bbolt-backed engine.Store. The file is open only while a transaction runs (and
-// shared by this process's concurrent transactions), so a second aos process — `aos status`
-// beside a running `aos up`, or a second `aos up` that must be told the stack is busy — gets
-// its turn between writes instead of waiting for the whole operation.
+// Store is a bbolt-backed engine.Store. The file is open only while this process uses it
+// (file.go), so a second aos process — `aos status` beside a running `aos up`, or a second
+// `aos up` that must be told the stack is busy — gets its turn between writes instead of
+// waiting for the whole operation.
 type Store struct {
 	path    string
 	timeout time.Duration
 
-	mu     sync.Mutex
-	db     *bbolt.DB
-	users  int
-	closed bool
+	mu       sync.Mutex
+	db       *bbolt.DB
+	users    int
+	closed   bool
+	openedAt time.Time
+	idle     *time.Timer // closes the file after linger without a transaction
+	bell     *os.File    // <file>.wait: rung while waiting for the file (file.go)
 
 	// stacks caches decoded stack records by name with the bytes they were decoded from: a
 	// stack record carries its template, and every apply-node reads it, so a 1,000-node stack
@@ -137,39 +138,6 @@ func OpenTimeout(path string, lockTimeout time.Duration) (*Store, error) {
 	return s, nil
 }
 
-// acquire opens the file, or joins the transactions of this process that have it open.
-func (s *Store) acquire() (*bbolt.DB, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, fmt.Errorf("state store %s is closed", s.path)
-	}
-	if s.db == nil {
-		db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{Timeout: s.timeout})
-		if errors.Is(err, bberrors.ErrTimeout) {
-			return nil, fmt.Errorf("the state file %s stayed in use by another aos process for %s (a long write, or a stuck process holding it; use another --state to work beside it)", s.path, s.timeout)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("opening state store %s: %w", s.path, err)
-		}
-		db.MaxBatchDelay = batchDelay
-		s.db = db
-	}
-	s.users++
-	return s.db, nil
-}
-
-// release closes the file when this process's last transaction on it ends.
-func (s *Store) release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.users--
-	if s.users == 0 && s.db != nil {
-		_ = s.db.Close()
-		s.db = nil
-	}
-}
-
 func (s *Store) view(fn func(*bbolt.Tx) error) error {
 	db, err := s.acquire()
 	if err != nil {
@@ -204,14 +172,6 @@ func (s *Store) batch(fn func(*bbolt.Tx) error) error {
 	}
 	defer s.release()
 	return db.Batch(fn)
-}
-
-// Close makes further use an error; the file itself is closed after each transaction.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	return nil
 }
 
 func nodeKey(stack, id string) []byte { return []byte(stack + "\x00" + id) }
