@@ -26,6 +26,9 @@ type CheckRequest struct {
 	// Applied are the ids the Map before this check applied ($.check.startable): their
 	// WAITING events are this check's to append (tell.go).
 	Applied []string `json:"applied,omitempty"`
+	// Readied are the ids the check before this one reported READY ($.check.ready): the READY
+	// events it left to this check are appended with this check's (tell.go).
+	Readied []string `json:"readied,omitempty"`
 }
 
 // CheckResponse is what the state machine's Choice looks at.
@@ -57,6 +60,9 @@ type CheckResponse struct {
 
 	// tell are events to append with the first transitions this check records (tell.go).
 	tell *teller
+	// deferred are nodes this check recorded READY whose events it leaves to the next check,
+	// handed their ids in Ready (tell.go).
+	deferred []*NodeRecord
 }
 
 // The state machine carries ids in its payloads, and AWS bounds each state's input and
@@ -87,7 +93,12 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 		return resp, err
 	}
 	resp.Turn = len(resp.Startable)
-	return resp, e.budget(ctx, req, &resp)
+	if err := e.budget(ctx, req, &resp); err != nil {
+		// Settle comes next, not a check that would tell them.
+		e.tellDeferred(ctx, &resp)
+		return resp, err
+	}
+	return resp, nil
 }
 
 func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, error) {
@@ -106,12 +117,14 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 		return e.checkDelete(ctx, st, nodes)
 	}
 	resp := CheckResponse{Stack: st.Name, Startable: []string{}, Ready: []string{}, Failed: []string{}}
-	told := untold(nodes, req.Applied)
+	told := untold(nodes, req.Applied, req.Readied)
 	for _, n := range withStatus(told, NodeReady) {
-		resp.Ready = append(resp.Ready, n.ID) // READY on its apply, in the Map before
+		if n.AppliedReason != "" {
+			resp.Ready = append(resp.Ready, n.ID) // READY on its apply, in the Map before
+		}
 	}
 	resp.tell = e.newTeller(ctx, e.untoldEvents(ctx, told))
-	// Whatever the check ends with, the applies it was handed are told.
+	// Whatever the check ends with, what it was handed is told.
 	defer resp.tell.close()
 	// Nodes left startable by the last turn's cap are started at once, not after a watch.
 	wait := len(decide(nodes).Startable) == 0 && !st.CancelRequested
@@ -144,6 +157,14 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 	}
 	resp.take(v, e.MaxWait)
 	e.holdForStacks(ctx, st, nodes, &resp)
+	if resp.Done || resp.Failure && resp.InFlight == 0 {
+		// No check follows: tell them now, before the operation's last event.
+		resp.tell.append(e.untoldEvents(ctx, resp.tell.later))
+	} else {
+		// A check follows, handed Ready (unless the execution continues in another: budget).
+		resp.deferred = resp.tell.later
+	}
+	resp.tell.later = nil
 	if st.Status.forward() {
 		if ended, ok := v.ended(); ended {
 			if err := e.finishStack(ctx, st, nodes, ok); err != nil {
@@ -280,6 +301,9 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 			} else {
 				n.Live = captureLive(live, red, n)
 			}
+			// The next check, handed Ready, tells it (a check's first few ids only: Ready is
+			// cut at maxReported).
+			n.Untold = resp.tell != nil && len(resp.Ready) < maxReported
 			resp.Ready = append(resp.Ready, n.ID)
 		case kube.PhaseFailed:
 			n.Status, n.Reason, n.Message = NodeFailed, r.Reason, red.String(r.Message)
@@ -302,9 +326,16 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 	if len(settled) == 0 {
 		return false, nil
 	}
-	evs := make([]*Event, len(settled))
-	for i, n := range settled {
-		evs[i] = e.newEvent(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message)
+	var evs []*Event
+	for _, n := range settled {
+		if n.Untold {
+			resp.tell.later = append(resp.tell.later, n)
+			continue
+		}
+		evs = append(evs, e.newEvent(ctx, n.Stack, n.ID, string(n.Status), n.Reason, n.Message))
+	}
+	if len(evs) == 0 {
+		return true, nil
 	}
 	if resp.tell != nil {
 		// After the applies this check was handed, in the same write.

@@ -74,6 +74,8 @@ func (e *Engine) budget(ctx context.Context, req CheckRequest, resp *CheckRespon
 		}
 	}
 	resp.Continue, resp.ContinueAs = true, continuation(req.Execution)
+	// The next execution's first check is handed no ids.
+	e.tellDeferred(ctx, resp)
 	e.event(ctx, st.Name, "", string(st.Status), "Continued",
 		fmt.Sprintf("execution %s used about %d of Step Functions' 25,000 history events; %s continues", req.Execution, req.Spent, resp.ContinueAs))
 	return nil

@@ -16,8 +16,17 @@ import (
 // records: a turn of n applies costs one event write instead of n.
 //
 // The check holds them until its first write of transitions, so that they share it, but for
-// no longer than tellWithin: someone following the stack sees an apply within a second. If the execution ends between the Map and the check (a function failure
-// caught by Settle), the node records still say WAITING and why; only the events are missing.
+// no longer than tellWithin: someone following the stack sees an apply within a second. If
+// the execution ends between the Map and the check (a function failure caught by Settle), the
+// node records still say WAITING and why; only the events are missing.
+//
+// A READY the check records is told the same way, one turn later. The check returns as soon
+// as a node is READY, so its READY event would be a write of its own in every turn where
+// nothing else happened at that moment: in a chain of nodes slower than tellWithin, a second
+// event write per node. Instead the record keeps the flag, the check reports the node in Ready,
+// and the state machine hands Ready to the next check ($.check.ready, through the Map or a
+// Wait), which tells it with the Map's applies. When no check follows (the operation ends,
+// plans a rollback, fails, or continues in a new execution) the check tells them itself.
 
 // waiting records n WAITING after its apply at at, with the event's reason and message kept
 // on the record, untold when later.
@@ -34,22 +43,32 @@ func (e *Engine) tell(ctx context.Context, n *NodeRecord) {
 	}
 }
 
-// untold returns the nodes of applied (the ids the last Map applied) whose events are still
-// to be appended: each is WAITING, or READY on its apply, from an apply that left its events
-// to this check. A node a follower applied, or one a check or follower has since judged,
-// told its own (evaluate clears Untold; a READY record keeps the flag, which counts only for
-// the check handed its id).
-func untold(nodes []*NodeRecord, applied []string) []*NodeRecord {
-	if len(applied) == 0 {
+// untold returns the nodes whose events are still to be appended: of applied (the ids the
+// last Map applied), each WAITING, or READY on its apply, from an apply that left its events
+// to this check; of readied (the ids the last check reported READY), each that check recorded
+// READY and left its event to this one. A node a follower applied, or one a check or follower
+// has since judged, told its own (evaluate clears Untold on a WAITING node; a READY record
+// keeps the flag, which counts only for the check handed that node's id in that list).
+func untold(nodes []*NodeRecord, applied, readied []string) []*NodeRecord {
+	if len(applied)+len(readied) == 0 {
 		return nil
 	}
-	ids := make(map[string]bool, len(applied))
+	ids := make(map[string]byte, len(applied)+len(readied))
 	for _, id := range applied {
-		ids[id] = true
+		ids[id] |= 1
+	}
+	for _, id := range readied {
+		ids[id] |= 2
 	}
 	var out []*NodeRecord
 	for _, n := range nodes {
-		if n.Untold && ids[n.ID] && (n.Status == NodeWaiting || n.Status == NodeReady && n.AppliedReason != "") {
+		if !n.Untold {
+			continue
+		}
+		onApply := n.Status == NodeReady && n.AppliedReason != ""
+		switch {
+		case ids[n.ID]&1 != 0 && (n.Status == NodeWaiting || onApply),
+			ids[n.ID]&2 != 0 && n.Status == NodeReady && !onApply:
 			out = append(out, n)
 		}
 	}
@@ -76,6 +95,9 @@ type teller struct {
 	mu    sync.Mutex
 	evs   []*Event
 	timer *time.Timer
+	// later are nodes the check recorded READY whose events it leaves to the next check: the
+	// check takes them back when one follows, else close tells them.
+	later []*NodeRecord
 }
 
 func (e *Engine) newTeller(ctx context.Context, evs []*Event) *teller {
@@ -103,7 +125,13 @@ func (t *teller) close() {
 	if t.timer != nil {
 		t.timer.Stop()
 	}
-	t.append(nil)
+	t.append(t.e.untoldEvents(t.ctx, t.later))
+}
+
+// tellDeferred appends the events resp left to a next check that will not be handed them.
+func (e *Engine) tellDeferred(ctx context.Context, resp *CheckResponse) {
+	e.appendEvents(ctx, e.untoldEvents(ctx, resp.deferred))
+	resp.deferred = nil
 }
 
 // retell appends the transitions of st's nodes that have no event: a runner that died between

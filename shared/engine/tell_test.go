@@ -7,7 +7,9 @@ import (
 )
 
 // The check after a Map tells the applies it was handed that left their event to it: not a
-// node a follower applied (it told its own), nor one that is no longer WAITING.
+// node a follower applied (it told its own), nor one that is no longer WAITING. It tells the
+// READY events the check before it left, of the ids that check reported READY: not those of
+// nodes READY on their apply, which the check handed them told already.
 func TestUntold(t *testing.T) {
 	nodes := []*NodeRecord{
 		{ID: "a", Status: NodeWaiting, Untold: true},
@@ -15,17 +17,29 @@ func TestUntold(t *testing.T) {
 		{ID: "failed", Status: NodeFailed, Untold: true},
 		{ID: "other", Status: NodeWaiting, Untold: true},
 		{ID: "on-apply", Status: NodeReady, Untold: true, AppliedReason: "Applied"},
-		{ID: "judged", Status: NodeReady, Untold: true}, // READY by a check: told then
+		{ID: "judged", Status: NodeReady, Untold: true}, // READY by the last check, left to this one
+		{ID: "followed-ready", Status: NodeReady},       // READY by a follower: told then
+		{ID: "judged-elsewhere", Status: NodeReady, Untold: true},
 	}
-	var got []string
-	for _, n := range untold(nodes, []string{"a", "followed", "failed", "on-apply", "judged"}) {
-		got = append(got, n.ID)
+	ids := func(ns []*NodeRecord) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.ID)
+		}
+		return out
 	}
-	if !slices.Equal(got, []string{"a", "on-apply"}) {
-		t.Fatalf("untold %v, want [a on-apply]", got)
+	all := []string{"a", "followed", "failed", "on-apply", "judged", "followed-ready"}
+	if got := ids(untold(nodes, all, nil)); !slices.Equal(got, []string{"a", "on-apply"}) {
+		t.Errorf("of the applied: untold %v, want [a on-apply]", got)
 	}
-	if untold(nodes, nil) != nil {
-		t.Fatal("a check after a Wait tells nothing")
+	if got := ids(untold(nodes, nil, all)); !slices.Equal(got, []string{"judged"}) {
+		t.Errorf("of the readied: untold %v, want [judged]", got)
+	}
+	if got := ids(untold(nodes, []string{"a"}, []string{"on-apply", "judged"})); !slices.Equal(got, []string{"a", "judged"}) {
+		t.Errorf("of both: untold %v, want [a judged]", got)
+	}
+	if untold(nodes, nil, nil) != nil {
+		t.Fatal("a check handed no ids tells nothing")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,5 +130,61 @@ func checkTold(t *testing.T, e *engine.Engine, stack string) {
 		if seen[n.ID] != "READY" {
 			t.Errorf("%s: node %s has events up to %q, want WAITING then READY", stack, n.ID, seen[n.ID])
 		}
+	}
+}
+
+// eventWrites counts the requests that append events.
+type eventWrites struct {
+	engine.Store
+	n atomic.Int64
+}
+
+func (s *eventWrites) AppendEvent(ctx context.Context, ev *engine.Event) error {
+	s.n.Add(1)
+	return s.Store.AppendEvent(ctx, ev)
+}
+
+func (s *eventWrites) AppendEvents(ctx context.Context, evs []*engine.Event) error {
+	s.n.Add(1)
+	return s.Store.(interface {
+		AppendEvents(context.Context, []*engine.Event) error
+	}).AppendEvents(ctx, evs)
+}
+
+// In a chain of nodes slower than a second, each turn's events are one write: a check leaves
+// the READY event of the node it found ready to the next check, which writes it with the
+// WAITING event of the dependent the Map applied meanwhile (engine/tell.go). Writing it at
+// once cost a second write per node. The operation's own events (submitted, complete) are
+// two more, and the last check's one more.
+func TestASlowChainWritesOneEventRequestPerNode(t *testing.T) {
+	e := newEngine(t)
+	counted := &eventWrites{Store: e.Store}
+	e.Store = counted
+	const n = 3
+	var b strings.Builder
+	b.WriteString("format: aos/v1\nname: slow\nnodes:\n")
+	for i := range n {
+		dep := ""
+		if i > 0 {
+			dep = fmt.Sprintf("    dependsOn: [s%d]\n", i-1)
+		}
+		fmt.Fprintf(&b, `  s%d:
+%s    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: s%d}
+      spec: {replicas: 1, selector: {matchLabels: {app: s%d}},
+             template: {metadata: {labels: {app: s%d}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: 1300ms}},
+                        spec: {containers: [{name: c, image: x}]}}}
+`, i, dep, i, i, i)
+	}
+	stack := fmt.Sprintf("slow-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() {
+		_ = testcluster.Client(t).CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{})
+	})
+	deploy(t, e, stack, engine.TemplateRequest{Template: b.String()})
+	checkTold(t, e, stack)
+	if got := counted.n.Load(); got > n+3 {
+		t.Errorf("%d event write requests for a chain of %d slow nodes, want at most %d", got, n, n+3)
 	}
 }
