@@ -31,16 +31,7 @@ func TestTwoProcessesShareTheFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	// Two Stores on one path stand for two aos processes: bbolt's lock is flock, per open
 	// file description, so they contend exactly as processes do.
-	a, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(path)
-	if err != nil {
-		t.Fatalf("second open while the first store is open: %v", err)
-	}
-	defer b.Close()
+	a, b := openAt(t, path), openAt(t, path)
 	ctx := context.Background()
 	if err := a.PutStack(ctx, &engine.StackRecord{Name: "s1", Status: "CREATE_IN_PROGRESS"}, 0); err != nil {
 		t.Fatal(err)

@@ -57,24 +57,20 @@ func (s *Store) acquire() (*bbolt.DB, error) {
 func (s *Store) open() (*bbolt.DB, error) {
 	deadline := time.Now().Add(s.timeout)
 	rung := false
+	defer func() {
+		if rung {
+			s.ring(false)
+		}
+	}()
 	for {
 		// A timeout under bbolt's retry interval makes its lock a single try.
 		db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{Timeout: time.Nanosecond})
 		switch {
 		case err == nil:
-			if rung {
-				s.ring(false)
-			}
 			return db, nil
 		case !errors.Is(err, bberrors.ErrTimeout):
-			if rung {
-				s.ring(false)
-			}
 			return nil, fmt.Errorf("opening state store %s: %w", s.path, err)
 		case time.Now().After(deadline):
-			if rung {
-				s.ring(false)
-			}
 			return nil, fmt.Errorf("the state file %s stayed in use by another aos process for %s (a long write, or a stuck process holding it; use another --state to work beside it)", s.path, s.timeout)
 		}
 		if !rung {
@@ -87,12 +83,8 @@ func (s *Store) open() (*bbolt.DB, error) {
 // ring starts (on) or stops ringing: a shared lock on the bell file, which holders test. A
 // bell that cannot be opened only costs the waiter the holder's linger; it reports false.
 func (s *Store) ring(on bool) bool {
-	if s.bell == nil {
-		f, err := os.OpenFile(s.path+".wait", os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			return false
-		}
-		s.bell = f
+	if !s.openBell() {
+		return false
 	}
 	how := syscall.LOCK_UN
 	if on {
@@ -101,14 +93,22 @@ func (s *Store) ring(on bool) bool {
 	return syscall.Flock(int(s.bell.Fd()), how) == nil
 }
 
-// heard reports whether another process is ringing: the bell cannot be locked exclusively.
-func (s *Store) heard() bool {
+// openBell opens <file>.wait once, for the life of the store.
+func (s *Store) openBell() bool {
 	if s.bell == nil {
 		f, err := os.OpenFile(s.path+".wait", os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
 			return false
 		}
 		s.bell = f
+	}
+	return true
+}
+
+// heard reports whether another process is ringing: the bell cannot be locked exclusively.
+func (s *Store) heard() bool {
+	if !s.openBell() {
+		return false
 	}
 	fd := int(s.bell.Fd())
 	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {

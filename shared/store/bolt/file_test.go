@@ -12,15 +12,23 @@ import (
 	"github.com/aos-project/aos/shared/engine"
 )
 
+// openAt opens a store on path, closed when the test ends. Two stores on one path stand for
+// two aos processes (bbolt's lock is flock, per open file description).
+func openAt(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("opening %s: %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // Transactions a few milliseconds apart share one opening of the file; at rest the file is
 // closed within linger, so another process can have it.
 func TestTheFileStaysOpenOnlyWhileInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, path)
 	ctx := context.Background()
 	if err := s.PutStack(ctx, &engine.StackRecord{Name: "s", Status: "CREATE_IN_PROGRESS"}, 0); err != nil {
 		t.Fatal(err)
@@ -60,16 +68,8 @@ func TestTheFileStaysOpenOnlyWhileInUse(t *testing.T) {
 // instead of lingering.
 func TestTheHolderHearsAWaiter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	holder, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	waiter, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer waiter.Close()
+	holder := openAt(t, path)
+	waiter := openAt(t, path)
 	ctx := context.Background()
 	if err := holder.PutStack(ctx, &engine.StackRecord{Name: "s"}, 0); err != nil {
 		t.Fatal(err)
@@ -99,11 +99,7 @@ func TestTheHolderHearsAWaiter(t *testing.T) {
 // another one in.
 func TestABusyProcessLetsAnotherIn(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	busy, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
+	busy := openAt(t, path)
 	ctx := context.Background()
 	if err := busy.PutStack(ctx, &engine.StackRecord{Name: "s"}, 0); err != nil {
 		t.Fatal(err)
