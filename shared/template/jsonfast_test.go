@@ -15,11 +15,12 @@ import (
 	"github.com/aos-project/aos/internal/gen"
 )
 
-// sameTree reports where two yaml.Node trees first differ in what the parser reads of them.
+// sameTree reports where two yaml.Node trees first differ in what the parser reads of them:
+// yaml.v3's and a fast path's (JSON, or YAML in parts).
 func sameTree(a, b *yaml.Node, at string) error {
 	if a.Kind != b.Kind || a.Style != b.Style || a.ShortTag() != b.ShortTag() || a.Tag != b.Tag || a.Value != b.Value ||
 		a.Line != b.Line || a.Column != b.Column || len(a.Content) != len(b.Content) {
-		return fmt.Errorf("%s: yaml.v3 has kind %d style %d tag %s %q at %d:%d with %d children; the JSON path kind %d style %d tag %s %q at %d:%d with %d",
+		return fmt.Errorf("%s: yaml.v3 has kind %d style %d tag %s %q at %d:%d with %d children; the fast path kind %d style %d tag %s %q at %d:%d with %d",
 			at, a.Kind, a.Style, a.Tag, a.Value, a.Line, a.Column, len(a.Content), b.Kind, b.Style, b.Tag, b.Value, b.Line, b.Column, len(b.Content))
 	}
 	for i := range a.Content {

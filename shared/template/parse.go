@@ -51,6 +51,11 @@ func Parse(file string, data []byte) (*Template, Problems) {
 	if doc, ok := jsonTree(data); ok {
 		return p.document(doc)
 	}
+	if len(data) >= splitMin {
+		if doc, ok := splitTree(data, splitParts()); ok {
+			return p.document(doc)
+		}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
