@@ -186,10 +186,6 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 	}
 	stack, op := req.Stack, req.Operation
 	start := time.Now()
-	var reads0, writes0 int64
-	if a.store != nil {
-		reads0, writes0 = a.store.Counts()
-	}
 	var stop func()
 	if w, h, tty := terminal(a.stdout); tty && output != "json" {
 		stop = a.live(ctx, e, stack, w, h)
@@ -210,8 +206,9 @@ func (a *app) operate(ctx context.Context, e *engine.Engine, req engine.OpReques
 	if output == "json" {
 		c := cost{Transitions: res.Transitions, Invocations: res.Invocations}
 		if a.store != nil {
-			r, w := a.store.Counts()
-			c.StoreReads, c.StoreWrites = r-reads0, w-writes0
+			// Every request of the command, from the recording of the operation (Submit's
+			// writes: the stack record, its revision, its first event) to the reads above.
+			c.StoreReads, c.StoreWrites = a.store.Counts()
 		}
 		_ = a.printJSON(map[string]any{"stack": view.StackOf(st), "nodes": view.Nodes(nodes), "seconds": took.Seconds(), "transitions": res.Transitions, "cost": c,
 			// The figures Step Functions' quotas apply to: 25,000 events per execution, 256 KiB
