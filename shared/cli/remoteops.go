@@ -195,7 +195,7 @@ func errNotRemote(cmd, why string) error {
 // writes the stack record before it appends that event, and a follower stopped in between
 // would never show how the operation ended.
 func awaitStackEvent(ctx context.Context, e *engine.Engine, stack string, status engine.StackStatus, after int64) {
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(finalEventWait)
 	for ctx.Err() == nil && time.Now().Before(deadline) {
 		evs, err := e.Store.ListEvents(ctx, stack, max(after, 0), 0)
 		if err != nil {

@@ -788,6 +788,8 @@ func (a *app) listCmd() *cobra.Command {
 // in progress and every event is printed, or when interrupted.
 func (a *app) followEvents(ctx context.Context, e *engine.Engine, stack string, after int64, output string) error {
 	enc := json.NewEncoder(a.stdout)
+	var last string // the status of the last stack event printed
+	var settledAt time.Time
 	for {
 		evs, err := e.Store.ListEvents(ctx, stack, after, 0)
 		if err != nil {
@@ -800,21 +802,42 @@ func (a *app) followEvents(ctx context.Context, e *engine.Engine, stack string, 
 				writeEvent(a.stdout, ev)
 			}
 			after = ev.Seq
+			if ev.Node == "" {
+				last = ev.Status
+			}
 		}
 		st, err := e.Store.GetStack(ctx, stack)
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		if len(evs) == 0 && (st == nil || !st.Status.InProgress()) {
-			return nil
+			// An operation's end is written to the stack record first and to the event log
+			// right after: wait for the event (briefly: an event can be lost), so that a
+			// follower does not stop one event short.
+			if settledAt.IsZero() {
+				settledAt = time.Now()
+			}
+			if st == nil || last == string(st.Status) || time.Since(settledAt) > finalEventWait {
+				return nil
+			}
+		} else {
+			settledAt = time.Time{}
+		}
+		poll := 250 * time.Millisecond
+		if !settledAt.IsZero() {
+			poll = 50 * time.Millisecond
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(poll):
 		}
 	}
 }
+
+// finalEventWait bounds how long a follower waits for the event of an operation's end once
+// the stack record shows it.
+const finalEventWait = 2 * time.Second
 
 // refused prints the problems of a template the engine (or the server) found invalid, one
 // per line, and exits 2 with their count; any other error is returned as it is.
