@@ -157,19 +157,25 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 	}
 	resp.take(v, e.MaxWait)
 	e.holdForStacks(ctx, st, nodes, &resp)
+	ended, ok := v.ended()
+	ending := ended && st.Status.forward()
 	if resp.Done || resp.Failure && resp.InFlight == 0 {
-		// No check follows: tell them now, before the operation's last event.
-		resp.tell.append(e.untoldEvents(ctx, resp.tell.later))
+		// No check follows: tell them with the operation's last event when it ends here (one
+		// write; the record settles first, as ever, and followers wait for that event), else
+		// now.
+		if later := e.untoldEvents(ctx, resp.tell.later); ending {
+			resp.tell.hold(later)
+		} else {
+			resp.tell.append(later)
+		}
 	} else {
 		// A check follows, handed Ready (unless the execution continues in another: budget).
 		resp.deferred = resp.tell.later
 	}
 	resp.tell.later = nil
-	if st.Status.forward() {
-		if ended, ok := v.ended(); ended {
-			if err := e.finishStack(ctx, st, nodes, ok); err != nil {
-				return CheckResponse{}, err
-			}
+	if ending {
+		if err := e.finishStack(ctx, st, nodes, ok, resp.tell); err != nil {
+			return CheckResponse{}, err
 		}
 	}
 	resp.Status = st.Status

@@ -8,8 +8,8 @@ import (
 )
 
 // finishStack settles a create, update or rollback once it has ended (ok: every node READY),
-// evaluating the stack outputs, and releases the lease.
-func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*NodeRecord, ok bool) error {
+// evaluating the stack outputs, and releases the lease. Its event goes with what t holds.
+func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*NodeRecord, ok bool, t *teller) error {
 	if ok {
 		out, err := e.outputs(ctx, st, nodes)
 		st.Status, st.Outputs = st.Status.Outcome(err == nil), out
@@ -25,17 +25,12 @@ func (e *Engine) finishStack(ctx context.Context, st *StackRecord, nodes []*Node
 			}
 		}
 	}
-	return e.settleStack(ctx, st)
+	return e.settleStack(ctx, st, "", t)
 }
 
 // settleStack records the end of the stack's operation: its revision's outcome, the stack
-// with no lease, and an event.
-func (e *Engine) settleStack(ctx context.Context, st *StackRecord) error {
-	return e.settleStackAs(ctx, st, "")
-}
-
-// settleStackAs is settleStack with the event's reason.
-func (e *Engine) settleStackAs(ctx context.Context, st *StackRecord, reason string) error {
+// with no lease, and an event with reason (with what t holds, when there is a t).
+func (e *Engine) settleStack(ctx context.Context, st *StackRecord, reason string, t *teller) error {
 	st.UpdatedAt, st.Lease, st.CancelRequested = e.now().UTC(), nil, false
 	if err := e.settleRevision(ctx, st); err != nil {
 		return err
@@ -43,7 +38,12 @@ func (e *Engine) settleStackAs(ctx context.Context, st *StackRecord, reason stri
 	if err := e.Store.PutStack(ctx, st, st.Version); err != nil {
 		return fmt.Errorf("stack %q: %w", st.Name, err)
 	}
-	e.event(ctx, st.Name, "", string(st.Status), reason, st.Reason)
+	ev := e.newEvent(ctx, st.Name, "", string(st.Status), reason, st.Reason)
+	if t != nil {
+		t.append([]*Event{ev})
+	} else {
+		e.appendEvents(ctx, []*Event{ev})
+	}
 	return nil
 }
 

@@ -72,7 +72,7 @@ func (e *Engine) Settle(ctx context.Context, req SettleRequest) (SettleResponse,
 			return resp, fmt.Errorf("stack %q: %w", st.Name, err)
 		}
 		e.event(ctx, st.Name, "", string(st.Status), "OperationFailed", st.Reason)
-	} else if err := e.settleStackAs(ctx, st, "OperationFailed"); err != nil {
+	} else if err := e.settleStack(ctx, st, "OperationFailed", nil); err != nil {
 		return resp, err
 	}
 	resp.Status = st.Status

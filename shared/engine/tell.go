@@ -120,6 +120,13 @@ func (t *teller) append(evs []*Event) {
 	}
 }
 
+// hold keeps evs to append with the next write (or at close), in order after what is held.
+func (t *teller) hold(evs []*Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.evs = append(t.evs, evs...)
+}
+
 // close appends what is still held: at the latest when the check ends.
 func (t *teller) close() {
 	if t.timer != nil {
