@@ -19,10 +19,10 @@ import (
 // a quoted scalar or a flow collection left open (YAML's block scalars and plain scalars end
 // at a line indented no more than their key, so they cannot). Then the part before the
 // split does not parse. So splitTree gives up on any error of any part, and on anything it
-// does not lay out exactly (another document, a directive, a tab before a line's text, an
-// entry line that does not start a plain or quoted key, a line of the section less indented
-// than its entries); Parse then decodes the whole text with yaml.v3, which also words the
-// errors. An alias to an anchor in another part is such an error ("unknown anchor"). The
+// does not lay out exactly (another document, a directive, a document that is a flow
+// mapping, a tab before a line's text, an entry line that does not start a plain or quoted
+// key, a line of the section less indented than its entries); Parse then decodes the whole
+// text with yaml.v3, which also words the errors. An alias to an anchor in another part is such an error ("unknown anchor"). The
 // tree is yaml.v3's own (TestSplitTreeIsYAMLsTree, FuzzSplitTree), bar comments, which the
 // parser does not read.
 
@@ -59,7 +59,9 @@ func splitTree(data []byte, parts int) (*yaml.Node, bool) {
 	var doc yaml.Node
 	err := yaml.Unmarshal(rest, &doc)
 	wg.Wait()
-	if err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+	// A block mapping: in a flow mapping ({…}) lines at column 0 need not start keys, and
+	// the entries' lines are not a block of their own.
+	if err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode || doc.Content[0].Style&yaml.FlowStyle != 0 {
 		return nil, false
 	}
 	var nodes *yaml.Node

@@ -34,6 +34,8 @@ func splitTexts(t *testing.T) [][]byte {
 		[]byte("format: aos/v1\n# a comment\nname: x\nnodes:   # the nodes\n\n  # first\n  a:\n    manifest: {kind: ConfigMap}\n# at column 0\n  \"b\":\n    description: |\n      two\n\n      lines\n    x: &v [1, 2]\n    y: *v\n  'c': {k: \"v\"}\n\n  d: >-\n    folded\n    text\noutputs:\n  o: ${nodes.a.x}\n"),
 		[]byte("name: y\r\nnodes:\r\n    a: 1\r\n    b:\r\n      - 2\r\n    c: 'q\r\n      r'\r\n"),
 		[]byte("nodes:\n  a: 1\n  b: 2\nnodes2: 3\n"),
+		[]byte("nodes:\n  a: |+\n    kept\n\n\n# c\n  b: |+\n    kept\n\n\nz: 1\n"),
+		[]byte("nodes:\n  a: 1\n  b: >+\n    kept\n\n"),
 	)
 }
 
@@ -53,7 +55,8 @@ func TestSplitTreeIsYAMLsTree(t *testing.T) {
 }
 
 // What a split could read otherwise than the whole, or not at all, it leaves to yaml.v3: a
-// quoted scalar or flow collection open across an entry's first line, an alias to another
+// quoted scalar or flow collection open across an entry's first line, a document that is a
+// flow mapping (whose lines at column 0 are not its keys' lines), an alias to another
 // part's anchor, a second document, a directive, a tab, a line less indented than the
 // entries, an entry that is not a key, a second `nodes:`, `nodes:` with a value on its line,
 // a single entry, and broken YAML.
@@ -76,6 +79,8 @@ func TestSplitTreeGivesUp(t *testing.T) {
 		"nodes:\n  a: 1\n  b: 2\n   c: 3\n",
 		"name: [\nnodes:\n  a: 1\n  b: 2\n",
 		"nodes:\n  a: 1\n  b: 2\n  a\n",
+		"{format: aos/v1,\nnodes:\n  a: 1\n  b: 2\n}\n",
+		"x: [1,\nnodes:\n  a: 1\n  b: 2\n]\n",
 	} {
 		if _, ok := splitTree([]byte(text), 2); ok {
 			t.Errorf("the split took %q", text)
@@ -111,6 +116,7 @@ func FuzzSplitTree(f *testing.F) {
 	f.Add([]byte("nodes:\n  a: 1\n  b: [x, y]\n"), uint8(2))
 	f.Add([]byte("n: 0\nnodes:\n  a: |\n    t\n  b: 'q'\nz: 1\n"), uint8(3))
 	f.Add([]byte("nodes:\n  a: \"x\n  y\"\n  b: 2\n"), uint8(2))
+	f.Add([]byte("{format: aos/v1,\nnodes:\n  a: 1\n  b: 2\n}\n"), uint8(2))
 	f.Fuzz(func(t *testing.T, data []byte, parts uint8) {
 		split, ok := splitTree(data, int(parts%8))
 		if !ok {
