@@ -22,9 +22,9 @@ import (
 // does not lay out exactly (another document, a directive, a document that is a flow
 // mapping, a tab before a line's text, an entry line that does not start a plain or quoted
 // key, a line of the section less indented than its entries); Parse then decodes the whole
-// text with yaml.v3, which also words the errors. An alias to an anchor in another part is such an error ("unknown anchor"). The
-// tree is yaml.v3's own (TestSplitTreeIsYAMLsTree, FuzzSplitTree), bar comments, which the
-// parser does not read.
+// text with yaml.v3, which also words the errors. An alias to an anchor in another part is
+// such an error ("unknown anchor"). The tree is yaml.v3's own (TestSplitTreeIsYAMLsTree,
+// FuzzSplitTree), bar comments, which the parser does not read.
 
 // splitMin is the size below which one core is as quick: a part costs a goroutine and a copy
 // of its lines.
