@@ -40,6 +40,24 @@ func yamlTree(t *testing.T, data []byte) *yaml.Node {
 	return &doc
 }
 
+// libraryTexts are the texts of the template library's files.
+func libraryTexts(t *testing.T) [][]byte {
+	t.Helper()
+	files, _ := filepath.Glob("../../templates/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no library templates found under ../../templates")
+	}
+	var texts [][]byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, data)
+	}
+	return texts
+}
+
 // jsonForms are a template as JSON three ways: indented, on one line, and as Go's encoder
 // writes it by default (with \u escapes for <, > and &).
 func jsonForms(t *testing.T, yamlText []byte) [][]byte {
@@ -61,16 +79,8 @@ func jsonForms(t *testing.T, yamlText []byte) [][]byte {
 // library template and a generated one, in each JSON form, and for hand-written texts with
 // multi-byte characters before a value (columns count characters), escapes and numbers.
 func TestJSONTreeIsYAMLsTree(t *testing.T) {
-	files, _ := filepath.Glob("../../templates/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no library templates found under ../../templates")
-	}
 	var texts [][]byte
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, data := range libraryTexts(t) {
 		texts = append(texts, jsonForms(t, data)...)
 	}
 	texts = append(texts, jsonForms(t, []byte(featureTemplate))...)

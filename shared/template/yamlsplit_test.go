@@ -2,8 +2,6 @@ package template
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,19 +16,7 @@ import (
 // entry).
 func splitTexts(t *testing.T) [][]byte {
 	t.Helper()
-	files, _ := filepath.Glob("../../templates/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no library templates found under ../../templates")
-	}
-	var texts [][]byte
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		texts = append(texts, data)
-	}
-	return append(texts, []byte(featureTemplate), gen.Layered(300, 30),
+	return append(libraryTexts(t), []byte(featureTemplate), gen.Layered(300, 30),
 		[]byte("format: aos/v1\n# a comment\nname: x\nnodes:   # the nodes\n\n  # first\n  a:\n    manifest: {kind: ConfigMap}\n# at column 0\n  \"b\":\n    description: |\n      two\n\n      lines\n    x: &v [1, 2]\n    y: *v\n  'c': {k: \"v\"}\n\n  d: >-\n    folded\n    text\noutputs:\n  o: ${nodes.a.x}\n"),
 		[]byte("name: y\r\nnodes:\r\n    a: 1\r\n    b:\r\n      - 2\r\n    c: 'q\r\n      r'\r\n"),
 		[]byte("nodes:\n  a: 1\n  b: 2\nnodes2: 3\n"),
