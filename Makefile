@@ -46,16 +46,16 @@ run: ## deploy templates/microservices.yaml with `aos up` on the local control p
 	echo "State:   $(RUN_STATE); plain bin/aos reads its default state file, so add --state $(RUN_STATE) (or export AOS_STATE=$(RUN_STATE))" && \
 	echo "Remove:  $$aos down $(RUN_STACK); make cluster-down"
 
-test: ## all tests: starts the local control plane and dynalite, runs every test, stops them (non-zero on any failure)
+test: ## all tests: starts the local control plane and DynamoDB Local, runs every test, stops them (non-zero on any failure)
 	@$(CLUSTER) up >/dev/null
 	@status=0; \
-	dyn=$$(hack/dynalite.sh up) || { $(CLUSTER) down; exit 1; }; \
-	chromium=$$(hack/chromium.sh) || { hack/dynalite.sh down; $(CLUSTER) down; exit 1; }; \
+	dyn=$$(hack/dynamodb.sh up) || { $(CLUSTER) down; exit 1; }; \
+	chromium=$$(hack/chromium.sh) || { hack/dynamodb.sh down; $(CLUSTER) down; exit 1; }; \
 	AOS_TEST_KUBECONFIG=$$($(CLUSTER) env | sed 's/^export KUBECONFIG=//') \
 	AOS_TEST_DYNAMODB_ENDPOINT=$$(echo "$$dyn" | sed 's/^export AOS_TEST_DYNAMODB_ENDPOINT=//') \
 	AOS_TEST_CHROMIUM=$$(echo "$$chromium" | sed 's/^export AOS_TEST_CHROMIUM=//') \
 	$(GO) test $(GOTEST_FLAGS) ./... || status=$$?; \
-	hack/dynalite.sh down; $(CLUSTER) down; \
+	hack/dynamodb.sh down; $(CLUSTER) down; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (go test exit $$status)" >&2; fi; \
 	exit $$status
 

@@ -262,12 +262,12 @@ func TestLoadRefusesWhatItCannotRun(t *testing.T) {
 	}
 }
 
-// Every definition passes asl-validator (npm, installed by hack/dynalite.sh), and the check
+// Every definition passes asl-validator (npm, installed by hack/dynamodb.sh), and the check
 // can fail: a broken definition does not pass.
 func TestDefinitionsPassASLValidator(t *testing.T) {
 	bin, _ := filepath.Abs("../hack/node/node_modules/.bin/asl-validator")
 	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("asl-validator is not installed at %s: run `make test` (hack/dynalite.sh installs hack/node with npm ci)", bin)
+		t.Fatalf("asl-validator is not installed at %s: run `make test` (hack/dynamodb.sh installs hack/node with npm ci)", bin)
 	}
 	defs, _ := filepath.Glob("*.asl.json")
 	if len(defs) == 0 {

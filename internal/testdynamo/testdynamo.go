@@ -1,5 +1,5 @@
 // Package testdynamo gives tests a fresh table on the DynamoDB-API server that `make test`
-// starts (dynalite): the store the Lambda functions use, with nothing faked.
+// starts (DynamoDB Local): the store the Lambda functions use, with nothing faked.
 package testdynamo
 
 import (
@@ -65,7 +65,7 @@ func open(t testing.TB, hc *http.Client) *dynamo.Store {
 	t.Helper()
 	ep := os.Getenv(EndpointEnv)
 	if ep == "" {
-		t.Fatal(EndpointEnv + " is not set: run the tests with `make test`, which starts dynalite, or `eval $(hack/dynalite.sh up)` before `go test`")
+		t.Fatal(EndpointEnv + " is not set: run the tests with `make test`, which starts DynamoDB Local, or `eval $(hack/dynamodb.sh up)` before `go test`")
 	}
 	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), HTTPClient: hc,
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})

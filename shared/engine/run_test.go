@@ -30,7 +30,7 @@ import (
 )
 
 // newEngine returns an engine on the named store ("bolt" or "dynamodb", the latter in
-// dynalite) and a function that dumps everything the store holds, for secret checks.
+// DynamoDB Local) and a function that dumps everything the store holds, for secret checks.
 func newEngine(t *testing.T, store string) (*engine.Engine, func() []byte) {
 	t.Helper()
 	dir := t.TempDir()
@@ -65,7 +65,7 @@ func newEngine(t *testing.T, store string) (*engine.Engine, func() []byte) {
 	case "dynamodb":
 		ep := os.Getenv("AOS_TEST_DYNAMODB_ENDPOINT")
 		if ep == "" {
-			t.Fatal("AOS_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts dynalite, or `eval $(hack/dynalite.sh up)` before `go test`")
+			t.Fatal("AOS_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts DynamoDB Local, or `eval $(hack/dynamodb.sh up)` before `go test`")
 		}
 		db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
 			Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})

@@ -57,7 +57,7 @@ func bridge(t *testing.T, e *engine.Engine) string {
 	return "http://" + l.Addr().String()
 }
 
-// bridged is an engine on dynalite and the cluster, served to the other interpreter.
+// bridged is an engine on DynamoDB Local and the cluster, served to the other interpreter.
 func bridged(t *testing.T) (*engine.Engine, string) {
 	e := newEngine(t)
 	e.Store = testdynamo.Store(t)
@@ -163,7 +163,7 @@ func events(t *testing.T, e *engine.Engine, stack string, after int64) ([]string
 }
 
 // The same ASL under a second interpreter, aws-local-stepfunctions, calling the real Go
-// handlers against the real cluster and dynalite: for a create, an update that fails and
+// handlers against the real cluster and DynamoDB Local: for a create, an update that fails and
 // rolls back, a rebuild and a delete, both interpreters enter the same states in the same
 // order, record the same events and leave the stack in the same state.
 func TestASecondInterpreterAgrees(t *testing.T) {

@@ -52,7 +52,7 @@ func withTimeout(t *testing.T, state string, seconds int) []byte {
 // Every way a function can fail mid-operation ends the operation: a store conflict, a
 // function that runs past its state's timeout. (A record over DynamoDB's item limit no
 // longer fails: TestLargeTemplatesOnBothStores.) Each runs the
-// real ASL on the embedded runner against dynalite and the local cluster, and each ends with
+// real ASL on the embedded runner against DynamoDB Local and the local cluster, and each ends with
 // the stack CREATE_FAILED, its lease released, and the next up completing.
 func TestEveryFailureEndsTheOperation(t *testing.T) {
 	small := "format: aos/v1\nname: NAME\nnodes:\n  a:\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {k: v}}\n"
@@ -131,7 +131,7 @@ func TestEveryFailureEndsTheOperation(t *testing.T) {
 }
 
 // A template of 3 MiB (four ConfigMaps of 790 KB, each under the API server's 1 MiB object
-// limit) creates and updates through the state machine on dynalite and on bbolt: the stack
+// limit) creates and updates through the state machine on DynamoDB Local and on bbolt: the stack
 // record then holds two copies of it, and each node record one ConfigMap.
 func TestLargeTemplatesOnBothStores(t *testing.T) {
 	var b strings.Builder

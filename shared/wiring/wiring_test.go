@@ -55,12 +55,12 @@ func TestSecretsManagerIsAskedForTheKey(t *testing.T) {
 }
 
 // The functions as Lambda runs them: built from the environment, JSON in and out through
-// aws-lambda-go, state in DynamoDB (dynalite), objects in the local cluster.
+// aws-lambda-go, state in DynamoDB (DynamoDB Local), objects in the local cluster.
 func TestLambdaFunctionsCreateANode(t *testing.T) {
 	ep := os.Getenv("AOS_TEST_DYNAMODB_ENDPOINT")
 	kc := os.Getenv(testcluster.KubeconfigEnv)
 	if ep == "" || kc == "" {
-		t.Fatal("needs AOS_TEST_DYNAMODB_ENDPOINT and AOS_TEST_KUBECONFIG: run the tests with `make test`, which starts dynalite and the local cluster")
+		t.Fatal("needs AOS_TEST_DYNAMODB_ENDPOINT and AOS_TEST_KUBECONFIG: run the tests with `make test`, which starts DynamoDB Local and the local cluster")
 	}
 	ctx := context.Background()
 	table := fmt.Sprintf("aos-wiring-%d", time.Now().UnixNano())

@@ -424,7 +424,7 @@ func (s *Store) ListRevisions(ctx context.Context, stack string) ([]*engine.Revi
 }
 
 // Client returns a DynamoDB client from the usual AWS configuration (environment, shared
-// files, the Lambda role). endpoint, when set, points it elsewhere (dynalite, LocalStack).
+// files, the Lambda role). endpoint, when set, points it elsewhere (DynamoDB Local, LocalStack).
 func Client(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {

@@ -18,16 +18,16 @@ import (
 	"github.com/aos-project/aos/shared/store/storetest"
 )
 
-// EndpointEnv points the tests at a DynamoDB-API server; `make test` starts dynalite for it.
+// EndpointEnv points the tests at a DynamoDB-API server; `make test` starts DynamoDB Local for it.
 const EndpointEnv = "AOS_TEST_DYNAMODB_ENDPOINT"
 
 var tables atomic.Int64
 
-func dynalite(t *testing.T) *dynamodb.Client {
+func dynamoLocal(t *testing.T) *dynamodb.Client {
 	t.Helper()
 	ep := os.Getenv(EndpointEnv)
 	if ep == "" {
-		t.Fatalf("%s is not set: run the tests with `make test`, which starts dynalite, or `eval $(hack/dynalite.sh up)` before `go test`", EndpointEnv)
+		t.Fatalf("%s is not set: run the tests with `make test`, which starts DynamoDB Local, or `eval $(hack/dynamodb.sh up)` before `go test`", EndpointEnv)
 	}
 	return dynamodb.New(dynamodb.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(ep),
@@ -36,7 +36,7 @@ func dynalite(t *testing.T) *dynamodb.Client {
 }
 
 func TestConformance(t *testing.T) {
-	db := dynalite(t)
+	db := dynamoLocal(t)
 	storetest.Run(t, func(t *testing.T) engine.Store {
 		return New(db, newTable(t, db))
 	})
@@ -45,7 +45,7 @@ func TestConformance(t *testing.T) {
 // A record over one item's size is stored as a blob: the item names it, its parts hold it,
 // and a part gone missing is an error that says so, never a truncated record.
 func TestLargeRecordsAreBlobs(t *testing.T) {
-	db := dynalite(t)
+	db := dynamoLocal(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("aos-test-big-%d", time.Now().UnixNano())
 	if err := CreateTable(ctx, db, table); err != nil {
@@ -76,7 +76,7 @@ func TestLargeRecordsAreBlobs(t *testing.T) {
 // A large template is stored once, however many records carry it: the stack record (its
 // template and the last good revision's) and the revision records name it by digest.
 func TestALargeTemplateIsStoredOnce(t *testing.T) {
-	db := dynalite(t)
+	db := dynamoLocal(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("aos-test-tpl-%d", time.Now().UnixNano())
 	if err := CreateTable(ctx, db, table); err != nil {
@@ -98,7 +98,7 @@ func TestALargeTemplateIsStoredOnce(t *testing.T) {
 	}
 	parts := 0
 	var itemBytes int
-	err := s.query(ctx, "s", "", "~", func(item map[string]types.AttributeValue) error {
+	err := s.query(ctx, "s", "!", "~", func(item map[string]types.AttributeValue) error {
 		key := item["SK"].(*types.AttributeValueMemberS).Value
 		if strings.HasPrefix(key, "BLOB#") {
 			parts++
@@ -121,7 +121,7 @@ func TestALargeTemplateIsStoredOnce(t *testing.T) {
 // A table written before the stacks index: its stack records lack the index's keys until
 // IndexStacks gives them, once.
 func TestIndexStacksListsOlderRecords(t *testing.T) {
-	db := dynalite(t)
+	db := dynamoLocal(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("aos-test-index-%d", time.Now().UnixNano())
 	if err := CreateTable(ctx, db, table); err != nil {

@@ -16,14 +16,14 @@ import (
 	"github.com/aos-project/aos/shared/engine"
 )
 
-// newTable creates a table of the test's own in dynalite, deleted when the test ends.
+// newTable creates a table of the test's own in DynamoDB Local, deleted when the test ends.
 func newTable(t *testing.T, db *dynamodb.Client) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	table := fmt.Sprintf("aos-test-%d-%d", time.Now().UnixNano(), tables.Add(1))
 	if err := CreateTable(ctx, db, table); err != nil {
-		t.Fatalf("creating table in dynalite at %s: %v", os.Getenv(EndpointEnv), err)
+		t.Fatalf("creating table in DynamoDB Local at %s: %v", os.Getenv(EndpointEnv), err)
 	}
 	t.Cleanup(func() {
 		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
@@ -35,7 +35,7 @@ func newTable(t *testing.T, db *dynamodb.Client) string {
 // stale last number; their appends still take every number once, with no gap, and a reader
 // gets them all, in order, however it pages.
 func TestEventNumbersFromRacingWriters(t *testing.T) {
-	db := dynalite(t)
+	db := dynamoLocal(t)
 	table := newTable(t, db)
 	stores := []*Store{New(db, table), New(db, table)}
 	ctx := context.Background()
@@ -105,7 +105,7 @@ func TestEventNumbersFromRacingWriters(t *testing.T) {
 // Tables written before pages hold one event per item, in "data", numbered by a counter
 // item: they are read, and new events go on after the last of them.
 func TestEventsBeforePages(t *testing.T) {
-	db := dynalite(t)
+	db := dynamoLocal(t)
 	table := newTable(t, db)
 	ctx := context.Background()
 	for seq := int64(1); seq <= 30; seq++ {
