@@ -162,6 +162,7 @@ func (s remoteStore) ListRevisions(ctx context.Context, stack string) ([]*engine
 func (remoteStore) DeleteStack(context.Context, string) error                  { return errRemoteWrite }
 func (remoteStore) PutStack(context.Context, *engine.StackRecord, int64) error { return errRemoteWrite }
 func (remoteStore) PutNode(context.Context, *engine.NodeRecord, int64) error   { return errRemoteWrite }
+func (remoteStore) PutNodes(context.Context, []*engine.NodeRecord) error       { return errRemoteWrite }
 func (remoteStore) PutRevision(context.Context, string, *engine.Revision) error {
 	return errRemoteWrite
 }

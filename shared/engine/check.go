@@ -2,10 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -350,27 +348,6 @@ func (e *Engine) evaluate(ctx context.Context, inflight []*NodeRecord, objs map[
 		e.appendEvents(ctx, evs)
 	}
 	return len(settled) > 0, nil
-}
-
-// putNodes writes node records side by side, each conditional on the version it carries: a
-// turn that finds hundreds of nodes READY shares commits (bbolt batches concurrent writes)
-// and DynamoDB round trips. With lostOK, a write that loses to a concurrent one is no error.
-func (e *Engine) putNodes(ctx context.Context, nodes []*NodeRecord, lostOK bool) error {
-	errs := make([]error, len(nodes))
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := e.Store.PutNode(ctx, n, n.Version); err != nil && !(lostOK && errors.Is(err, ErrVersionConflict)) {
-				errs[i] = fmt.Errorf("node %q: %w", n.ID, err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // captureLive keeps what references may read. Secret objects keep no data at all; every other

@@ -234,6 +234,10 @@ type Store interface {
 	PutStack(ctx context.Context, s *StackRecord, expect int64) error
 	GetNode(ctx context.Context, stack, id string) (*NodeRecord, error)
 	PutNode(ctx context.Context, n *NodeRecord, expect int64) error
+	// PutNodes writes node records of distinct ids in one request, each conditional on the
+	// Version it carries (0: new), which it advances: all or none (ErrVersionConflict when a
+	// version differs). It takes at most MaxNodesPerWrite records.
+	PutNodes(ctx context.Context, nodes []*NodeRecord) error
 	ListNodes(ctx context.Context, stack string) ([]*NodeRecord, error)
 	// PutRevision writes (or overwrites) one revision of a stack; ListRevisions returns them
 	// by number. Revisions outlive DeleteStack, as events do.
@@ -244,6 +248,10 @@ type Store interface {
 	// of them (limit <= 0: all), reading no more than it returns.
 	ListEvents(ctx context.Context, stack string, after int64, limit int) ([]*Event, error)
 }
+
+// MaxNodesPerWrite is the most records one PutNodes takes: DynamoDB's TransactWriteItems
+// takes 100 items.
+const MaxNodesPerWrite = 100
 
 // Store errors.
 var (

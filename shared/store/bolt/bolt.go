@@ -347,6 +347,31 @@ func (s *Store) PutNode(_ context.Context, r *engine.NodeRecord, expect int64) e
 	return err
 }
 
+// PutNodes writes the records in one transaction, each conditional on its version: all or
+// none.
+func (s *Store) PutNodes(_ context.Context, nodes []*engine.NodeRecord) error {
+	expect := make([]int64, len(nodes))
+	for i, n := range nodes {
+		expect[i] = n.Version
+	}
+	// bbolt may run fn again (alone, if another function of its batch fails): each run
+	// starts from the versions the caller gave.
+	err := s.batch(func(tx *bbolt.Tx) error {
+		for i, n := range nodes {
+			if err := putVersioned(tx, bucketNodes, nodeKey(n.Stack, n.ID), expect[i], n, func(v int64) { n.Version = v }); err != nil {
+				return fmt.Errorf("node %s/%s: %w; none of the %d records written", n.Stack, n.ID, err, len(nodes))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for i, n := range nodes {
+			n.Version = expect[i]
+		}
+	}
+	return err
+}
+
 func (s *Store) ListNodes(_ context.Context, stack string) ([]*engine.NodeRecord, error) {
 	var out []*engine.NodeRecord
 	prefix := []byte(stack + "\x00")

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -71,6 +72,31 @@ func TestLargeRecordsAreBlobs(t *testing.T) {
 	if _, err := s.GetNode(ctx, "s", "n"); err == nil || !strings.Contains(err.Error(), "missing or damaged") {
 		t.Fatalf("a part missing: %v", err)
 	}
+}
+
+// A group of node records larger than one transaction may carry (4 MB) is refused whole,
+// before or by DynamoDB: the engine then writes its records one by one.
+func TestAGroupTooLargeForOneRequestIsRefusedWhole(t *testing.T) {
+	db := dynamoLocal(t)
+	ctx := context.Background()
+	table := fmt.Sprintf("aos-test-group-%d", time.Now().UnixNano())
+	if err := CreateTable(ctx, db, table); err != nil {
+		t.Fatal(err)
+	}
+	s := New(db, table)
+	var group []*engine.NodeRecord
+	for i := range 12 { // 12 items of 350 KB: 4.2 MB, every item under 400 KB
+		group = append(group, &engine.NodeRecord{Stack: "s", ID: fmt.Sprint(i), Message: strings.Repeat("m", 350<<10)})
+	}
+	err := s.PutNodes(ctx, group)
+	if err == nil || errors.Is(err, engine.ErrVersionConflict) {
+		t.Fatalf("a 4.2 MB group: %v, want a refusal that is not a conflict", err)
+	}
+	nodes, lerr := s.ListNodes(ctx, "s")
+	if lerr != nil || len(nodes) != 0 || group[0].Version != 0 {
+		t.Fatalf("after the refusal: %d records stored (%v), version %d; want none", len(nodes), lerr, group[0].Version)
+	}
+	t.Log(err)
 }
 
 // A large template is stored once, however many records carry it: the stack record (its

@@ -57,6 +57,11 @@ func (s *Store) PutNode(ctx context.Context, n *engine.NodeRecord, expect int64)
 	return s.Store.PutNode(ctx, n, expect)
 }
 
+func (s *Store) PutNodes(ctx context.Context, nodes []*engine.NodeRecord) error {
+	s.writes.Add(1)
+	return s.Store.PutNodes(ctx, nodes)
+}
+
 func (s *Store) ListNodes(ctx context.Context, stack string) ([]*engine.NodeRecord, error) {
 	s.reads.Add(1)
 	return s.Store.ListNodes(ctx, stack)

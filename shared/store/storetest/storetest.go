@@ -135,6 +135,64 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 			t.Fatalf("missing node: %v", err)
 		}
 	})
+	t.Run("node records written together: all or none", func(t *testing.T) {
+		s := newStore(t)
+		group := make([]*engine.NodeRecord, engine.MaxNodesPerWrite)
+		for i := range group {
+			group[i] = &engine.NodeRecord{Stack: "g", ID: fmt.Sprintf("n%03d", i), Status: engine.NodePending, DependsOn: []string{},
+				Manifest: map[string]any{"kind": "ConfigMap", "data": map[string]any{"k": strings.Repeat("v", 512)}}}
+		}
+		if err := s.PutNodes(ctx, group); err != nil {
+			t.Fatalf("a new group of %d: %v", len(group), err)
+		}
+		for _, n := range group {
+			if n.Version != 1 {
+				t.Fatalf("%s: version %d after the write, want 1", n.ID, n.Version)
+			}
+		}
+		nodes, err := s.ListNodes(ctx, "g")
+		if err != nil || len(nodes) != len(group) {
+			t.Fatalf("ListNodes = %d, %v", len(nodes), err)
+		}
+		// Two records moved on, one of them stale in the next group: none of it is written.
+		a, b, c := *group[0], *group[1], *group[2]
+		a.Status, b.Status, c.Status = engine.NodeReady, engine.NodeReady, engine.NodeReady
+		if err := s.PutNode(ctx, group[1], 1); err != nil {
+			t.Fatal(err)
+		}
+		next := []*engine.NodeRecord{&a, &b, &c, {Stack: "g", ID: "new", Status: engine.NodePending}}
+		err = s.PutNodes(ctx, next)
+		if !errors.Is(err, engine.ErrVersionConflict) {
+			t.Fatalf("a group with a stale record: %v, want a version conflict", err)
+		}
+		if !strings.Contains(err.Error(), "n001") {
+			t.Errorf("the conflict does not name the stale record: %v", err)
+		}
+		for i, n := range next {
+			if want := []int64{1, 1, 1, 0}[i]; n.Version != want {
+				t.Errorf("%s: version %d after a refused write, want %d as given", n.ID, n.Version, want)
+			}
+		}
+		for _, id := range []string{"n000", "n002"} {
+			if got, err := s.GetNode(ctx, "g", id); err != nil || got.Status != engine.NodePending || got.Version != 1 {
+				t.Fatalf("%s after a refused group: %+v, %v; want it as it was", id, got, err)
+			}
+		}
+		if _, err := s.GetNode(ctx, "g", "new"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("the new record of a refused group: %v, want not found", err)
+		}
+		// Without the stale one, it goes through, and a new record must be new.
+		b.Version = 2
+		if err := s.PutNodes(ctx, next); err != nil {
+			t.Fatalf("the group again: %v", err)
+		}
+		if err := s.PutNodes(ctx, []*engine.NodeRecord{{Stack: "g", ID: "new"}, {Stack: "g", ID: "other"}}); !errors.Is(err, engine.ErrVersionConflict) {
+			t.Fatalf("a group creating an existing record: %v, want a version conflict", err)
+		}
+		if got, err := s.GetNode(ctx, "g", "n001"); err != nil || got.Status != engine.NodeReady || got.Version != 3 {
+			t.Fatalf("n001 read back: %+v, %v", got, err)
+		}
+	})
 	t.Run("concurrent conditional writes: exactly one wins", func(t *testing.T) {
 		s := newStore(t)
 		n := &engine.NodeRecord{Stack: "c", ID: "x", Status: engine.NodePending}
