@@ -65,7 +65,11 @@ install_local() {
 		die "compiling hack/dynamodb/Loopback.java failed"
 }
 
-alive() { [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
+# A live process of that PID that is this server: PIDs are reused.
+alive() {
+	[ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null &&
+		tr '\0' ' ' <"/proc/$(cat "$dir/pid")/cmdline" 2>/dev/null | grep -q "Loopback .*-port $port"
+}
 
 up() {
 	mkdir -p "$dir"
@@ -95,9 +99,17 @@ up() {
 	die "DynamoDB Local did not start (log: $dir/dynamodb.log)"
 }
 
+# down waits for the JVM to exit, so that the port is free for the next up.
 down() {
 	if alive; then
-		kill -TERM "$(cat "$dir/pid")" 2>/dev/null || true
+		local pid
+		pid=$(cat "$dir/pid")
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
 		say "stopped"
 	fi
 	rm -f "$dir/pid"

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -48,10 +47,7 @@ func TestConformance(t *testing.T) {
 func TestLargeRecordsAreBlobs(t *testing.T) {
 	db := dynamoLocal(t)
 	ctx := context.Background()
-	table := fmt.Sprintf("aos-test-big-%d", time.Now().UnixNano())
-	if err := CreateTable(ctx, db, table); err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t, db)
 	s := New(db, table)
 	big := strings.Repeat("0123456789abcdef", MaxItemBytes/8) // two items' worth
 	n := &engine.NodeRecord{Stack: "s", ID: "n", Message: big}
@@ -74,15 +70,12 @@ func TestLargeRecordsAreBlobs(t *testing.T) {
 	}
 }
 
-// A group of node records larger than one transaction may carry (4 MB) is refused whole,
-// before or by DynamoDB: the engine then writes its records one by one.
+// A group of node records larger than one transaction may carry (4 MB) is refused whole by
+// DynamoDB: the engine then writes its records one by one.
 func TestAGroupTooLargeForOneRequestIsRefusedWhole(t *testing.T) {
 	db := dynamoLocal(t)
 	ctx := context.Background()
-	table := fmt.Sprintf("aos-test-group-%d", time.Now().UnixNano())
-	if err := CreateTable(ctx, db, table); err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t, db)
 	s := New(db, table)
 	var group []*engine.NodeRecord
 	for i := range 12 { // 12 items of 350 KB: 4.2 MB, every item under 400 KB
@@ -104,10 +97,7 @@ func TestAGroupTooLargeForOneRequestIsRefusedWhole(t *testing.T) {
 func TestALargeTemplateIsStoredOnce(t *testing.T) {
 	db := dynamoLocal(t)
 	ctx := context.Background()
-	table := fmt.Sprintf("aos-test-tpl-%d", time.Now().UnixNano())
-	if err := CreateTable(ctx, db, table); err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t, db)
 	s := New(db, table)
 	tpl := strings.Repeat("# a line of a large template\n", 40_000) // 1.1 MiB: 4 parts
 	r := &engine.StackRecord{Name: "s", Namespace: "s", Template: tpl, Previous: &engine.Revision{Number: 1, Template: tpl}}
@@ -149,10 +139,7 @@ func TestALargeTemplateIsStoredOnce(t *testing.T) {
 func TestIndexStacksListsOlderRecords(t *testing.T) {
 	db := dynamoLocal(t)
 	ctx := context.Background()
-	table := fmt.Sprintf("aos-test-index-%d", time.Now().UnixNano())
-	if err := CreateTable(ctx, db, table); err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t, db)
 	t.Cleanup(func() {
 		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
