@@ -8,12 +8,14 @@ import (
 	"github.com/aos-project/aos/statemachine"
 )
 
-// apply-node follows its node only when the Map runs every node of the turn at once, which
-// it knows from the turn's size and engine.MapConcurrency: the ASL must agree with both.
+// Every node of a turn is applied at once: check-ready splits the turn into at most
+// engine.MapConcurrency batches, the Map's items, which the Map must run all at once; and
+// the items carry the turn's size, which apply-node follows its node by.
 func TestApplyReadyTellsTheTurn(t *testing.T) {
 	var def struct {
 		States map[string]struct {
 			MaxConcurrency int
+			ItemsPath      string
 			ItemSelector   map[string]any
 			Parameters     map[string]any
 		}
@@ -24,6 +26,9 @@ func TestApplyReadyTellsTheTurn(t *testing.T) {
 	m := def.States["ApplyReady"]
 	if m.MaxConcurrency != engine.MapConcurrency {
 		t.Errorf("ApplyReady's MaxConcurrency is %d, engine.MapConcurrency %d", m.MaxConcurrency, engine.MapConcurrency)
+	}
+	if m.ItemsPath != "$.check.batches" || m.ItemSelector["nodes.$"] != "$$.Map.Item.Value" {
+		t.Errorf("ApplyReady's items are %s as %v, not check-ready's batches as nodes", m.ItemsPath, m.ItemSelector)
 	}
 	if m.ItemSelector["turn.$"] != "$.check.turn" {
 		t.Errorf("ApplyReady's items do not carry the turn's size: %v", m.ItemSelector)
@@ -54,6 +59,9 @@ func TestCheckReadyTellsTheMapsApplies(t *testing.T) {
 	}
 	// A check leaves the READY events of the nodes it reports ready to the next check, reached
 	// through the Map or a Wait, both of which keep $.check.
+	if c.Parameters["batched"] != true {
+		t.Errorf("CheckReady is not told the Map applies batches (its history events are counted a batch an iteration): %v", c.Parameters)
+	}
 	if c.Parameters["readied.$"] != "$.check.ready" {
 		t.Errorf("CheckReady is handed %v as readied, not the last check's ready ids $.check.ready", c.Parameters["readied.$"])
 	}

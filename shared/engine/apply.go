@@ -16,10 +16,13 @@ import (
 	"github.com/aos-project/aos/shared/secrets"
 )
 
-// NodeRequest names one node of a stack.
+// NodeRequest names one node of a stack, or a batch of them (apply_batch.go).
 type NodeRequest struct {
 	Stack string `json:"stack"`
-	Node  string `json:"node"`
+	Node  string `json:"node,omitempty"`
+	// Nodes is a batch, one of the state machine's Map items: each is applied as Node would
+	// be, side by side.
+	Nodes []string `json:"nodes,omitempty"`
 	// Turn is how many nodes the Map that runs this call applies ($.check.turn); 0 when the
 	// caller does not say, and then the call does not follow its node.
 	Turn int `json:"turn,omitempty"`
@@ -31,9 +34,11 @@ type NodeRequest struct {
 
 // NodeResponse says where the node stands after the call.
 type NodeResponse struct {
-	Node    string     `json:"node"`
-	Status  NodeStatus `json:"status"`
+	Node    string     `json:"node,omitempty"`
+	Status  NodeStatus `json:"status,omitempty"`
 	Message string     `json:"message,omitempty"`
+	// Nodes answers a batch, node by node.
+	Nodes []NodeResponse `json:"nodes,omitempty"`
 	// applied: this call's apply was the one recorded (not a concurrent duplicate's), so this
 	// call may follow the node (follow.go), starting from rec and live (the record as
 	// written, the object as the server answered). Never serialised.
@@ -48,6 +53,14 @@ type NodeResponse struct {
 // idempotent: a node already applied is reported, not applied again. With FollowFor set it
 // then follows the node (follow.go); the answer is about the node it was asked to apply.
 func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, error) {
+	if len(req.Nodes) > 0 {
+		return e.applyBatch(ctx, req)
+	}
+	return e.applyOne(ctx, req, false)
+}
+
+// applyOne is ApplyNode for one node; batched says it is one of a Map item's batch.
+func (e *Engine) applyOne(ctx context.Context, req NodeRequest, batched bool) (NodeResponse, error) {
 	slots := e.applySlots()
 	if err := slots.acquire(ctx); err != nil {
 		return NodeResponse{}, err
@@ -55,9 +68,11 @@ func (e *Engine) ApplyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	var pushed atomic.Bool
 	resp, err := e.applyNode(kube.WithPushback(ctx, func() { pushed.Store(true) }), req)
 	slots.release(pushed.Load())
-	if err != nil || e.FollowFor <= 0 || req.Turn < 1 || req.Turn > MapConcurrency {
-		// A follower holds its Map iteration: in a turn larger than the Map runs at once, the
-		// iterations waiting for a slot would wait for it.
+	if err != nil || e.FollowFor <= 0 || req.Turn < 1 || !batched && req.Turn > MapConcurrency {
+		// A follower holds its Map iteration. Only a call from a Map that runs every node of
+		// its turn at once follows, so that no node waits for a slot a follower holds: a Map
+		// of batches always does; one of single nodes (an execution started before batches)
+		// when the turn is no larger than the Map runs at once.
 		return resp, err
 	}
 	e.follow(ctx, req.Stack, resp)

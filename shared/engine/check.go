@@ -21,9 +21,13 @@ type CheckRequest struct {
 	// Spent is the history events the execution has used, as the last check answered
 	// ($.check.spent; continue.go).
 	Spent int `json:"spent,omitempty"`
-	// Applied are the ids the Map before this check applied ($.check.startable): their
-	// WAITING events are this check's to append (tell.go).
-	Applied []string `json:"applied,omitempty"`
+	// Applied are the ids the Map before this check applied (its items, $.check.batches):
+	// their WAITING events are this check's to append (tell.go).
+	Applied Applied `json:"applied,omitempty"`
+	// Batched: the state machine that calls applies this check's Startable in Batches, an
+	// iteration a batch. Its history events are counted so (continue.go); an execution
+	// started before batches does not say, and is counted an iteration a node.
+	Batched bool `json:"batched,omitempty"`
 	// Readied are the ids the check before this one reported READY ($.check.ready): the READY
 	// events it left to this check are appended with this check's (tell.go).
 	Readied []string `json:"readied,omitempty"`
@@ -34,6 +38,9 @@ type CheckResponse struct {
 	Stack string `json:"stack"`
 	// Startable are PENDING nodes whose dependencies are all READY: apply them next.
 	Startable []string `json:"startable"`
+	// Batches are Startable in at most MapConcurrency batches: the Map's items, so that
+	// every node of a turn is applied at once (apply_batch.go).
+	Batches [][]string `json:"batches"`
 	// Turn is how many nodes the turn starts (len(Startable)): each apply-node is told, and
 	// follows its node only when the Map runs every one of them at once (follow.go).
 	Turn int `json:"turn"`
@@ -90,7 +97,7 @@ func (e *Engine) CheckReady(ctx context.Context, req CheckRequest) (CheckRespons
 	if err != nil {
 		return resp, err
 	}
-	resp.Turn = len(resp.Startable)
+	resp.Turn, resp.Batches = len(resp.Startable), batches(resp.Startable, MapConcurrency)
 	if err := e.budget(ctx, req, &resp); err != nil {
 		// Settle comes next, not a check that would tell them.
 		e.tellDeferred(ctx, &resp)

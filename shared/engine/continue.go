@@ -8,13 +8,13 @@ import (
 )
 
 // Step Functions records at most 25,000 events in one execution's history, and an execution
-// that reaches the cap fails. A stack of thousands of nodes needs more: each node applied
-// costs 7 events (a Map iteration around a Lambda task). So check-ready keeps count, as the
-// state machine passes its answer back ($.check.spent), and before a turn that could pass
-// the budget it answers Continue: the execution starts a fresh execution of the same
-// machine, named after it (-c2, -c3, …), and ends. The state is in the store; the new
-// execution's plan step picks up where this one stopped, and claims the lease this check
-// handed over.
+// that reaches the cap fails. A stack of thousands of nodes needs more: each Map iteration
+// costs 7 events (a Lambda task around it, which applies a batch of the turn's nodes), and a
+// turn runs up to 40. So check-ready keeps count, as the state machine passes its answer
+// back ($.check.spent), and before a turn that could pass the budget it answers Continue:
+// the execution starts a fresh execution of the same machine, named after it (-c2, -c3, …),
+// and ends. The state is in the store; the new execution's plan step picks up where this one
+// stopped, and claims the lease this check handed over.
 
 // historyBudget is the events an execution may plan to use: AWS's 25,000 less room for the
 // ending (the Finished, rollback or Settle states) and for retries.
@@ -37,11 +37,11 @@ const (
 )
 
 // turnEvents is what the turn an answer starts costs: Decide, then the Map of its
-// applies or the Wait, then the next check.
-func turnEvents(startable int) int {
+// applies (iterations of them) or the Wait, then the next check.
+func turnEvents(iterations int) int {
 	n := choiceEvents + taskEvents
-	if startable > 0 {
-		return n + mapEvents + startable*iterationEvents
+	if iterations > 0 {
+		return n + mapEvents + iterations*iterationEvents
 	}
 	return n + waitEvents
 }
@@ -57,7 +57,11 @@ func planSpent(req OpRequest) int {
 // budget counts the turn this answer starts, and answers Continue instead when it could
 // pass the budget, handing the lease over to the execution that continues.
 func (e *Engine) budget(ctx context.Context, req CheckRequest, resp *CheckResponse) error {
-	resp.Spent = req.Spent + turnEvents(len(resp.Startable))
+	iterations := len(resp.Startable)
+	if req.Batched {
+		iterations = len(resp.Batches)
+	}
+	resp.Spent = req.Spent + turnEvents(iterations)
 	if resp.Spent <= historyBudget || resp.Done || req.Execution == "" || resp.Failure && resp.InFlight == 0 {
 		return nil
 	}
