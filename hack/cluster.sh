@@ -10,7 +10,11 @@
 #   hack/cluster.sh status  say what is running
 #
 # Settings (environment): AOS_CACHE_DIR (default <repo>/.cache), AOS_CLUSTER_PORT_BASE
-# (default 36000; the cluster uses base+379, +380, +443, +257, +259, +247).
+# (default 26000; the cluster uses base+379, +380, +443, +257, +259, +247). The default
+# keeps every port below Linux's ephemeral range (32768-60999 here): a port in it can be
+# the local end of any outgoing connection. With 36000, DynamoDB Local once failed to bind
+# base+800 ("Address already in use") while nothing listened there, most likely held by
+# one of the control plane's own connections to the API server.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +25,7 @@ logs=$state/logs
 pids=$state/pids
 kubeconfig=$state/kubeconfig
 
-base=${AOS_CLUSTER_PORT_BASE:-36000}
+base=${AOS_CLUSTER_PORT_BASE:-26000}
 etcd_port=$((base + 379))
 etcd_peer_port=$((base + 380))
 api_port=$((base + 443))

@@ -8,14 +8,15 @@
 #
 #   hack/dynamodb.sh up|down|env
 #
-# Settings: AOS_CACHE_DIR (default <repo>/.cache), AOS_CLUSTER_PORT_BASE (default 36000;
-# DynamoDB Local listens on base+800).
+# Settings: AOS_CACHE_DIR (default <repo>/.cache), AOS_CLUSTER_PORT_BASE (default 26000,
+# below the ephemeral port range: hack/cluster.sh says why; DynamoDB Local listens on
+# base+800).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${AOS_CACHE_DIR:-$repo/.cache}
 dir=$cache/dynamodb
-port=$(( ${AOS_CLUSTER_PORT_BASE:-36000} + 800 ))
+port=$(( ${AOS_CLUSTER_PORT_BASE:-26000} + 800 ))
 node_dir=$repo/hack/node
 
 pkg=amplify-dynamodb-simulator@2.9.30 # DynamoDB Local 1.25.1
