@@ -59,8 +59,10 @@ func TestCheckReadyTellsTheMapsApplies(t *testing.T) {
 	}
 	// A check leaves the READY events of the nodes it reports ready to the next check, reached
 	// through the Map or a Wait, both of which keep $.check.
-	if c.Parameters["batched"] != true {
-		t.Errorf("CheckReady is not told the Map applies batches (its history events are counted a batch an iteration): %v", c.Parameters)
+	for _, name := range []string{"Plan", "Rollback", "CheckReady"} {
+		if p := def.States[name].Parameters; p["batched"] != true {
+			t.Errorf("%s is not told the Map applies batches (its history events are counted a batch an iteration): %v", name, p)
+		}
 	}
 	if c.Parameters["readied.$"] != "$.check.ready" {
 		t.Errorf("CheckReady is handed %v as readied, not the last check's ready ids $.check.ready", c.Parameters["readied.$"])

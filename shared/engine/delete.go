@@ -16,7 +16,7 @@ import (
 
 // startDelete records op (delete, or the first phase of rebuild) as the stack's operation,
 // so a resumed run knows what it was doing.
-func (e *Engine) startDelete(ctx context.Context, stack, op, exec string, spent int) (CheckResponse, error) {
+func (e *Engine) startDelete(ctx context.Context, stack, op, exec string, spent int, batched bool) (CheckResponse, error) {
 	st, err := e.Store.GetStack(ctx, stack)
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", stack, err)
@@ -24,7 +24,7 @@ func (e *Engine) startDelete(ctx context.Context, stack, op, exec string, spent 
 	if err := e.beginDelete(ctx, st, op); err != nil {
 		return CheckResponse{}, err
 	}
-	return e.CheckReady(ctx, CheckRequest{Stack: stack, Execution: exec, Spent: spent})
+	return e.CheckReady(ctx, CheckRequest{Stack: stack, Execution: exec, Spent: spent, Batched: batched})
 }
 
 // beginDelete is the store side of starting a delete: nodes back to PENDING, the stack

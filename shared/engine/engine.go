@@ -88,6 +88,9 @@ type OpRequest struct {
 	// Spent is the history events the execution had used when the state machine last
 	// checked ($.spent, carried past a rollback's or rebuild's Pass state; continue.go).
 	Spent int `json:"spent,omitempty"`
+	// Batched: the state machine applies the plan's first turn in batches (CheckRequest's
+	// Batched). Set by its Plan and Rollback states.
+	Batched bool `json:"batched,omitempty"`
 }
 
 // event appends to the stack's event log. A lost event is logged, not fatal: the records it

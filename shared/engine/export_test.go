@@ -26,7 +26,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (CreateResponse,
 
 // StartDelete begins deleting a stack, as the plan step of a delete does.
 func (e *Engine) StartDelete(ctx context.Context, req CheckRequest) (CheckResponse, error) {
-	return e.startDelete(ctx, req.Stack, OpDelete, "", 0)
+	return e.startDelete(ctx, req.Stack, OpDelete, "", 0, false)
 }
 
 // SetMaxStartable bounds the nodes a turn starts, for a test; it returns the undo.

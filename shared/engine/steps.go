@@ -45,9 +45,9 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 	case OpDelete, OpRebuild:
 		st, err := e.Store.GetStack(ctx, req.Stack)
 		if err == nil && st.Status == StackDeleteInProgress {
-			return e.CheckReady(ctx, CheckRequest{Stack: req.Stack, Execution: req.Execution, Spent: planSpent(req)}) // resumed
+			return e.CheckReady(ctx, CheckRequest{Stack: req.Stack, Execution: req.Execution, Spent: planSpent(req), Batched: req.Batched}) // resumed
 		}
-		return e.startDelete(ctx, req.Stack, req.Operation, req.Execution, planSpent(req))
+		return e.startDelete(ctx, req.Stack, req.Operation, req.Execution, planSpent(req), req.Batched)
 	case OpRecreate:
 		st, err := e.Store.GetStack(ctx, req.Stack)
 		if err != nil {
@@ -106,7 +106,7 @@ func (e *Engine) PlanStack(ctx context.Context, req OpRequest) (CheckResponse, e
 	if err := e.putNodes(ctx, recs, true); err != nil {
 		return CheckResponse{}, fmt.Errorf("recording the plan: %w", err)
 	}
-	return e.CheckReady(ctx, CheckRequest{Stack: st.Name, Execution: req.Execution, Spent: planSpent(req)})
+	return e.CheckReady(ctx, CheckRequest{Stack: st.Name, Execution: req.Execution, Spent: planSpent(req), Batched: req.Batched})
 }
 
 // nodeWrite is one node record to write, conditional on the version read (0: a new record).
