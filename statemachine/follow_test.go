@@ -57,13 +57,13 @@ func TestCheckReadyTellsTheMapsApplies(t *testing.T) {
 	if m.Next != "CheckReady" || c.Parameters["applied.$"] != m.ItemsPath {
 		t.Errorf("ApplyReady goes on to %s, and CheckReady is handed %v, not the Map's items %s", m.Next, c.Parameters["applied.$"], m.ItemsPath)
 	}
-	// A check leaves the READY events of the nodes it reports ready to the next check, reached
-	// through the Map or a Wait, both of which keep $.check.
 	for _, name := range []string{"Plan", "Rollback", "CheckReady"} {
 		if p := def.States[name].Parameters; p["batched"] != true {
 			t.Errorf("%s is not told the Map applies batches (its history events are counted a batch an iteration): %v", name, p)
 		}
 	}
+	// A check leaves the READY events of the nodes it reports ready to the next check, reached
+	// through the Map or a Wait, both of which keep $.check.
 	if c.Parameters["readied.$"] != "$.check.ready" {
 		t.Errorf("CheckReady is handed %v as readied, not the last check's ready ids $.check.ready", c.Parameters["readied.$"])
 	}
