@@ -33,15 +33,7 @@ func TestAWideTurnIsOneMapOfBatches(t *testing.T) {
 	if err != nil || res.Err != nil {
 		t.Fatalf("create: %v %v", err, res.Err)
 	}
-	var maps []int
-	for _, ev := range res.History {
-		switch {
-		case ev.Type == "StateEntered" && ev.State == "ApplyReady":
-			maps = append(maps, 0)
-		case ev.Type == "StateEntered" && ev.State == "ApplyNode":
-			maps[len(maps)-1]++
-		}
-	}
+	maps := mapIterations(res)
 	if len(maps) != 1 || maps[0] != engine.MapConcurrency {
 		t.Fatalf("Map iterations per turn %v, want one turn of %d", maps, engine.MapConcurrency)
 	}

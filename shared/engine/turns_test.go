@@ -49,16 +49,7 @@ nodes:
 	if err != nil || res.Err != nil {
 		t.Fatalf("create: %v %v", err, res.Err)
 	}
-	// The applies of each ApplyReady state, from the history.
-	var maps []int
-	for _, ev := range res.History {
-		switch {
-		case ev.Type == "StateEntered" && ev.State == "ApplyReady":
-			maps = append(maps, 0)
-		case ev.Type == "StateEntered" && ev.State == "ApplyNode":
-			maps[len(maps)-1]++
-		}
-	}
+	maps := mapIterations(res)
 	total := 0
 	for _, n := range maps {
 		if n > 4 {
@@ -126,4 +117,19 @@ func TestExecutionsContinueBeforeTheHistoryQuota(t *testing.T) {
 	if len(names) < 4 || !strings.Contains(names[0], stack+"-create-c2 continues") || !strings.Contains(names[1], stack+"-create-c3 continues") {
 		t.Fatalf("continuations: %q", names)
 	}
+}
+
+// mapIterations are the iterations of each ApplyReady state (each an apply-node call), from
+// the execution's history.
+func mapIterations(res *local.Result) []int {
+	var maps []int
+	for _, ev := range res.History {
+		switch {
+		case ev.Type == "StateEntered" && ev.State == "ApplyReady":
+			maps = append(maps, 0)
+		case ev.Type == "StateEntered" && ev.State == "ApplyNode":
+			maps[len(maps)-1]++
+		}
+	}
+	return maps
 }
