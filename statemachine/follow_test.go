@@ -67,4 +67,10 @@ func TestCheckReadyTellsTheMapsApplies(t *testing.T) {
 	if c.Parameters["readied.$"] != "$.check.ready" {
 		t.Errorf("CheckReady is handed %v as readied, not the last check's ready ids $.check.ready", c.Parameters["readied.$"])
 	}
+	// And it resumes where the check before stopped watching (check_resume.go). Every state
+	// whose result becomes $.check (a plan, a check) answers since, null when it has none, so
+	// the path is always there.
+	if c.Parameters["since.$"] != "$.check.since" {
+		t.Errorf("CheckReady is handed %v as since, not the last check's $.check.since", c.Parameters["since.$"])
+	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -31,6 +32,10 @@ type CheckRequest struct {
 	// Readied are the ids the check before this one reported READY ($.check.ready): the READY
 	// events it left to this check are appended with this check's (tell.go).
 	Readied []string `json:"readied,omitempty"`
+	// Since is where the check before saw every change to the stack's objects ($.check.since):
+	// this check reads only what it must, and watches from there for the rest
+	// (check_resume.go). None: read everything.
+	Since map[string]string `json:"since,omitempty"`
 }
 
 // CheckResponse is what the state machine's Choice looks at.
@@ -62,6 +67,11 @@ type CheckResponse struct {
 	Spent      int    `json:"spent"`
 	Continue   bool   `json:"continue"`
 	ContinueAs string `json:"continueAs,omitempty"`
+	// Since is, per kind and namespace (group/version/resource/namespace), the
+	// resourceVersion up to which this check saw every change to the stack's objects: the
+	// next check resumes from it (check_resume.go). Always present, null for none, so that
+	// the state machine's path to it exists.
+	Since map[string]string `json:"since"`
 
 	// tell are events to append with the first transitions this check records (tell.go).
 	tell *teller
@@ -133,7 +143,7 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 	defer resp.tell.close()
 	// Nodes left startable by the last turn's cap are started at once, not after a watch.
 	wait := len(decide(nodes).Startable) == 0 && !st.CancelRequested
-	if err := e.observe(ctx, st, nodes, &resp, wait); err != nil {
+	if err := e.observe(ctx, st, nodes, req, &resp, wait); err != nil {
 		return CheckResponse{}, err
 	}
 	// The watch may have lasted MaxWait, and the stack record changed meanwhile (a cancel):
@@ -205,9 +215,11 @@ const progressAfter = 5 * time.Second
 // lookupPoll is how often check-ready reads a looked-up object it waits for.
 const lookupPoll = 2 * time.Second
 
-// observe reads the in-flight nodes' objects and records the ones that became READY or
-// FAILED; when none did and wait is set, it watches them for up to MaxWait.
-func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse, wait bool) error {
+// observe reads the in-flight nodes' objects, or resumes from req.Since what it need not
+// read (check_resume.go), and records the ones that became READY or FAILED; when none did
+// and wait is set, it watches them for up to MaxWait. resp.Since says where the next check
+// may resume.
+func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeRecord, req CheckRequest, resp *CheckResponse, wait bool) error {
 	inflight := withStatus(nodes, NodeWaiting)
 	if len(inflight) == 0 {
 		return nil
@@ -226,33 +238,59 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	if !wait {
 		maxWait = 0
 	}
-	return e.observeIn(ctx, st, client, inflight, client.Groups(ctx, applied), resp, maxWait)
+	return e.observeIn(ctx, st, client, inflight, client.Groups(ctx, applied), req, resp, maxWait)
 }
 
 // observeIn is observe on the in-flight nodes given, with total the stack's objects per
 // group (whether a LIST pays, kube.Fetch) and a watch of up to maxWait (0: none).
-func (e *Engine) observeIn(ctx context.Context, st *StackRecord, client *kube.Client, inflight []*NodeRecord, total map[kube.Group]int, resp *CheckResponse, maxWait time.Duration) error {
+func (e *Engine) observeIn(ctx context.Context, st *StackRecord, client *kube.Client, inflight []*NodeRecord, total map[kube.Group]int, req CheckRequest, resp *CheckResponse, maxWait time.Duration) error {
 	_, red, err := e.inputs(st)
 	if err != nil {
 		return err
 	}
+	now := e.now()
 	targets := make([]kube.Target, 0, len(inflight))
+	var fresh []kube.Target
 	byID := make(map[string]*NodeRecord, len(inflight))
+	from := kube.From{Versions: map[kube.Group]string{}, Floors: map[string]string{}}
 	for _, n := range inflight {
 		for i, ref := range n.objects() {
 			id := targetID(n, i)
-			targets, byID[id] = append(targets, kube.Target{ID: id, Ref: ref}), n
+			t := kube.Target{ID: id, Ref: ref}
+			targets, byID[id] = append(targets, t), n
+			g, err := client.GroupOf(ctx, ref)
+			if err == nil && resumable(n, req.Since[g.Key()], req.Applied, e.FollowFor > 0, now) {
+				from.Versions[g], from.Floors[id] = req.Since[g.Key()], n.AppliedRV
+				continue
+			}
+			fresh = append(fresh, t)
 		}
 	}
-	snap, err := client.Fetch(ctx, st.Name, targets, total)
+	resumed := len(fresh) < len(targets)
+	snap, err := client.Fetch(ctx, st.Name, fresh, total)
 	if err != nil {
 		return err
 	}
-	changed, err := e.evaluate(ctx, inflight, snap.Objects, red, resp, true)
-	if err != nil || changed || maxWait <= 0 {
+	for g, v := range snap.Versions {
+		if _, ok := from.Versions[g]; !ok {
+			from.Versions[g] = v
+		}
+	}
+	for _, t := range fresh {
+		if u := snap.Objects[t.ID]; u != nil {
+			from.Floors[t.ID] = u.GetResourceVersion()
+		} else if n := byID[t.ID]; n.AppliedRV != "" && n.Ref != nil {
+			from.Floors[t.ID] = n.AppliedRV
+		}
+	}
+	resp.Since = keys(from.Versions)
+	// A source node is judged on all its objects: the watch updates the snapshot's.
+	latest := snap.Objects
+	changed, err := e.evaluate(ctx, inflight, latest, red, resp, true)
+	if err != nil || changed || maxWait <= 0 && !resumed {
 		return err
 	}
-	budget := watchBudget(inflight, e.now(), maxWait)
+	budget := watchBudget(inflight, now, maxWait)
 	if slices.ContainsFunc(inflight, func(n *NodeRecord) bool { return n.Lookup }) {
 		// A looked-up object carries no stack label, so the watch never sees it: look again
 		// every couple of seconds instead.
@@ -260,14 +298,31 @@ func (e *Engine) observeIn(ctx context.Context, st *StackRecord, client *kube.Cl
 	}
 	wctx, cancel := context.WithTimeout(ctx, budget+10*time.Millisecond)
 	defer cancel()
-	// A source node is judged on all its objects: the watch updates the snapshot's.
-	latest := snap.Objects
-	resync, err := client.Watch(wctx, st.Name, targets, snap.Versions, func(id string, u *unstructured.Unstructured) (bool, error) {
+	if resumed {
+		// The changes since the check before come first, at once: judge them together, so
+		// that every node they made READY is recorded in this turn.
+		from.Backlog = func(objs map[string]*unstructured.Unstructured) (bool, error) {
+			maps.Copy(latest, objs)
+			changed, err := e.evaluate(ctx, inflight, latest, red, resp, true)
+			return changed || maxWait <= 0, err
+		}
+		if maxWait <= 0 {
+			// Only the changes since: budget is 0, so the watch must outlast the backlog.
+			cancel()
+			wctx, cancel = context.WithTimeout(ctx, kube.BacklogMost+time.Second)
+			defer cancel()
+		}
+	}
+	resync, at, err := client.Watch(wctx, st.Name, targets, from, func(id string, u *unstructured.Unstructured) (bool, error) {
 		latest[id] = u
 		return e.evaluate(ctx, []*NodeRecord{byID[id]}, latest, red, resp, true)
 	})
-	if err != nil || !resync {
+	if err != nil {
 		return err
+	}
+	resp.Since = keys(at)
+	if !resync {
+		return nil
 	}
 	// The watch ended without a change: a timeout is noticed by evaluating once more, and a
 	// closed watch by reading everything again.
@@ -275,8 +330,18 @@ func (e *Engine) observeIn(ctx context.Context, st *StackRecord, client *kube.Cl
 	if err != nil {
 		return err
 	}
+	resp.Since = keys(snap.Versions)
 	_, err = e.evaluate(ctx, inflight, snap.Objects, red, resp, true)
 	return err
+}
+
+// keys are versions by group as the state machine carries them.
+func keys(v map[kube.Group]string) map[string]string {
+	out := make(map[string]string, len(v))
+	for g, rv := range v {
+		out[g.Key()] = rv
+	}
+	return out
 }
 
 // evaluate judges each in-flight node that objs holds (nil: the object is gone), records

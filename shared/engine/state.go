@@ -143,6 +143,9 @@ type NodeRecord struct {
 	// AppliedHash fingerprints the manifest last applied, so an update leaves an unchanged
 	// object untouched.
 	AppliedHash string `json:"appliedHash,omitempty"`
+	// AppliedRV is the resourceVersion of a single-object node's object as its last apply left
+	// it: check-ready drops watched changes older than that (check_resume.go).
+	AppliedRV string `json:"appliedRV,omitempty"`
 	// Revision is the stack revision that last planned this node.
 	Revision int `json:"revision,omitempty"`
 	// Drifted says Drift found the live object changed or gone since it was applied: the

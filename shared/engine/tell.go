@@ -32,7 +32,7 @@ import (
 // on the record, untold when later.
 func (n *NodeRecord) waiting(at time.Time, reason, msg string, later bool) {
 	n.Status, n.AppliedAt, n.Reason, n.Message, n.Untold = NodeWaiting, at, reason, msg, later
-	n.AppliedReason, n.AppliedMessage = "", ""
+	n.AppliedReason, n.AppliedMessage, n.AppliedRV = "", "", ""
 }
 
 // tell appends the events of n's apply now (WAITING, and READY for a node READY on its

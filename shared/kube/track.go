@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -119,19 +121,48 @@ func (c *Client) Fetch(ctx context.Context, stack string, targets []Target, tota
 	return s, nil
 }
 
-// Watch watches the targets from the versions Fetch returned, calling changed with each
-// target's new state until changed says it is done, fails, or ctx ends. It
-// reports resync when it stopped for any other reason than changed being done: ctx ended, a
-// watch closed or expired (410 Gone), or a target was deleted. The caller then reads
-// everything again.
-func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from map[Group]string, changed func(id string, u *unstructured.Unstructured) (done bool, err error)) (resync bool, err error) {
+// From is where Watch starts, and what the caller already knows of the targets.
+type From struct {
+	// Versions: per group, the resourceVersion to watch from; the API server first sends every
+	// change since, then changes as they happen.
+	Versions map[Group]string
+	// Floors: per target, a resourceVersion at or below which its events are older than what
+	// the caller knows (the object as read, or its last apply), and are dropped: replayed
+	// from an earlier version, an object that was updated would show its old generation,
+	// which can read as ready. Resource versions of one resource compare as integers
+	// (KEP-5504); an event that cannot be compared ends the watch, to read again.
+	Floors map[string]string
+	// Backlog, when set, is handed at once the latest state of each target that the changes
+	// sent first bring (those the server holds from before the watch began), before changed
+	// sees any; an empty map when none came.
+	Backlog func(map[string]*unstructured.Unstructured) (done bool, err error)
+}
+
+// backlogQuiet and BacklogMost end the first burst of a watch from an earlier version: the
+// API server sends what it holds at once, so a pause this long means it has sent it. Ending
+// early costs a turn, not a change: what is not handed here is handed to changed, or to the
+// next watch from the version Watch reports.
+const (
+	backlogQuiet = 10 * time.Millisecond
+	BacklogMost  = 250 * time.Millisecond
+)
+
+// Watch watches the targets from from.Versions, calling changed with each target's new state
+// until changed says it is done, fails, or ctx ends. It reports resync when it stopped for any
+// other reason than changed being done: ctx ended, a watch closed or expired (410 Gone), or a
+// target was deleted. The caller then reads everything again. at is, per group, the version
+// up to which every change was handed to Backlog or changed: a later watch from it misses
+// nothing.
+func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from From, changed func(id string, u *unstructured.Unstructured) (done bool, err error)) (resync bool, at map[Group]string, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	groups, err := c.byGroup(ctx, targets)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	events := make(chan *hit, 64)
+	var streams []*stream
+	failed := false
 	for g, ts := range groups {
 		byName := make(map[string]Target, len(ts))
 		for _, t := range ts {
@@ -142,82 +173,201 @@ func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from
 		// every object of the stack. A few targets get a watch each, by name: the API server
 		// then sends only their changes, where a watch by the stack's label sends (and this
 		// process decodes) every change to the stack's objects of the kind.
-		opts := []metav1.ListOptions{{LabelSelector: LabelStack + "=" + stack, ResourceVersion: from[g]}}
+		v := from.Versions[g]
+		opts := []metav1.ListOptions{{LabelSelector: LabelStack + "=" + stack, ResourceVersion: v}}
 		if len(ts) <= perObjectWatches {
 			opts = opts[:0]
 			for _, t := range ts {
-				opts = append(opts, metav1.ListOptions{LabelSelector: LabelStack + "=" + stack, FieldSelector: "metadata.name=" + t.Ref.Name, ResourceVersion: from[g]})
+				opts = append(opts, metav1.ListOptions{LabelSelector: LabelStack + "=" + stack, FieldSelector: "metadata.name=" + t.Ref.Name, ResourceVersion: v})
 			}
 		}
 		for _, o := range opts {
+			s := &stream{group: g, last: v, byName: byName, floors: from.Floors}
+			streams = append(streams, s)
 			w, err := ri.Watch(ctx, o)
 			if err != nil {
-				// A watch is an optimisation; the caller reads again when this one ends.
+				// A watch is an optimisation; the caller reads again when this one ends, or at
+				// once when it resumes (it has read nothing of the changes since).
 				zerolog.Ctx(ctx).Debug().Err(err).Msg("watch failed; falling back to polling")
+				failed = true
 				continue
 			}
-			go relay(ctx, w, byName, events)
+			go s.relay(ctx, w, events)
+		}
+	}
+	// A group's version is its streams' earliest; a group with a version that does not
+	// compare (none given, or not an integer) has none.
+	reached := func() map[Group]string {
+		out, bad := map[Group]string{}, map[Group]bool{}
+		for _, s := range streams {
+			v, seen := out[s.group]
+			if !wellFormed(s.last) {
+				bad[s.group] = true
+			} else if c, _ := resourceversion.CompareResourceVersion(s.last, v); !seen || c < 0 {
+				out[s.group] = s.last
+			}
+		}
+		for g := range bad {
+			delete(out, g)
+		}
+		return out
+	}
+	if from.Backlog != nil {
+		if failed {
+			return true, reached(), nil
+		}
+		first, resync := backlog(ctx, events)
+		if resync {
+			return true, reached(), nil
+		}
+		objs := make(map[string]*unstructured.Unstructured, len(first))
+		for _, h := range first {
+			h.s.last = h.rv
+			if h.id != "" {
+				objs[h.id] = h.u
+			}
+		}
+		if done, err := from.Backlog(objs); err != nil || done {
+			return false, reached(), err
 		}
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return true, nil
+			return true, reached(), nil
 		case h := <-events:
 			if h == nil {
-				return true, nil
+				return true, reached(), nil
+			}
+			h.s.last = h.rv
+			if h.id == "" {
+				continue
 			}
 			done, err := changed(h.id, h.u)
 			if err != nil || done {
-				return false, err
+				return false, reached(), err
 			}
 		}
 	}
 }
 
+// backlog takes the events that come before the first pause of backlogQuiet (at most
+// BacklogMost); resync when a watch ended meanwhile.
+func backlog(ctx context.Context, events <-chan *hit) ([]*hit, bool) {
+	var out []*hit
+	most := time.NewTimer(BacklogMost)
+	defer most.Stop()
+	quiet := time.NewTimer(backlogQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return out, true
+		case <-most.C:
+			return out, false
+		case <-quiet.C:
+			return out, false
+		case h := <-events:
+			if h == nil {
+				return out, true
+			}
+			out = append(out, h)
+			quiet.Reset(backlogQuiet)
+		}
+	}
+}
+
+// wellFormed: v is a resourceVersion that compares with others (KEP-5504).
+func wellFormed(v string) bool {
+	_, err := resourceversion.CompareResourceVersion(v, v)
+	return err == nil
+}
+
 // perObjectWatches is how many targets of one group Watch follows with a watch each.
 const perObjectWatches = 8
 
+// stream is one watch: its group, and the version of the last event handed on from it.
+type stream struct {
+	group  Group
+	last   string
+	byName map[string]Target
+	floors map[string]string
+}
+
+// hit is one event of a stream; id is empty for an object no target names (handed on only so
+// that the stream's version moves past it).
 type hit struct {
+	s  *stream
+	rv string
 	id string
 	u  *unstructured.Unstructured
 }
 
-// relay passes a watch's events about tracked objects to events; nil says the watch ended (or
-// an object was deleted) and the caller should read again.
-func relay(ctx context.Context, w watch.Interface, byName map[string]Target, events chan<- *hit) {
+// relay passes a watch's events to events; nil says the watch ended (or a tracked object was
+// deleted, or an event could not be placed against a floor) and the caller should read again.
+func (s *stream) relay(ctx context.Context, w watch.Interface, events chan<- *hit) {
 	defer w.Stop()
+	send := func(h *hit) bool {
+		select {
+		case events <- h:
+			return h != nil
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ev, ok := <-w.ResultChan():
 			if !ok || ev.Type == watch.Error {
-				select {
-				case events <- nil:
-				case <-ctx.Done():
-				}
+				send(nil)
 				return
 			}
 			u, isObj := ev.Object.(*unstructured.Unstructured)
 			if !isObj {
 				continue
 			}
-			t, tracked := byName[u.GetName()]
-			if !tracked || t.Ref.Kind != u.GetKind() {
-				continue
+			h := &hit{s: s, rv: u.GetResourceVersion()}
+			t, tracked := s.byName[u.GetName()]
+			if tracked && t.Ref.Kind == u.GetKind() {
+				if ev.Type == watch.Deleted {
+					// Also what a removed label looks like through a label selector: read the
+					// object again rather than call it gone.
+					send(nil)
+					return
+				}
+				if floor, ok := s.floors[t.ID]; ok {
+					c, err := resourceversion.CompareResourceVersion(h.rv, floor)
+					if err != nil {
+						send(nil)
+						return
+					}
+					tracked = c > 0
+				}
+			} else {
+				tracked = false
 			}
-			h := &hit{t.ID, u}
-			if ev.Type == watch.Deleted {
-				// Also what a removed label looks like through a label selector: read the
-				// object again rather than call it gone.
-				h = nil
+			if tracked {
+				h.id, h.u = t.ID, u
 			}
-			select {
-			case events <- h:
-			case <-ctx.Done():
+			if !send(h) {
 				return
 			}
 		}
 	}
+}
+
+// Key names a group in a payload, as group/version/resource/namespace.
+func (g Group) Key() string {
+	return g.GVR.Group + "/" + g.GVR.Version + "/" + g.GVR.Resource + "/" + g.Namespace
+}
+
+// GroupOf is the group ref's object is in.
+func (c *Client) GroupOf(ctx context.Context, ref Ref) (Group, error) {
+	gvr, err := c.Resource(ctx, ref)
+	if err != nil {
+		return Group{}, err
+	}
+	return Group{gvr, ref.Namespace}, nil
 }

@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/aos-project/aos/shared/kube"
+)
+
+func TestResumableIsAWaitingObjectTheCheckBeforeJudged(t *testing.T) {
+	now := time.Now()
+	base := func() *NodeRecord {
+		return &NodeRecord{ID: "a", Status: NodeWaiting, Ref: &kube.Ref{Name: "a"}, AppliedRV: "120",
+			AppliedAt: now.Add(-time.Second), Timeout: time.Minute}
+	}
+	if !resumable(base(), "150", []string{"b"}, false, now) {
+		t.Fatal("a WAITING Deployment the check before judged is not resumed")
+	}
+	for why, tc := range map[string]struct {
+		n         func(*NodeRecord)
+		since     string
+		applied   []string
+		following bool
+	}{
+		"no version from the check before":  {since: ""},
+		"the Map before applied it":         {since: "150", applied: []string{"a"}},
+		"followers may have applied nodes":  {since: "150", following: true},
+		"not WAITING":                       {since: "150", n: func(n *NodeRecord) { n.Status = NodeReady }},
+		"a chart":                           {since: "150", n: func(n *NodeRecord) { n.Source = "chart" }},
+		"a lookup":                          {since: "150", n: func(n *NodeRecord) { n.Lookup = true }},
+		"no object":                         {since: "150", n: func(n *NodeRecord) { n.Ref = nil }},
+		"its ready.timeout has passed":      {since: "150", n: func(n *NodeRecord) { n.AppliedAt = now.Add(-2 * time.Minute) }},
+		"applied before versions were kept": {since: "150", n: func(n *NodeRecord) { n.AppliedRV = "" }},
+		"a version that does not compare":   {since: "v150"},
+	} {
+		n := base()
+		if tc.n != nil {
+			tc.n(n)
+		}
+		if resumable(n, tc.since, tc.applied, tc.following, now) {
+			t.Errorf("%s: resumed", why)
+		}
+	}
+}
+
+// Only the Map's applies keep a version to resume from: a follower applies beside checks that
+// cannot tell it did, so its nodes are read at every check.
+func TestOnlyTheMapsAppliesKeepAVersion(t *testing.T) {
+	obj := &unstructured.Unstructured{}
+	obj.SetResourceVersion("42")
+	if got := resumeFrom(NodeRequest{TellLater: true}, obj); got != "42" {
+		t.Fatalf("a Map's apply keeps %q", got)
+	}
+	if got := resumeFrom(NodeRequest{}, obj); got != "" {
+		t.Fatalf("a follower's apply keeps %q", got)
+	}
+}

@@ -1,0 +1,109 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aos-project/aos/internal/testcluster"
+	"github.com/aos-project/aos/shared/engine"
+	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/local"
+)
+
+// reads counts the reads of Deployments a client makes: GETs by name, and LISTs that return
+// objects (not a one-item LIST for a version; not watches).
+type reads struct {
+	mu sync.Mutex
+	n  map[string]int
+	rt http.RoundTripper
+}
+
+func (g *reads) RoundTrip(r *http.Request) (*http.Response, error) {
+	q := r.URL.Query()
+	if r.Method == http.MethodGet && q.Get("watch") == "" && q.Get("limit") != "1" {
+		if _, name, ok := strings.Cut(r.URL.Path+"/", "/deployments/"); ok {
+			if name = strings.TrimSuffix(name, "/"); name == "" {
+				name = "LIST"
+			}
+			if !strings.Contains(name, "/") {
+				g.mu.Lock()
+				g.n[name]++
+				g.mu.Unlock()
+			}
+		}
+	}
+	return g.rt.RoundTrip(r)
+}
+
+// Each check resumes from the version the check before answered: it reads a Deployment once,
+// (the first check after its apply), and learns the rest from a watch. Here ten Deployments become READY one
+// after another, over many checks; reading every one in flight at every check, as checks did
+// before, took a read (a LIST, or GETs) at each. Each is still READY only once its pod is.
+func TestChecksResumeRatherThanReadEverythingAgain(t *testing.T) {
+	e, _ := newEngine(t, "bolt")
+	counted := &reads{n: map[string]int{}}
+	cfg := testcluster.Config(t)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counted.rt = rt; return counted }
+	client, err := kube.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Kube = func(context.Context, kube.Access) (*kube.Client, error) { return client, nil }
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("resume-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	const n = 10
+	src := `format: aos/v1
+name: resume
+nodes:
+  d:
+    count: 10
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: "d-${index}"}
+      spec: {replicas: 1, selector: {matchLabels: {app: "d-${index}"}}, template: {metadata: {labels: {app: "d-${index}"}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: "${string(500 + index * 300)}ms"}}, spec: {containers: [{name: c, image: x}]}}}
+`
+	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := local.RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: op})
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	st, _ := e.Store.GetStack(ctx, stack)
+	if st.Status != engine.StackCreateComplete {
+		t.Fatalf("stack is %s", st.Status)
+	}
+	nodes, _ := e.Store.ListNodes(ctx, stack)
+	for _, nd := range nodes {
+		if took, want := nd.ReadyAt.Sub(nd.AppliedAt), time.Duration(500+nd.Index*300)*time.Millisecond; nd.Status != engine.NodeReady || took < want {
+			t.Fatalf("%s is %s %s after its apply; its pod is ready after %s", nd.ID, nd.Status, took, want)
+		}
+	}
+	counted.mu.Lock()
+	defer counted.mu.Unlock()
+	total := 0
+	for _, c := range counted.n {
+		total += c
+	}
+	checks := res.Invocations["checkready"]
+	t.Logf("%d reads of Deployments over %d checks: %v", total, checks, counted.n)
+	if checks < n/2 {
+		t.Fatalf("%d checks: the test needs Deployments READY at different checks", checks)
+	}
+	// Each apply reads its object first (whose it is): n reads. The checks add the first
+	// check's LIST, and a little for a watch that ends early; without resuming they added 16.
+	if total > n+3 {
+		t.Fatalf("%d reads of %d Deployments over %d checks (%v): the checks read again what they could resume", total, n, checks, counted.n)
+	}
+}
