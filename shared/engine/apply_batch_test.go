@@ -12,7 +12,6 @@ import (
 
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
-	"github.com/aos-project/aos/shared/local"
 )
 
 // A turn wider than the Map runs at once (40 iterations on AWS) starts every node at once:
@@ -25,14 +24,7 @@ func TestAWideTurnIsOneMapOfBatches(t *testing.T) {
 	stack := fmt.Sprintf("wide-%d", time.Now().UnixNano()%100000)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
 	src := "format: aos/v1\nname: wide\nnodes:\n  cm:\n    count: 46\n    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: \"cm-${index}\"}}\n"
-	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := local.RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: op})
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
+	res := createThroughTheStateMachine(t, e, stack, src)
 	maps := mapIterations(res)
 	if len(maps) != 1 || maps[0] != engine.MapConcurrency {
 		t.Fatalf("Map iterations per turn %v, want one turn of %d", maps, engine.MapConcurrency)

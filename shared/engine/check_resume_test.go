@@ -14,7 +14,6 @@ import (
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/kube"
-	"github.com/aos-project/aos/shared/local"
 )
 
 // reads counts the reads of Deployments a client makes: GETs by name, and LISTs that return
@@ -72,14 +71,7 @@ nodes:
       metadata: {name: "d-${index}"}
       spec: {replicas: 1, selector: {matchLabels: {app: "d-${index}"}}, template: {metadata: {labels: {app: "d-${index}"}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: "${string(500 + index * 300)}ms"}}, spec: {containers: [{name: c, image: x}]}}}
 `
-	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := local.RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: op})
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
+	res := createThroughTheStateMachine(t, e, stack, src)
 	st, _ := e.Store.GetStack(ctx, stack)
 	if st.Status != engine.StackCreateComplete {
 		t.Fatalf("stack is %s", st.Status)

@@ -41,14 +41,7 @@ nodes:
     count: 12
     manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: "cm-${index}"}}
 `
-	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := local.RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: op})
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
+	res := createThroughTheStateMachine(t, e, stack, src)
 	maps := mapIterations(res)
 	total := 0
 	for _, n := range maps {
@@ -117,6 +110,22 @@ func TestExecutionsContinueBeforeTheHistoryQuota(t *testing.T) {
 	if len(names) < 4 || !strings.Contains(names[0], stack+"-create-c2 continues") || !strings.Contains(names[1], stack+"-create-c3 continues") {
 		t.Fatalf("continuations: %q", names)
 	}
+}
+
+// createThroughTheStateMachine submits a create of src as stack and runs it through the
+// embedded state machine to its end, failing the test if it does not succeed.
+func createThroughTheStateMachine(t *testing.T, e *engine.Engine, stack, src string) *local.Result {
+	t.Helper()
+	ctx := context.Background()
+	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := local.RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: op})
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	return res
 }
 
 // mapIterations are the iterations of each ApplyReady state (each an apply-node call), from
