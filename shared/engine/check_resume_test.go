@@ -41,10 +41,11 @@ func (g *reads) RoundTrip(r *http.Request) (*http.Response, error) {
 	return g.rt.RoundTrip(r)
 }
 
-// Each check resumes from the version the check before answered: it reads a Deployment once,
-// (the first check after its apply), and learns the rest from a watch. Here ten Deployments become READY one
-// after another, over many checks; reading every one in flight at every check, as checks did
-// before, took a read (a LIST, or GETs) at each. Each is still READY only once its pod is.
+// Each check resumes from the version the check before answered: a Deployment is read once
+// (by the first check after its apply), and the rest is learnt from a watch. Here ten
+// Deployments become READY one after another, over many checks; reading every one in flight
+// at every check, as checks did before, took a read (a LIST, or GETs) at each. Each is still
+// READY only once its pod is.
 func TestChecksResumeRatherThanReadEverythingAgain(t *testing.T) {
 	e, _ := newEngine(t, "bolt")
 	counted := &reads{n: map[string]int{}}
