@@ -30,7 +30,8 @@ func resumeFrom(req NodeRequest, obj *unstructured.Unstructured) string {
 // its object's changes can have moved it since: so not one the Map in between applied (it is
 // read, as its apply may have changed nothing, and then no change tells of it), nor a chart,
 // a folder or a lookup (several objects, or none with the stack's label), nor one whose
-// ready.timeout has passed (a read judges it). A follower (EnvFollow) applies nodes while
+// ready.timeout has passed (a read judges it), nor one that has waited progressAfter with its
+// progress not yet recorded (a read records it, for status views). A follower (EnvFollow) applies nodes while
 // checks run, and no check can tell which it applied after reading the records: so only an
 // apply the Map made keeps the object's version (resumeFrom), and a node without one is
 // read at every check. Changes older than a node's apply are dropped (AppliedRV): a watch
@@ -49,7 +50,17 @@ func resumable(n *NodeRecord, since string, applied []string, following bool, no
 		return false
 	case slices.Contains(applied, n.ID), now.Sub(n.AppliedAt) >= n.Timeout:
 		return false
+	case now.Sub(n.AppliedAt) >= progressAfter && !progressNoted(n):
+		// A node that has waited long enough for someone to ask why is read once, so that
+		// its progress is recorded (evaluate) even if its object never changes again.
+		return false
 	}
 	_, err := resourceversion.CompareResourceVersion(n.AppliedRV, since)
 	return err == nil
+}
+
+// progressNoted reports whether a check has recorded n's progress since its apply: the apply
+// leaves its own reason (apply.go), and evaluate replaces it once n has waited progressAfter.
+func progressNoted(n *NodeRecord) bool {
+	return n.Reason != "Applied" && n.Reason != "Unchanged"
 }

@@ -18,6 +18,11 @@ func TestResumableIsAWaitingObjectTheCheckBeforeJudged(t *testing.T) {
 	if !resumable(base(), "150", []string{"b"}, false, now) {
 		t.Fatal("a WAITING Deployment the check before judged is not resumed")
 	}
+	noted := base()
+	noted.AppliedAt, noted.Reason = now.Add(-progressAfter), "InProgress"
+	if !resumable(noted, "150", nil, false, now) {
+		t.Fatal("a node whose progress a check has noted is not resumed")
+	}
 	for why, tc := range map[string]struct {
 		n         func(*NodeRecord)
 		since     string
@@ -34,6 +39,9 @@ func TestResumableIsAWaitingObjectTheCheckBeforeJudged(t *testing.T) {
 		"its ready.timeout has passed":      {since: "150", n: func(n *NodeRecord) { n.AppliedAt = now.Add(-2 * time.Minute) }},
 		"applied before versions were kept": {since: "150", n: func(n *NodeRecord) { n.AppliedRV = "" }},
 		"a version that does not compare":   {since: "v150"},
+		"waiting past progressAfter, its progress not yet noted": {since: "150", n: func(n *NodeRecord) {
+			n.AppliedAt, n.Reason = now.Add(-progressAfter), "Applied"
+		}},
 	} {
 		n := base()
 		if tc.n != nil {

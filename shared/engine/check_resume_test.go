@@ -14,6 +14,7 @@ import (
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
 	"github.com/aos-project/aos/shared/kube"
+	"github.com/aos-project/aos/shared/local"
 )
 
 // reads counts the reads of Deployments a client makes: GETs by name, and LISTs that return
@@ -98,5 +99,69 @@ nodes:
 	// check's LIST, and a little for a watch that ends early; without resuming they added 16.
 	if total > n+3 {
 		t.Fatalf("%d reads of %d Deployments over %d checks (%v): the checks read again what they could resume", total, n, checks, counted.n)
+	}
+}
+
+// A node whose object stops changing is still read once it has waited 5 s (progressAfter),
+// so that status views say why it waits, though checks keep ending early for other nodes and
+// never reach the end of their watch (where everything is read again). Here a chain of 1 s
+// Deployments keeps checks short while a 14 s one waits.
+func TestASlowNodesProgressIsNotedWhileOthersKeepChecksShort(t *testing.T) {
+	e, _ := newEngine(t, "bolt")
+	cs := testcluster.Client(t)
+	ctx := context.Background()
+	stack := fmt.Sprintf("progress-%d", time.Now().UnixNano()%100000)
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
+	dep := func(id, delay, after string) string {
+		s := fmt.Sprintf(`  %[1]s:
+    manifest:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: %[1]s}
+      spec: {replicas: 1, selector: {matchLabels: {app: %[1]s}}, template: {metadata: {labels: {app: %[1]s}, annotations: {pod-ready.stage.kwok.x-k8s.io/delay: %[2]s}}, spec: {containers: [{name: c, image: x}]}}}
+`, id, delay)
+		if after != "" {
+			s += "    dependsOn: [" + after + "]\n"
+		}
+		return s
+	}
+	src := "format: aos/v1\nname: progress\nnodes:\n" + dep("slow", "14s", "")
+	const chain = 10
+	for i := range chain {
+		after := ""
+		if i > 0 {
+			after = fmt.Sprintf("c%d", i-1)
+		}
+		src += dep(fmt.Sprintf("c%d", i), "1s", after)
+	}
+	_, op, err := e.Submit(ctx, engine.CreateRequest{PlanRequest: engine.PlanRequest{Stack: stack, TemplateRequest: engine.TemplateRequest{Template: src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		res, err := local.RunOp(ctx, e, engine.OpRequest{Stack: stack, Operation: op})
+		if err == nil {
+			err = res.Err
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		slow, err := e.Store.GetNode(ctx, stack, "slow")
+		if err != nil || slow.AppliedAt.IsZero() || time.Since(slow.AppliedAt) < 7*time.Second {
+			continue
+		}
+		last, _ := e.Store.GetNode(ctx, stack, fmt.Sprintf("c%d", chain-1))
+		if last.Status == engine.NodeReady {
+			t.Fatalf("the chain was READY %s after slow's apply: the test needs it still running", time.Since(slow.AppliedAt))
+		}
+		if slow.Status != engine.NodeWaiting || slow.Reason == "Applied" {
+			t.Fatalf("slow, %s after its apply, while checks kept ending early: %s %s (%s)", time.Since(slow.AppliedAt).Round(time.Millisecond), slow.Status, slow.Reason, slow.Message)
+		}
+		break
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("create: %v", err)
 	}
 }
