@@ -158,7 +158,7 @@ func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 			return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 		}
 		if live != nil {
-			n.waiting(started, "Unchanged", n.Ref.String()+" is as the template says", req.TellLater)
+			n.waiting(started, reasonUnchanged, n.Ref.String()+" is as the template says", req.TellLater)
 			n.AppliedRV = resumeFrom(req, live)
 			e.settleOnApply(n, live, red)
 			if first, err := e.record(ctx, n); first != nil || err != nil {
@@ -197,7 +197,7 @@ func (e *Engine) applyNode(ctx context.Context, req NodeRequest) (NodeResponse, 
 	}
 	former := n.Ref
 	n.Ref, n.AppliedHash, n.Drifted = &applied.Ref, hash, false
-	n.waiting(started, "Applied", fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)), req.TellLater)
+	n.waiting(started, reasonApplied, fmt.Sprintf("%s %s", applied.Ref, appliedVerb(applied)), req.TellLater)
 	n.AppliedRV = resumeFrom(req, applied.Object)
 	n.Adopted = n.Adopted || applied.Adopted
 	e.settleOnApply(n, applied.Object, red)

@@ -43,7 +43,7 @@ func (e *Engine) applySource(ctx context.Context, st *StackRecord, n *NodeRecord
 			if err != nil {
 				return NodeResponse{}, fmt.Errorf("node %q: %w", n.ID, err)
 			}
-			n.waiting(e.now().UTC(), "Unchanged", n.what()+" as the template says", later)
+			n.waiting(e.now().UTC(), reasonUnchanged, n.what()+" as the template says", later)
 			if first, err := e.record(ctx, n); first != nil || err != nil {
 				return *first, err
 			}
@@ -110,7 +110,7 @@ func (e *Engine) applySource(ctx context.Context, st *StackRecord, n *NodeRecord
 		msg += fmt.Sprintf(", %d no longer rendered deleted", len(stale))
 	}
 	n.Objects, n.AppliedHash, n.Drifted = applied, hash, false
-	n.waiting(e.now().UTC(), "Applied", msg, later)
+	n.waiting(e.now().UTC(), reasonApplied, msg, later)
 	if first, err := e.record(ctx, n); first != nil || err != nil {
 		return *first, err
 	}

@@ -60,7 +60,8 @@ func resumable(n *NodeRecord, since string, applied []string, following bool, no
 }
 
 // progressNoted reports whether a check has recorded n's progress since its apply: the apply
-// leaves its own reason (apply.go), and evaluate replaces it once n has waited progressAfter.
+// leaves its own reason (reasonApplied, reasonUnchanged), and evaluate replaces it once n has
+// waited progressAfter.
 func progressNoted(n *NodeRecord) bool {
-	return n.Reason != "Applied" && n.Reason != "Unchanged"
+	return n.Reason != reasonApplied && n.Reason != reasonUnchanged
 }

@@ -28,6 +28,13 @@ import (
 // Wait), which tells it with the Map's applies. When no check follows (the operation ends,
 // plans a rollback, fails, or continues in a new execution) the check tells them itself.
 
+// The reasons an apply leaves on a node it made WAITING, until a check records the node's
+// progress (check_resume.go tells the two apart).
+const (
+	reasonApplied   = "Applied"
+	reasonUnchanged = "Unchanged"
+)
+
 // waiting records n WAITING after its apply at at, with the event's reason and message kept
 // on the record, untold when later.
 func (n *NodeRecord) waiting(at time.Time, reason, msg string, later bool) {
