@@ -39,6 +39,7 @@ type Client struct {
 	meta    metadata.Interface
 	mapper  *mapper
 	schemas schemas
+	proto   protoClients
 }
 
 // ConfigOptions say where the cluster is. With nothing set, the usual kubeconfig rules apply

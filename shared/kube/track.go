@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/apimachinery/pkg/watch"
@@ -18,6 +20,10 @@ import (
 type Target struct {
 	ID  string
 	Ref Ref
+	// Quick: the caller judges the object by Evaluate with no conditions of its own, and
+	// wants no change that leaves it WAITING, so Watch may pass over changes that a typed
+	// rule says leave it rolling (quick.go).
+	Quick bool
 }
 
 // Group is one resource in one namespace: what one LIST or WATCH covers.
@@ -169,6 +175,7 @@ func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from
 			byName[t.Ref.Name] = t
 		}
 		ri := c.ri(Ref{GVR: g.GVR, Namespace: g.Namespace})
+		gvk, rolling := kindOf(ts)
 		// From the version read before the objects were: only changes since, no replay of
 		// every object of the stack. A few targets get a watch each, by name: the API server
 		// then sends only their changes, where a watch by the stack's label sends (and this
@@ -184,7 +191,13 @@ func (c *Client) Watch(ctx context.Context, stack string, targets []Target, from
 		for _, o := range opts {
 			s := &stream{group: g, last: v, byName: byName, floors: from.Floors}
 			streams = append(streams, s)
-			w, err := ri.Watch(ctx, o)
+			var w watch.Interface
+			if rolling != nil {
+				s.typed, s.rolling = gvk, rolling
+				w, err = c.quickWatch(ctx, g, gvk, o)
+			} else {
+				w, err = ri.Watch(ctx, o)
+			}
 			if err != nil {
 				// A watch is an optimisation; the caller reads again when this one ends, or at
 				// once when it resumes (it has read nothing of the changes since).
@@ -286,12 +299,27 @@ func wellFormed(v string) bool {
 // perObjectWatches is how many targets of one group Watch follows with a watch each.
 const perObjectWatches = 8
 
-// stream is one watch: its group, and the version of the last event handed on from it.
+// kindOf is the kind of the targets of one group, and its rule in stillRolling: nil when
+// the kind has none (its watch decodes into Unstructured).
+func kindOf(ts []Target) (schema.GroupVersionKind, func(runtime.Object) bool) {
+	gvk := schema.FromAPIVersionAndKind(ts[0].Ref.APIVersion, ts[0].Ref.Kind)
+	for _, t := range ts {
+		if t.Ref.APIVersion != ts[0].Ref.APIVersion || t.Ref.Kind != ts[0].Ref.Kind {
+			return gvk, nil
+		}
+	}
+	return gvk, stillRolling[gvk]
+}
+
+// stream is one watch: its group, and the version of the last event handed on from it. A
+// protobuf watch (quick.go) has the kind it decodes into, and its rule.
 type stream struct {
-	group  Group
-	last   string
-	byName map[string]Target
-	floors map[string]string
+	group   Group
+	last    string
+	byName  map[string]Target
+	floors  map[string]string
+	typed   schema.GroupVersionKind
+	rolling func(runtime.Object) bool
 }
 
 // hit is one event of a stream; id is empty for an object no target names (handed on only so
@@ -324,13 +352,17 @@ func (s *stream) relay(ctx context.Context, w watch.Interface, events chan<- *hi
 				send(nil)
 				return
 			}
-			u, isObj := ev.Object.(*unstructured.Unstructured)
-			if !isObj {
+			obj, err := meta.Accessor(ev.Object)
+			if err != nil {
 				continue
 			}
-			h := &hit{s: s, rv: u.GetResourceVersion()}
-			t, tracked := s.byName[u.GetName()]
-			if tracked && t.Ref.Kind == u.GetKind() {
+			kind := s.typed.Kind
+			if u, isObj := ev.Object.(*unstructured.Unstructured); isObj {
+				kind = u.GetKind()
+			}
+			h := &hit{s: s, rv: obj.GetResourceVersion()}
+			t, tracked := s.byName[obj.GetName()]
+			if tracked && t.Ref.Kind == kind {
 				if ev.Type == watch.Deleted {
 					// Also what a removed label looks like through a label selector: read the
 					// object again rather than call it gone.
@@ -348,7 +380,17 @@ func (s *stream) relay(ctx context.Context, w watch.Interface, events chan<- *hi
 			} else {
 				tracked = false
 			}
+			if tracked && t.Quick && s.rolling != nil && s.rolling(ev.Object) {
+				tracked = false
+			}
 			if tracked {
+				u, isObj := ev.Object.(*unstructured.Unstructured)
+				if !isObj {
+					if u, err = toUnstructured(ev.Object, s.typed); err != nil {
+						send(nil)
+						return
+					}
+				}
 				h.id, h.u = t.ID, u
 			}
 			if !send(h) {
