@@ -256,7 +256,7 @@ func (e *Engine) observeIn(ctx context.Context, st *StackRecord, client *kube.Cl
 	for _, n := range inflight {
 		for i, ref := range n.objects() {
 			id := targetID(n, i)
-			t := kube.Target{ID: id, Ref: ref}
+			t := kube.Target{ID: id, Ref: ref, Quick: quick(n, now)}
 			targets, byID[id] = append(targets, t), n
 			g, err := client.GroupOf(ctx, ref)
 			if err == nil && resumable(n, req.Since[g.Key()], req.Applied, e.FollowFor > 0, now) {

@@ -65,3 +65,12 @@ func resumable(n *NodeRecord, since string, applied []string, following bool, no
 func progressNoted(n *NodeRecord) bool {
 	return n.Reason != reasonApplied && n.Reason != reasonUnchanged
 }
+
+// quick reports whether a watch may pass over changes to n's object that leave it rolling
+// (kube.Target.Quick): n is judged by the built-in rules alone, and is young enough that no
+// change of its reason is recorded (progressAfter; a check that finds it older reads it and
+// records its progress) and no timeout can fall due while it waits (watchBudget ends the
+// watch first).
+func quick(n *NodeRecord, now time.Time) bool {
+	return len(n.Conds) == 0 && n.Source == "" && !n.Lookup && now.Sub(n.AppliedAt) < min(progressAfter, n.Timeout)
+}

@@ -65,3 +65,30 @@ func TestOnlyTheMapsAppliesKeepAVersion(t *testing.T) {
 		t.Fatalf("a follower's apply keeps %q", got)
 	}
 }
+
+// A watch may pass over a node's rolling changes only where nothing but READY or FAILED would
+// be recorded of them: no conditions of its own, and too young for its progress to be noted
+// or its timeout to fall due.
+func TestQuickIsAYoungNodeJudgedByTheBuiltInRules(t *testing.T) {
+	now := time.Now()
+	base := func() *NodeRecord {
+		return &NodeRecord{ID: "a", Status: NodeWaiting, Ref: &kube.Ref{Name: "a"}, AppliedAt: now.Add(-time.Second), Timeout: time.Minute}
+	}
+	if !quick(base(), now) {
+		t.Fatal("a Deployment applied a second ago is not quick")
+	}
+	for why, change := range map[string]func(*NodeRecord){
+		"ready.conditions":            func(n *NodeRecord) { n.Conds = []kube.Condition{{Expr: "true"}} },
+		"ready.failWhen":              func(n *NodeRecord) { n.Conds = []kube.Condition{{Expr: "true", Fail: true}} },
+		"a chart":                     func(n *NodeRecord) { n.Source = "chart" },
+		"a lookup":                    func(n *NodeRecord) { n.Lookup = true },
+		"waiting past progressAfter":  func(n *NodeRecord) { n.AppliedAt = now.Add(-progressAfter) },
+		"its ready.timeout is passed": func(n *NodeRecord) { n.Timeout = 500 * time.Millisecond },
+	} {
+		n := base()
+		change(n)
+		if quick(n, now) {
+			t.Errorf("%s: quick", why)
+		}
+	}
+}
