@@ -27,12 +27,15 @@ import (
 // So a kind is watched as protobuf when it has a rule here. A rule answers true only when
 // Evaluate, with no conditions of the node's own, would certainly say WAITING: kstatus says
 // InProgress and nothing could make it FAILED. When unsure it answers false, and the event is
-// judged whole, as before. quick_test.go checks each rule against Evaluate over a grid of
-// objects.
+// judged whole, as before. quick_internal_test.go checks each rule against Evaluate over a
+// grid of objects, and reads an object of each kind both ways. StatefulSets have no rule:
+// protobuf leaves out the apiVersion and kind of their volumeClaimTemplates, which JSON has,
+// so the converted object would not be the one a reference reads.
 
 // stillRolling holds, per kind, the rule that says an object of it is still in progress.
 var stillRolling = map[schema.GroupVersionKind]func(runtime.Object) bool{
 	appsv1.SchemeGroupVersion.WithKind("Deployment"): deploymentRolling,
+	appsv1.SchemeGroupVersion.WithKind("DaemonSet"):  daemonSetRolling,
 }
 
 // quickScheme knows the typed kinds of stillRolling, and nothing else: what a protobuf watch
@@ -47,29 +50,67 @@ var quickScheme = func() *runtime.Scheme {
 
 var quickCodecs = serializer.NewCodecFactory(quickScheme)
 
-// deploymentRolling follows kstatus's rules for a Deployment (checkGenericProperties, then
-// deploymentConditions) as far as they end in InProgress before any condition is read, and
-// gives up on anything that may read as terminating or failed.
-func deploymentRolling(o runtime.Object) bool {
-	d, ok := o.(*appsv1.Deployment)
-	if !ok || d.DeletionTimestamp != nil {
-		return false
+// generic is kstatus's checkGenericProperties as far as a rule may lean on it: done says the
+// rule must answer rolling; unsure that it must answer false (terminating, or a condition
+// that may read as failed).
+func generic(m metav1.Object, observed int64, conds []condition) (done, unsure bool) {
+	if m.GetDeletionTimestamp() != nil {
+		return false, true
 	}
-	for _, c := range d.Status.Conditions {
-		if c.Reason == "ProgressDeadlineExceeded" || c.Type == "Stalled" && c.Status == corev1.ConditionTrue {
-			return false
+	for _, c := range conds {
+		if c.reason == "ProgressDeadlineExceeded" || c.kind == "Stalled" && c.status == string(corev1.ConditionTrue) {
+			return false, true
 		}
 	}
-	if d.Status.ObservedGeneration != 0 && d.Status.ObservedGeneration != d.Generation {
-		return true
+	return observed != 0 && observed != m.GetGeneration(), false
+}
+
+type condition struct{ kind, status, reason string }
+
+func replicas(r *int32) int32 {
+	if r == nil {
+		return 1 // what the controllers take, and kstatus too
 	}
-	spec := int32(1)
-	if d.Spec.Replicas != nil {
-		spec = *d.Spec.Replicas
+	return *r
+}
+
+// deploymentRolling follows kstatus's rules for a Deployment (checkGenericProperties, then
+// deploymentConditions) as far as they end in InProgress before any condition is read.
+func deploymentRolling(o runtime.Object) bool {
+	d, ok := o.(*appsv1.Deployment)
+	if !ok {
+		return false
 	}
-	st := d.Status
+	conds := make([]condition, len(d.Status.Conditions))
+	for i, c := range d.Status.Conditions {
+		conds[i] = condition{string(c.Type), string(c.Status), c.Reason}
+	}
+	if done, unsure := generic(d, d.Status.ObservedGeneration, conds); done || unsure {
+		return done
+	}
+	spec, st := replicas(d.Spec.Replicas), d.Status
 	return spec > st.Replicas || spec > st.UpdatedReplicas || st.Replicas > spec ||
 		st.UpdatedReplicas > st.AvailableReplicas || spec > st.ReadyReplicas
+}
+
+// daemonSetRolling follows kstatus's daemonsetConditions, which wants the observed
+// generation set.
+func daemonSetRolling(o runtime.Object) bool {
+	d, ok := o.(*appsv1.DaemonSet)
+	if !ok {
+		return false
+	}
+	conds := make([]condition, len(d.Status.Conditions))
+	for i, c := range d.Status.Conditions {
+		conds[i] = condition{string(c.Type), string(c.Status), c.Reason}
+	}
+	if done, unsure := generic(d, d.Status.ObservedGeneration, conds); done || unsure {
+		return done
+	}
+	st := d.Status
+	want := st.DesiredNumberScheduled
+	return st.ObservedGeneration == 0 || want > st.CurrentNumberScheduled || want > st.UpdatedNumberScheduled ||
+		want > st.NumberAvailable || want > st.NumberReady
 }
 
 // toUnstructured is a typed object of gvk as the dynamic client would have decoded it.
