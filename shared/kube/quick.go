@@ -50,22 +50,22 @@ var quickScheme = func() *runtime.Scheme {
 
 var quickCodecs = serializer.NewCodecFactory(quickScheme)
 
-// generic is kstatus's checkGenericProperties as far as a rule may lean on it: done says the
-// rule must answer rolling; unsure that it must answer false (terminating, or a condition
-// that may read as failed).
-func generic(m metav1.Object, observed int64, conds []condition) (done, unsure bool) {
+// generic is kstatus's checkGenericProperties as far as a rule may lean on it, on an object
+// with the observed generation and conditions given (cond reads one): done says the rule must
+// answer rolling; unsure that it must answer false (terminating, or a condition that may read
+// as failed).
+func generic[C any](m metav1.Object, observed int64, conds []C, cond func(C) (kind, status, reason string)) (done, unsure bool) {
 	if m.GetDeletionTimestamp() != nil {
 		return false, true
 	}
 	for _, c := range conds {
-		if c.reason == "ProgressDeadlineExceeded" || c.kind == "Stalled" && c.status == string(corev1.ConditionTrue) {
+		kind, status, reason := cond(c)
+		if reason == "ProgressDeadlineExceeded" || kind == "Stalled" && status == string(corev1.ConditionTrue) {
 			return false, true
 		}
 	}
 	return observed != 0 && observed != m.GetGeneration(), false
 }
-
-type condition struct{ kind, status, reason string }
 
 func replicas(r *int32) int32 {
 	if r == nil {
@@ -81,11 +81,10 @@ func deploymentRolling(o runtime.Object) bool {
 	if !ok {
 		return false
 	}
-	conds := make([]condition, len(d.Status.Conditions))
-	for i, c := range d.Status.Conditions {
-		conds[i] = condition{string(c.Type), string(c.Status), c.Reason}
-	}
-	if done, unsure := generic(d, d.Status.ObservedGeneration, conds); done || unsure {
+	done, unsure := generic(d, d.Status.ObservedGeneration, d.Status.Conditions, func(c appsv1.DeploymentCondition) (string, string, string) {
+		return string(c.Type), string(c.Status), c.Reason
+	})
+	if done || unsure {
 		return done
 	}
 	spec, st := replicas(d.Spec.Replicas), d.Status
@@ -100,11 +99,10 @@ func daemonSetRolling(o runtime.Object) bool {
 	if !ok {
 		return false
 	}
-	conds := make([]condition, len(d.Status.Conditions))
-	for i, c := range d.Status.Conditions {
-		conds[i] = condition{string(c.Type), string(c.Status), c.Reason}
-	}
-	if done, unsure := generic(d, d.Status.ObservedGeneration, conds); done || unsure {
+	done, unsure := generic(d, d.Status.ObservedGeneration, d.Status.Conditions, func(c appsv1.DaemonSetCondition) (string, string, string) {
+		return string(c.Type), string(c.Status), c.Reason
+	})
+	if done || unsure {
 		return done
 	}
 	st := d.Status
