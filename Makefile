@@ -61,7 +61,7 @@ test: ## all tests: starts the local control plane and DynamoDB Local, runs ever
 
 BENCH_FLAGS ?=
 
-bench: ## makespan vs critical path, peers (kubectl, helm, kro), cost per node, scale: a Markdown table (~35 min; BENCH_FLAGS="-runs 1 -shapes skewed" for a quick look); not part of make test
+bench: ## makespan vs critical path, peers (kubectl, helm, kro), cost per node, scale: a Markdown table (~37 min; BENCH_FLAGS="-runs 1 -shapes skewed" for a quick look); not part of make test
 	@$(CLUSTER) up >/dev/null
 	@$(GO) build -o $(BIN)/aos ./cmd/aos
 	@status=0; peers=$$($(CLUSTER) peers) || { $(CLUSTER) down; exit 1; }; \

@@ -31,7 +31,7 @@ func main() {
 	flag.IntVar(&cfg.Runs, "runs", 3, "runs per shape and tool; medians are reported")
 	flag.StringVar(&shapes, "shapes", "chain,fanout,lattice,skewed,random", "shapes to run (comma-separated)")
 	flag.IntVar(&scaleNodes, "scale", 1000, "nodes of the scale stack (20 levels); 0 skips it")
-	flag.IntVar(&cfg.ScaleRuns, "scale-runs", 1, "runs of the scale stack")
+	flag.IntVar(&cfg.ScaleRuns, "scale-runs", 3, "runs of the scale stack; its median is the 1,000-node row")
 	flag.StringVar(&configMaps, "configmaps", "100,1000,10000", "sizes of the ConfigMap stacks of the cost-per-node scale row (comma-separated); empty skips it")
 	flag.IntVar(&cfg.PlanNodes, "plan-nodes", 10000, "validate + plan of a generated template this large; 0 skips it")
 	flag.BoolVar(&cfg.SkipPeers, "no-peers", false, "measure AOS only")
