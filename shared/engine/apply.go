@@ -255,11 +255,17 @@ func (e *Engine) ensureNamespace(ctx context.Context, c *kube.Client, st *StackR
 	if _, seen := e.namespaces.Load(key); seen {
 		return nil
 	}
-	if err := e.createNamespace(ctx, c, st); err != nil {
-		return err
-	}
-	e.namespaces.Store(key, true)
-	return nil
+	_, err, _ := e.nsFlight.Do(key, func() (any, error) {
+		if _, seen := e.namespaces.Load(key); seen {
+			return nil, nil
+		}
+		if err := e.createNamespace(ctx, c, st); err != nil {
+			return nil, err
+		}
+		e.namespaces.Store(key, true)
+		return nil, nil
+	})
+	return err
 }
 
 // forgetNamespace drops a remembered namespace, and reports whether it was remembered.
