@@ -183,17 +183,11 @@ func (e *Engine) observeCandidates(ctx context.Context, st *StackRecord, existin
 	if err != nil {
 		return nil, err
 	}
-	var applied []kube.Ref
-	for _, n := range existing {
-		if n.Status != NodeDeleted {
-			applied = append(applied, n.objects()...)
-		}
-	}
 	targets := make([]kube.Target, 0, len(cands))
 	for id, n := range cands {
 		targets = append(targets, kube.Target{ID: id, Ref: *n.Ref})
 	}
-	snap, err := client.Fetch(ctx, st.Name, targets, client.Groups(ctx, applied))
+	snap, err := client.Fetch(ctx, st.Name, targets, client.Groups(ctx, applied(existing)))
 	if err != nil {
 		return nil, err
 	}

@@ -142,7 +142,8 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 	// Whatever the check ends with, what it was handed is told.
 	defer resp.tell.close()
 	// Nodes left startable by the last turn's cap are started at once, not after a watch.
-	wait := len(decide(nodes).Startable) == 0 && !st.CancelRequested
+	byID := index(nodes)
+	wait := len(decideIn(nodes, byID).Startable) == 0 && !st.CancelRequested
 	if err := e.observe(ctx, st, nodes, req, &resp, wait); err != nil {
 		return CheckResponse{}, err
 	}
@@ -151,7 +152,7 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 	if st, err = e.Store.GetStack(ctx, req.Stack); err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
 	}
-	v := decide(nodes)
+	v := decideIn(nodes, byID)
 	if st.CancelRequested {
 		v = cancelled(v)
 	}
@@ -166,12 +167,12 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 			return CheckResponse{}, err
 		}
 		resp.Ready = append(resp.Ready, gone...)
-		if v = decide(nodes); st.CancelRequested {
+		if v = decideIn(nodes, byID); st.CancelRequested {
 			v = cancelled(v)
 		}
 	}
 	resp.take(v, e.MaxWait)
-	e.holdForStacks(ctx, st, nodes, &resp)
+	e.holdForStacks(ctx, st, byID, &resp)
 	ended, ok := v.ended()
 	ending := ended && st.Status.forward()
 	if resp.Done || resp.Failure && resp.InFlight == 0 {
@@ -228,17 +229,11 @@ func (e *Engine) observe(ctx context.Context, st *StackRecord, nodes []*NodeReco
 	if err != nil {
 		return err
 	}
-	var applied []kube.Ref
-	for _, n := range nodes {
-		if n.Status != NodeDeleted {
-			applied = append(applied, n.objects()...)
-		}
-	}
 	maxWait := e.MaxWait
 	if !wait {
 		maxWait = 0
 	}
-	return e.observeIn(ctx, st, client, inflight, client.Groups(ctx, applied), req, resp, maxWait)
+	return e.observeIn(ctx, st, client, inflight, client.Groups(ctx, applied(nodes)), req, resp, maxWait)
 }
 
 // observeIn is observe on the in-flight nodes given, with total the stack's objects per
@@ -259,7 +254,7 @@ func (e *Engine) observeIn(ctx context.Context, st *StackRecord, client *kube.Cl
 			t := kube.Target{ID: id, Ref: ref, Quick: quick(n, now)}
 			targets, byID[id] = append(targets, t), n
 			g, err := client.GroupOf(ctx, ref)
-			if err == nil && resumable(n, req.Since[g.Key()], req.Applied, e.FollowFor > 0, now) {
+			if err == nil && resumable(n, req.Since[g.Key()], e.FollowFor > 0, now) {
 				from.Versions[g], from.Floors[id] = req.Since[g.Key()], n.AppliedRV
 				continue
 			}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -26,15 +25,21 @@ func resumeFrom(req NodeRequest, obj *unstructured.Unstructured) string {
 // check, which reads only what it must (fresh, below) and learns the rest from a watch from
 // Since: the API server sends the changes since at once, then as they happen.
 //
-// A node the next check resumes was WAITING when the check before judged it, and nothing but
-// its object's changes can have moved it since: so not one the Map in between applied (it is
-// read, as its apply may have changed nothing, and then no change tells of it), nor a chart,
-// a folder or a lookup (several objects, or none with the stack's label), nor one whose
-// ready.timeout has passed (a read judges it), nor one that has waited progressAfter with its
-// progress not yet recorded (a read records it, for status views). A follower (EnvFollow)
-// applies nodes while checks run, and no check can tell which it applied after reading the
-// records: so only an apply the Map made keeps the object's version (resumeFrom), and a node
-// without one is read at every check. Changes older than a node's apply are dropped
+// A node the next check resumes was WAITING when it was last judged, by the check before or
+// by the apply the Map in between made, and nothing but its object's changes can have moved
+// it since. The Map's apply-node judged its node on the object the server answered the apply
+// with (apply_ready.go: a node READY there is recorded READY) and kept that object's version
+// (AppliedRV, resumeFrom). Every later change has a version above both that and Since, so the
+// watch from Since hands it on; and an apply that changed nothing needs no change to tell of
+// it. Until round fourteen each node the Map applied was read again by the next check: 1,000
+// GETs on the stack of 1,000 Deployments, 6 % of its CPU.
+//
+// Not resumed: a chart, a folder or a lookup (several objects, or none with the stack's
+// label); a node whose ready.timeout has passed (a read judges it); one that has waited
+// progressAfter with its progress not yet recorded (a read records it, for status views). A
+// follower (EnvFollow) applies nodes while checks run, and no check can tell which it applied
+// after reading the records: so only an apply the Map made keeps the object's version, and a
+// node without one is read at every check. Changes older than a node's apply are dropped
 // (AppliedRV): a watch from an earlier version replays them, and an updated object's old
 // generation can read as ready.
 //
@@ -43,12 +48,12 @@ func resumeFrom(req NodeRequest, obj *unstructured.Unstructured) string {
 
 // resumable reports whether the check may learn n's state from a watch from since (the
 // version of n's kind and namespace the check before answered; "" when it answered none)
-// instead of reading it. applied are the ids the Map before this check applied.
-func resumable(n *NodeRecord, since string, applied []string, following bool, now time.Time) bool {
+// instead of reading it.
+func resumable(n *NodeRecord, since string, following bool, now time.Time) bool {
 	switch {
 	case following, since == "", n.Status != NodeWaiting, n.Source != "", n.Lookup, n.Ref == nil:
 		return false
-	case slices.Contains(applied, n.ID), now.Sub(n.AppliedAt) >= n.Timeout:
+	case now.Sub(n.AppliedAt) >= n.Timeout:
 		return false
 	case now.Sub(n.AppliedAt) >= progressAfter && !progressNoted(n):
 		// A node that has waited long enough for someone to ask why is read once, so that

@@ -15,22 +15,26 @@ func TestResumableIsAWaitingObjectTheCheckBeforeJudged(t *testing.T) {
 		return &NodeRecord{ID: "a", Status: NodeWaiting, Ref: &kube.Ref{Name: "a"}, AppliedRV: "120",
 			AppliedAt: now.Add(-time.Second), Timeout: time.Minute}
 	}
-	if !resumable(base(), "150", []string{"b"}, false, now) {
+	if !resumable(base(), "150", false, now) {
 		t.Fatal("a WAITING Deployment the check before judged is not resumed")
+	}
+	// The Map's apply judged it on the object the server answered with, and kept its version.
+	applied := base()
+	applied.AppliedRV, applied.AppliedAt, applied.Reason = "140", now.Add(-10*time.Millisecond), reasonApplied
+	if !resumable(applied, "130", false, now) {
+		t.Fatal("a node the Map before applied, WAITING on its apply, is not resumed")
 	}
 	noted := base()
 	noted.AppliedAt, noted.Reason = now.Add(-progressAfter), "InProgress"
-	if !resumable(noted, "150", nil, false, now) {
+	if !resumable(noted, "150", false, now) {
 		t.Fatal("a node whose progress a check has noted is not resumed")
 	}
 	for why, tc := range map[string]struct {
 		n         func(*NodeRecord)
 		since     string
-		applied   []string
 		following bool
 	}{
 		"no version from the check before":  {since: ""},
-		"the Map before applied it":         {since: "150", applied: []string{"a"}},
 		"followers may have applied nodes":  {since: "150", following: true},
 		"not WAITING":                       {since: "150", n: func(n *NodeRecord) { n.Status = NodeReady }},
 		"a chart":                           {since: "150", n: func(n *NodeRecord) { n.Source = "chart" }},
@@ -47,7 +51,7 @@ func TestResumableIsAWaitingObjectTheCheckBeforeJudged(t *testing.T) {
 		if tc.n != nil {
 			tc.n(n)
 		}
-		if resumable(n, tc.since, tc.applied, tc.following, now) {
+		if resumable(n, tc.since, tc.following, now) {
 			t.Errorf("%s: resumed", why)
 		}
 	}

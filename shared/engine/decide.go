@@ -61,12 +61,21 @@ func (v verdict) waitSeconds(maxWait time.Duration) int {
 }
 
 // decide is the verdict on a create, update or rollback.
-func decide(nodes []*NodeRecord) verdict {
-	v := verdict{Startable: []string{}}
+func decide(nodes []*NodeRecord) verdict { return decideIn(nodes, index(nodes)) }
+
+// index maps a stack's records by node id. A check builds it once and decides on it again as
+// its nodes change: their statuses change, not which records they are.
+func index(nodes []*NodeRecord) map[string]*NodeRecord {
 	byID := make(map[string]*NodeRecord, len(nodes))
 	for _, n := range nodes {
 		byID[n.ID] = n
 	}
+	return byID
+}
+
+// decideIn is decide with nodes indexed by id (index).
+func decideIn(nodes []*NodeRecord, byID map[string]*NodeRecord) verdict {
+	v := verdict{Startable: []string{}}
 	ready := func(id string) bool { return byID[id] != nil && byID[id].passed() }
 	var removals []*NodeRecord
 	for _, n := range nodes {

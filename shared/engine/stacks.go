@@ -100,11 +100,7 @@ func (s *scope) stackOutput(r *refs.Ref) (any, error) {
 
 // holdForStacks keeps back the startable nodes that read a stack still in progress: they
 // start once it settles. Reads are cached for the call.
-func (e *Engine) holdForStacks(ctx context.Context, st *StackRecord, nodes []*NodeRecord, resp *CheckResponse) {
-	byID := make(map[string]*NodeRecord, len(nodes))
-	for _, n := range nodes {
-		byID[n.ID] = n
-	}
+func (e *Engine) holdForStacks(ctx context.Context, st *StackRecord, byID map[string]*NodeRecord, resp *CheckResponse) {
 	busy := map[string]bool{}
 	kept := resp.Startable[:0]
 	for _, id := range resp.Startable {

@@ -32,18 +32,18 @@ func TestNodesWaitForTheStacksTheyRead(t *testing.T) {
 	app := &StackRecord{Name: "app"}
 	nodes := []*NodeRecord{{ID: "web", Stacks: []string{"db"}}, {ID: "worker", Stacks: []string{"cache"}}, {ID: "cfg"}}
 	resp := CheckResponse{Startable: []string{"web", "worker", "cfg"}}
-	e.holdForStacks(context.Background(), app, nodes, &resp)
+	e.holdForStacks(context.Background(), app, index(nodes), &resp)
 	if !slices.Equal(resp.Startable, []string{"worker", "cfg"}) || resp.Pending != 1 || resp.WaitSeconds != 0 {
 		t.Fatalf("db in progress: startable %v, pending %d, wait %d", resp.Startable, resp.Pending, resp.WaitSeconds)
 	}
 	resp = CheckResponse{Startable: []string{"web"}}
-	e.holdForStacks(context.Background(), app, nodes, &resp)
+	e.holdForStacks(context.Background(), app, index(nodes), &resp)
 	if len(resp.Startable) != 0 || resp.WaitSeconds < 1 {
 		t.Fatalf("only the held node: want no start and a wait, got %v wait %d", resp.Startable, resp.WaitSeconds)
 	}
 	db.Status = StackUpdateComplete
 	resp = CheckResponse{Startable: []string{"web"}}
-	e.holdForStacks(context.Background(), app, nodes, &resp)
+	e.holdForStacks(context.Background(), app, index(nodes), &resp)
 	if !slices.Equal(resp.Startable, []string{"web"}) {
 		t.Fatalf("db settled: %v", resp.Startable)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/aos-project/aos/shared/kube"
@@ -195,6 +196,27 @@ func (n *NodeRecord) objects() []kube.Ref {
 		return []kube.Ref{*n.Ref}
 	}
 	return nil
+}
+
+// applied yields the objects of nodes not deleted: those the stack has in the cluster. It is
+// objects without a slice a node: a check walks every node of the stack at each turn.
+func applied(nodes []*NodeRecord) iter.Seq[kube.Ref] {
+	return func(yield func(kube.Ref) bool) {
+		for _, n := range nodes {
+			if n.Status == NodeDeleted {
+				continue
+			}
+			if n.Source != "" {
+				for _, r := range n.Objects {
+					if !yield(r) {
+						return
+					}
+				}
+			} else if n.Ref != nil && !yield(*n.Ref) {
+				return
+			}
+		}
+	}
 }
 
 // what names the node's objects in messages: its object, or "chart (5 objects)".

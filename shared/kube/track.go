@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"time"
 
@@ -41,13 +42,23 @@ type Snapshot struct {
 }
 
 // Groups counts objects per group, so Fetch can tell whether a LIST pays. Refs whose kind is
-// unknown are left out.
-func (c *Client) Groups(ctx context.Context, refs []Ref) map[Group]int {
+// unknown are left out. A check counts every object of its stack at each turn, most of them
+// of a few kinds: each kind is mapped once per call.
+func (c *Client) Groups(ctx context.Context, refs iter.Seq[Ref]) map[Group]int {
 	out := map[Group]int{}
-	for _, r := range refs {
-		if gvr, err := c.Resource(ctx, r); err == nil {
-			out[Group{gvr, r.Namespace}]++
+	type kind struct{ apiVersion, kind string }
+	gvrs := map[kind]schema.GroupVersionResource{}
+	for r := range refs {
+		k := kind{r.APIVersion, r.Kind}
+		gvr, ok := gvrs[k]
+		if !ok {
+			var err error
+			if gvr, err = c.Resource(ctx, r); err != nil {
+				continue
+			}
+			gvrs[k] = gvr
 		}
+		out[Group{gvr, r.Namespace}]++
 	}
 	return out
 }
