@@ -45,6 +45,7 @@ func (e *exitError) Error() string { return e.err.Error() }
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	tuneGC(os.Getenv)
 	// AOS_CPUPROFILE=FILE writes a CPU profile of the command, for make bench's cost work.
 	if p := os.Getenv("AOS_CPUPROFILE"); p != "" {
 		if f, err := os.Create(p); err == nil {
