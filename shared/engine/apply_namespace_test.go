@@ -12,7 +12,6 @@ import (
 
 	"github.com/aos-project/aos/internal/testcluster"
 	"github.com/aos-project/aos/shared/engine"
-	"github.com/aos-project/aos/shared/kube"
 )
 
 // nsRequests counts the requests for one namespace object (not for what is in it).
@@ -36,16 +35,9 @@ func (c *nsRequests) RoundTrip(r *http.Request) (*http.Response, error) {
 // of them looks (a read, and an apply when it is missing) and the others wait for its answer:
 // each looking for itself made 20 ConfigMaps cost 60 requests for their namespace.
 func TestATurnLooksForItsNamespaceOnce(t *testing.T) {
-	e, _ := newEngine(t, "bolt")
 	stack := fmt.Sprintf("nsonce-%d", time.Now().UnixNano()%100000)
 	counted := &nsRequests{path: "/api/v1/namespaces/" + stack}
-	cfg := testcluster.Config(t)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counted.rt = rt; return counted }
-	client, err := kube.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Kube = func(context.Context, kube.Access) (*kube.Client, error) { return client, nil }
+	e := countedEngine(t, func(rt http.RoundTripper) http.RoundTripper { counted.rt = rt; return counted })
 	cs := testcluster.Client(t)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), stack, metav1.DeleteOptions{}) })
 	src := `format: aos/v1

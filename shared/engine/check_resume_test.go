@@ -42,21 +42,29 @@ func (g *reads) RoundTrip(r *http.Request) (*http.Response, error) {
 	return g.rt.RoundTrip(r)
 }
 
+// countedEngine is newEngine's on the bolt store, with a cluster client whose requests go
+// through wrap.
+func countedEngine(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *engine.Engine {
+	t.Helper()
+	e, _ := newEngine(t, "bolt")
+	cfg := testcluster.Config(t)
+	cfg.WrapTransport = wrap
+	client, err := kube.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Kube = func(context.Context, kube.Access) (*kube.Client, error) { return client, nil }
+	return e
+}
+
 // Each check resumes from the version the check before answered: a Deployment is read once
 // (by the first check after its apply), and the rest is learnt from a watch. Here ten
 // Deployments become READY one after another, over many checks; reading every one in flight
 // at every check, as checks did before, took a read (a LIST, or GETs) at each. Each is still
 // READY only once its pod is.
 func TestChecksResumeRatherThanReadEverythingAgain(t *testing.T) {
-	e, _ := newEngine(t, "bolt")
 	counted := &reads{n: map[string]int{}}
-	cfg := testcluster.Config(t)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counted.rt = rt; return counted }
-	client, err := kube.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Kube = func(context.Context, kube.Access) (*kube.Client, error) { return client, nil }
+	e := countedEngine(t, func(rt http.RoundTripper) http.RoundTripper { counted.rt = rt; return counted })
 	cs := testcluster.Client(t)
 	ctx := context.Background()
 	stack := fmt.Sprintf("resume-%d", time.Now().UnixNano()%100000)
@@ -172,15 +180,8 @@ func TestASlowNodesProgressIsNotedWhileOthersKeepChecksShort(t *testing.T) {
 // again at the check after its Map made twice the reads. Each is still READY only once its
 // pod is.
 func TestANodeTheMapAppliedIsNotReadAgain(t *testing.T) {
-	e, _ := newEngine(t, "bolt")
 	counted := &reads{n: map[string]int{}}
-	cfg := testcluster.Config(t)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counted.rt = rt; return counted }
-	client, err := kube.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Kube = func(context.Context, kube.Access) (*kube.Client, error) { return client, nil }
+	e := countedEngine(t, func(rt http.RoundTripper) http.RoundTripper { counted.rt = rt; return counted })
 	cs := testcluster.Client(t)
 	ctx := context.Background()
 	stack := fmt.Sprintf("mapread-%d", time.Now().UnixNano()%100000)
