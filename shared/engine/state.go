@@ -199,7 +199,8 @@ func (n *NodeRecord) objects() []kube.Ref {
 }
 
 // applied yields the objects of nodes not deleted: those the stack has in the cluster. It is
-// objects without a slice a node: a check walks every node of the stack at each turn.
+// objects() without a slice for each node, as a check walks every node of the stack at each
+// turn.
 func applied(nodes []*NodeRecord) iter.Seq[kube.Ref] {
 	return func(yield func(kube.Ref) bool) {
 		for _, n := range nodes {
