@@ -54,6 +54,7 @@ test: ## all tests: starts the local control plane and DynamoDB Local, runs ever
 	AOS_TEST_KUBECONFIG=$$($(CLUSTER) env | sed 's/^export KUBECONFIG=//') \
 	AOS_TEST_DYNAMODB_ENDPOINT=$$(echo "$$dyn" | sed 's/^export AOS_TEST_DYNAMODB_ENDPOINT=//') \
 	AOS_TEST_CHROMIUM=$$(echo "$$chromium" | sed 's/^export AOS_TEST_CHROMIUM=//') \
+	AOS_STORE_VERIFY_SHARED=1 \
 	$(GO) test $(GOTEST_FLAGS) ./... || status=$$?; \
 	hack/dynamodb.sh down; $(CLUSTER) down; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (go test exit $$status)" >&2; fi; \

@@ -121,7 +121,7 @@ func (e *Engine) check(ctx context.Context, req CheckRequest) (CheckResponse, er
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: %w", req.Stack, err)
 	}
-	nodes, err := e.Store.ListNodes(ctx, req.Stack)
+	nodes, err := e.listForCheck(ctx, req.Stack)
 	if err != nil {
 		return CheckResponse{}, fmt.Errorf("stack %q: listing nodes: %w", req.Stack, err)
 	}

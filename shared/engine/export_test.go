@@ -46,3 +46,8 @@ func SetHistoryBudget(n int) func() {
 
 // SealedAt is where a stack's secret input is sealed for (the associated data).
 var SealedAt = sealedAt
+
+// ListForCheck is the listing check-ready decides on (check_list.go).
+func (e *Engine) ListForCheck(ctx context.Context, stack string) ([]*NodeRecord, error) {
+	return e.listForCheck(ctx, stack)
+}

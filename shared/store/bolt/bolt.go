@@ -55,37 +55,59 @@ type Store struct {
 	// pointers: reading a 600-byte value out of a map copied it to the heap, 6 MB a turn at
 	// 10,000 nodes.
 	nodes map[string]*cachedNode
+	// verifyShared: check at each use that no decoding changed since it was made (shared.go).
+	verifyShared bool
 }
 
 type cachedNode struct {
 	raw []byte
 	rec engine.NodeRecord
+	// sealed is rec encoded when it was decoded, kept only when the store verifies that no
+	// caller changes a decoding it shares (shared.go).
+	sealed []byte
 }
 
 // decodeNode decodes a node record into r, or copies the last decoding of the same bytes. The
 // record is the caller's: its slices are clipped, so an append copies them.
 func (s *Store) decodeNode(key, data []byte, r *engine.NodeRecord) error {
+	c, err := s.cachedNode(key, data)
+	if err != nil {
+		return err
+	}
+	*r = *c
+	return nil
+}
+
+// cachedNode returns the decoding of a node record's bytes, decoding them only when they
+// differ from the last ones seen under key. A decoding is never changed once made: a record
+// written again gets a new one, so a caller holding the old one (ListNodesShared) keeps it
+// intact.
+func (s *Store) cachedNode(key, data []byte) (*engine.NodeRecord, error) {
 	s.cacheMu.Lock()
 	c, ok := s.nodes[string(key)]
 	s.cacheMu.Unlock()
 	if !ok || !bytes.Equal(c.raw, data) {
 		c = &cachedNode{raw: bytes.Clone(data)}
 		if err := json.Unmarshal(data, &c.rec); err != nil {
-			return err
+			return nil, err
 		}
 		r := &c.rec
 		r.DependsOn, r.Objects, r.Keep, r.TextRefs, r.Sensitive, r.Stacks, r.Outputs, r.Conds =
 			slices.Clip(r.DependsOn), slices.Clip(r.Objects), slices.Clip(r.Keep), slices.Clip(r.TextRefs),
 			slices.Clip(r.Sensitive), slices.Clip(r.Stacks), slices.Clip(r.Outputs), slices.Clip(r.Conds)
+		if err := s.seal(c); err != nil {
+			return nil, err
+		}
 		s.cacheMu.Lock()
 		if s.nodes == nil {
 			s.nodes = map[string]*cachedNode{}
 		}
 		s.nodes[string(key)] = c
 		s.cacheMu.Unlock()
+	} else if err := s.verify(key, c); err != nil {
+		return nil, err
 	}
-	*r = c.rec
-	return nil
+	return &c.rec, nil
 }
 
 type cachedStack struct {
@@ -125,7 +147,7 @@ func OpenTimeout(path string, lockTimeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("state store directory: %w", err)
 	}
-	s := &Store{path: path, timeout: lockTimeout}
+	s := &Store{path: path, timeout: lockTimeout, verifyShared: os.Getenv(EnvVerifyShared) != ""}
 	err := s.update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketStacks, bucketNodes, bucketEvents, bucketRevs, bucketTemplates} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

@@ -67,6 +67,18 @@ func (s *Store) ListNodes(ctx context.Context, stack string) ([]*engine.NodeReco
 	return s.Store.ListNodes(ctx, stack)
 }
 
+// ListNodesShared passes on the store's shared listing (engine's sharedLister), or lists
+// copies when it has none.
+func (s *Store) ListNodesShared(ctx context.Context, stack string) ([]*engine.NodeRecord, error) {
+	s.reads.Add(1)
+	if l, ok := s.Store.(interface {
+		ListNodesShared(context.Context, string) ([]*engine.NodeRecord, error)
+	}); ok {
+		return l.ListNodesShared(ctx, stack)
+	}
+	return s.Store.ListNodes(ctx, stack)
+}
+
 func (s *Store) PutRevision(ctx context.Context, stack string, r *engine.Revision) error {
 	s.writes.Add(1)
 	return s.Store.PutRevision(ctx, stack, r)
