@@ -395,16 +395,25 @@ func (s *Store) PutNodes(_ context.Context, nodes []*engine.NodeRecord) error {
 }
 
 func (s *Store) ListNodes(_ context.Context, stack string) ([]*engine.NodeRecord, error) {
+	return s.listNodes(stack, func(c *engine.NodeRecord) *engine.NodeRecord {
+		r := *c
+		return &r
+	})
+}
+
+// listNodes lists a stack's records in id order, each the cached decoding (cachedNode) as
+// take returns it.
+func (s *Store) listNodes(stack string, take func(*engine.NodeRecord) *engine.NodeRecord) ([]*engine.NodeRecord, error) {
 	var out []*engine.NodeRecord
 	prefix := []byte(stack + "\x00")
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketNodes).Cursor()
 		for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
-			r := new(engine.NodeRecord)
-			if err := s.decodeNode(k, v, r); err != nil {
+			r, err := s.cachedNode(k, v)
+			if err != nil {
 				return fmt.Errorf("node %q: %w", k[len(prefix):], err)
 			}
-			out = append(out, r)
+			out = append(out, take(r))
 		}
 		return nil
 	})

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	bbolt "go.etcd.io/bbolt"
-
 	"github.com/aos-project/aos/shared/engine"
 )
 
@@ -22,20 +20,7 @@ import (
 // (c := *n) to change its fields. With EnvVerifyShared set, the store checks that at every
 // use.
 func (s *Store) ListNodesShared(_ context.Context, stack string) ([]*engine.NodeRecord, error) {
-	var out []*engine.NodeRecord
-	prefix := []byte(stack + "\x00")
-	err := s.view(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketNodes).Cursor()
-		for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
-			r, err := s.cachedNode(k, v)
-			if err != nil {
-				return fmt.Errorf("node %q: %w", k[len(prefix):], err)
-			}
-			out = append(out, r)
-		}
-		return nil
-	})
-	return out, err
+	return s.listNodes(stack, func(c *engine.NodeRecord) *engine.NodeRecord { return c })
 }
 
 // EnvVerifyShared, when set, makes the store encode each decoding it makes and check it
