@@ -33,9 +33,8 @@ func TestACheckSharesOnlyTheRecordsItDoesNotChange(t *testing.T) {
 		if same := n == shared[i]; same != (n.Status == engine.NodeReady) {
 			t.Errorf("%s (%s): shared with the store %v, want %v", n.ID, n.Status, same, !same)
 		}
-		n.Reason = "changed by the check"
-		if n.Status == engine.NodeReady {
-			n.Reason = "" // the store's own: not to be changed
+		if n.Status != engine.NodeReady { // the check's own copy: its to change
+			n.Reason = "changed by the check"
 		}
 	}
 	for _, n := range shared {
